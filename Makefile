@@ -1,0 +1,60 @@
+# Everything runs from .venv, which `make install` creates (idempotent).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROTOS := $(shell find protos -name '*.proto')
+PROTO_STAMP := generated/.stamp
+GOOGLE_PROTOS = $(shell $(PY) -c 'import google.api, os; print(os.path.dirname(os.path.dirname(google.api.__path__[0])))')
+GRPC_PROTOS = $(shell $(PY) -c 'import grpc_tools, os; print(os.path.join(grpc_tools.__path__[0], "_proto"))')
+BUF_VERSION := 1.75.0
+BUF_DIR := $(VENV)/buf
+
+.PHONY: install proto test bench lint run descriptor clean
+
+install: $(STAMP) $(PROTO_STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	# generated/ is rewritten by `make proto`; a .pth keeps it importable whatever it holds.
+	$(PY) -c 'import site, os; open(os.path.join(site.getsitepackages()[0], "practice_rooms_generated.pth"), "w").write(os.path.abspath("generated") + "\n")'
+	touch $(STAMP)
+
+# Generated code is not committed: `make install` writes it from protos/, so the
+# .proto files are the one source and the grpcio-tools pin decides the output.
+proto: $(PROTO_STAMP)
+
+$(PROTO_STAMP): $(PROTOS) $(STAMP)
+	rm -rf generated && mkdir -p generated
+	$(PY) -m grpc_tools.protoc -I protos -I $(GOOGLE_PROTOS) -I $(GRPC_PROTOS) \
+		--python_out=generated --pyi_out=generated --grpc_python_out=generated $(PROTOS)
+	touch $(PROTO_STAMP)
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) -m bench
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	test -x $(BUF_DIR)/node_modules/.bin/protoc-gen-buf-lint || \
+		npm install --silent --prefix $(BUF_DIR) @bufbuild/buf@$(BUF_VERSION)
+	$(PY) -m grpc_tools.protoc -I protos -I $(GOOGLE_PROTOS) -I $(GRPC_PROTOS) \
+		--plugin=protoc-gen-buf-lint=$(BUF_DIR)/node_modules/.bin/protoc-gen-buf-lint \
+		--buf-lint_out=. --buf-lint_opt='$(shell cat buf-lint.json)' $(PROTOS)
+
+descriptor: install
+	$(PY) -m grpc_tools.protoc -I protos -I $(GOOGLE_PROTOS) -I $(GRPC_PROTOS) \
+		--include_imports --include_source_info --descriptor_set_out=generated/descriptor.pb $(PROTOS)
+	@echo "wrote generated/descriptor.pb"
+
+run: install
+	$(PY) -m tools.devstack
+
+clean:
+	rm -rf $(VENV) generated var

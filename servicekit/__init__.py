@@ -1,0 +1,1 @@
+"""Pieces both services share: JSON logging and gRPC serving defaults."""
