@@ -48,7 +48,7 @@ def configure(service: str, level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # The gRPC, asyncio and SQLAlchemy loggers are chatty at INFO; keep their warnings.
-    for name in ("sqlalchemy", "asyncio", "grpc", "alembic", "aiosmtpd", "mail.log"):
+    for name in ("sqlalchemy", "asyncio", "grpc", "alembic", "aiosmtpd", "mail.log", "pgserver"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 

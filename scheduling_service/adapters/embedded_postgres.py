@@ -1,0 +1,30 @@
+"""A local PostgreSQL for development when DATABASE_URL is unset (pgserver's wheel)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def start(data_dir: str) -> tuple[str, Any]:
+    """Start (or join) the server whose data lives in `data_dir`; return (url, handle).
+
+    pgserver shares one server among the processes that use the same directory and
+    stops it when the last of them exits.
+    """
+    path = Path(data_dir).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    # platformdirs warns that XDG_RUNTIME_DIR is unset, which is normal in containers.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver  # imported here: only the embedded road needs it
+
+        server = pgserver.get_server(str(path), cleanup_mode="stop")
+    uri = str(server.get_uri())
+    log.info("embedded postgresql ready", extra={"fields": {"data_dir": os.fspath(path)}})
+    return uri, server

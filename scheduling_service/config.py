@@ -1,0 +1,82 @@
+"""Every setting of the scheduling service: read from the environment, with defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class ConfigError(ValueError):
+    """A variable holds a value the service cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    listen: str = "127.0.0.1:50051"
+    # None: start an embedded PostgreSQL with its data under `embedded_db_dir`.
+    database_url: str | None = None
+    embedded_db_dir: str = "var/pgdata"
+    jwt_secret: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    notification_target: str = "127.0.0.1:50052"
+    notification_auth_token: str = ""
+    metrics_port: int = 0
+    ics_uid_domain: str = "rooms.localhost"
+    max_advance_days: int = 365
+    watch_heartbeat_s: float = 15.0
+    watch_retention_h: float = 24.0
+    shutdown_grace_s: float = 10.0
+    log_level: str = "INFO"
+    db_pool_size: int = 10
+    db_pool_overflow: int = 10
+    db_pool_timeout_s: float = 10.0
+    # Server-side ceiling for one statement; an RPC deadline lowers it per call.
+    db_statement_timeout_ms: int = 10_000
+    db_retry_attempts: int = 5
+    readiness_probe_s: float = 2.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        d = cls()
+
+        def get(name: str, default: str) -> str:
+            return env.get(name, "").strip() or default
+
+        def number(name: str, default: float, kind: type, minimum: float) -> float:
+            raw = get(name, str(default))
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ConfigError(f"{name}={raw!r} is not a number") from None
+            if value < minimum:
+                raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+            return value
+
+        return cls(
+            listen=get("SCHEDULING_LISTEN", d.listen),
+            database_url=get("DATABASE_URL", "") or None,
+            embedded_db_dir=get("EMBEDDED_DB_DIR", d.embedded_db_dir),
+            jwt_secret=env.get("JWT_SECRET", ""),
+            jwt_issuer=get("JWT_ISSUER", ""),
+            jwt_audience=get("JWT_AUDIENCE", ""),
+            notification_target=get("NOTIFICATION_TARGET", d.notification_target),
+            notification_auth_token=env.get("NOTIFICATION_AUTH_TOKEN", ""),
+            metrics_port=int(number("METRICS_PORT", d.metrics_port, int, 0)),
+            ics_uid_domain=get("ICS_UID_DOMAIN", d.ics_uid_domain),
+            max_advance_days=int(number("MAX_ADVANCE_DAYS", d.max_advance_days, int, 1)),
+            watch_heartbeat_s=number("WATCH_HEARTBEAT_S", d.watch_heartbeat_s, float, 0.1),
+            watch_retention_h=number("WATCH_RETENTION_H", d.watch_retention_h, float, 0.001),
+            shutdown_grace_s=number("SHUTDOWN_GRACE_S", d.shutdown_grace_s, float, 0),
+            log_level=get("LOG_LEVEL", d.log_level).upper(),
+            db_pool_size=int(number("DB_POOL_SIZE", d.db_pool_size, int, 1)),
+            db_pool_overflow=int(number("DB_POOL_OVERFLOW", d.db_pool_overflow, int, 0)),
+            db_pool_timeout_s=number("DB_POOL_TIMEOUT_S", d.db_pool_timeout_s, float, 0.1),
+            db_statement_timeout_ms=int(
+                number("DB_STATEMENT_TIMEOUT_MS", d.db_statement_timeout_ms, int, 1)
+            ),
+            db_retry_attempts=int(number("DB_RETRY_ATTEMPTS", d.db_retry_attempts, int, 1)),
+            readiness_probe_s=number("READINESS_PROBE_S", d.readiness_probe_s, float, 0.1),
+        )

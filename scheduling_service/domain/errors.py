@@ -1,0 +1,89 @@
+"""Every error the scheduling rules can raise; the gRPC layer maps each to a status.
+
+The hierarchy is drawn once, here. `reason` is the google.rpc.ErrorInfo reason the
+API promises for the case (design §2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+class SchedulingError(Exception):
+    """Base of every rule violation a caller can cause."""
+
+    reason = "SCHEDULING_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(SchedulingError):
+    reason = "INVALID_ARGUMENT"
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
+        self.violations = violations
+
+
+class Unauthenticated(SchedulingError):
+    reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(SchedulingError):
+    """The caller is not the participant the action needs."""
+
+
+class NotRoomHost(PermissionDenied):
+    reason = "NOT_ROOM_HOST"
+
+
+class NotRoomGuest(PermissionDenied):
+    reason = "NOT_ROOM_GUEST"
+
+
+class RoomNotFound(SchedulingError):
+    reason = "ROOM_NOT_FOUND"
+
+
+class Conflict(SchedulingError):
+    """The change collides with the state another change left."""
+
+
+class RoomAlreadyBooked(Conflict):
+    reason = "ROOM_ALREADY_BOOKED"
+
+
+class ScheduleConflict(Conflict):
+    reason = "SCHEDULE_CONFLICT"
+
+
+class FailedPrecondition(SchedulingError):
+    """The room is not in a state that allows the action."""
+
+
+class HostCannotBook(FailedPrecondition):
+    reason = "HOST_CANNOT_BOOK"
+
+
+class RoomStarted(FailedPrecondition):
+    reason = "ROOM_STARTED"
+
+
+class EtagMismatch(SchedulingError):
+    reason = "ETAG_MISMATCH"
+
+
+class RevisionCompacted(SchedulingError):
+    reason = "REVISION_COMPACTED"
+
+
+class WatcherTooSlow(SchedulingError):
+    reason = "WATCHER_TOO_SLOW"

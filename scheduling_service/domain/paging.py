@@ -1,0 +1,39 @@
+"""ListRooms page tokens: where the last page ended, bound to the filters it used.
+
+Opaque to callers (base64url JSON); a token used with other filters, or one that was
+tampered with, is a bad argument rather than a silently wrong page (AIP-158).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+
+
+class BadPageToken(ValueError):
+    pass
+
+
+def _fingerprint(filters: tuple[object, ...]) -> str:
+    return hashlib.sha256(repr(filters).encode()).hexdigest()[:16]
+
+
+def encode(starts: datetime, room_id: uuid.UUID, filters: tuple[object, ...]) -> str:
+    body = {"s": starts.timestamp(), "r": str(room_id), "f": _fingerprint(filters)}
+    return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
+
+
+def decode(token: str, filters: tuple[object, ...]) -> tuple[datetime, uuid.UUID]:
+    try:
+        body = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+        position = (datetime.fromtimestamp(float(body["s"]), UTC), uuid.UUID(body["r"]))
+        fingerprint = body["f"]
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError, OverflowError):
+        raise BadPageToken("is not a page token from this API") from None
+    if fingerprint != _fingerprint(filters):
+        raise BadPageToken("was issued for other filters") from None
+    return position

@@ -1,0 +1,152 @@
+"""The booking rules: what a room is and who may do what to it, when.
+
+Plain objects, no I/O. The repository's conditional booking statement mirrors
+`Room.check_bookable` so that the race is decided by PostgreSQL; this module is where
+the rules are written down and where a refused booking learns why.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from scheduling_service.domain import errors
+
+
+class Change(enum.Enum):
+    """Kinds of change recorded in the room change log (WatchRooms event types)."""
+
+    CREATED = "CREATED"
+    BOOKED = "BOOKED"
+    LEFT = "LEFT"
+    RESCHEDULED = "RESCHEDULED"
+    CANCELLED = "CANCELLED"
+
+
+@dataclass(frozen=True)
+class Round:
+    round_id: uuid.UUID
+    number: int
+    topic: str
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class Room:
+    room_id: uuid.UUID
+    host_id: str
+    guest_id: str | None
+    title: str
+    description: str
+    starts: datetime
+    ends: datetime
+    ics_uid: str
+    sequence: int
+    revision: int
+    create_time: datetime
+    update_time: datetime
+    rounds: tuple[Round, ...] = field(default=())
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        host_id: str,
+        title: str,
+        description: str,
+        starts: datetime,
+        length: timedelta,
+        first_round_topic: str,
+        uid_domain: str,
+        now: datetime,
+    ) -> Room:
+        room_id = uuid.uuid4()
+        return cls(
+            room_id=room_id,
+            host_id=host_id,
+            guest_id=None,
+            title=title,
+            description=description,
+            starts=starts,
+            ends=starts + length,
+            # Fixed for the room's life: calendars match updates and cancels by UID.
+            ics_uid=f"{room_id}@{uid_domain}",
+            sequence=0,
+            revision=0,
+            create_time=now,
+            update_time=now,
+            rounds=(Round(uuid.uuid4(), 1, first_round_topic, now),),
+        )
+
+    @property
+    def etag(self) -> str:
+        return str(self.revision)
+
+    @property
+    def length(self) -> timedelta:
+        return self.ends - self.starts
+
+    @property
+    def is_open(self) -> bool:
+        return self.guest_id is None
+
+    @property
+    def participants(self) -> tuple[str, ...]:
+        return (self.host_id,) if self.guest_id is None else (self.host_id, self.guest_id)
+
+    def has_started(self, now: datetime) -> bool:
+        return now >= self.starts
+
+    def check_bookable(self, user_id: str, now: datetime) -> bool:
+        """Raise why `user_id` may not book; True when they already are the guest.
+
+        A retried booking by its winner is a success, not a conflict.
+        """
+        if user_id == self.host_id:
+            raise errors.HostCannotBook("the host cannot book their own room")
+        if self.guest_id == user_id:
+            return True
+        if self.guest_id is not None:
+            raise errors.RoomAlreadyBooked("the room is already booked")
+        if self.has_started(now):
+            raise errors.RoomStarted("the session has already started")
+        return False
+
+    def booked_by(self, user_id: str, now: datetime) -> Room:
+        self.check_bookable(user_id, now)
+        return replace(self, guest_id=user_id, sequence=self.sequence + 1, update_time=now)
+
+    def left_by(self, user_id: str, now: datetime) -> Room:
+        if self.guest_id != user_id:
+            raise errors.NotRoomGuest("only the room's guest can leave it")
+        if self.has_started(now):
+            raise errors.RoomStarted("the session has already started")
+        return replace(self, guest_id=None, sequence=self.sequence + 1, update_time=now)
+
+    def rescheduled_by(
+        self,
+        user_id: str,
+        *,
+        starts: datetime,
+        length: timedelta | None,
+        etag: str,
+        now: datetime,
+    ) -> Room:
+        self._check_host(user_id, etag)
+        if self.has_started(now):
+            raise errors.RoomStarted("the session has already started")
+        ends = starts + (length if length is not None else self.length)
+        return replace(self, starts=starts, ends=ends, sequence=self.sequence + 1, update_time=now)
+
+    def cancelled_by(self, user_id: str, *, etag: str, now: datetime) -> Room:
+        """The room as it stands when cancelled: what watchers and invites are told."""
+        self._check_host(user_id, etag)
+        return replace(self, sequence=self.sequence + 1, update_time=now)
+
+    def _check_host(self, user_id: str, etag: str) -> None:
+        if user_id != self.host_id:
+            raise errors.NotRoomHost("only the room's host can change it")
+        if etag and etag != self.etag:
+            raise errors.EtagMismatch("the room has changed since this etag was read")

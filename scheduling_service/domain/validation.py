@@ -1,0 +1,141 @@
+"""Checks on what callers send, before anything is stored. Pure functions, no I/O.
+
+Each check appends to a list of violations so that one reply names every bad field
+(google.rpc.BadRequest); `raise_if_any` turns the list into InvalidArgument.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from scheduling_service.domain.errors import FieldViolation, InvalidArgument
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 4000
+TOPIC_MAX = 200
+REASON_MAX = 500
+USER_ID_MAX = 128
+
+DEFAULT_DURATION = timedelta(minutes=60)
+MIN_DURATION = timedelta(minutes=5)
+MAX_DURATION = timedelta(hours=8)
+
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: any of them
+# could end a header or an iCalendar content line downstream.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_EXCEPT_LF_TAB = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+# protobuf Timestamps may hold years 1 to 9999; datetime agrees.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Violations(list[FieldViolation]):
+    def add(self, field: str, description: str) -> None:
+        self.append(FieldViolation(field, description))
+
+    def raise_if_any(self) -> None:
+        if self:
+            raise InvalidArgument(list(self))
+
+
+def text(
+    v: Violations,
+    field: str,
+    value: str,
+    *,
+    max_len: int,
+    required: bool = False,
+    multiline: bool = False,
+) -> str:
+    if required and not value.strip():
+        v.add(field, "is required")
+    elif len(value) > max_len:
+        v.add(field, f"must be at most {max_len} characters")
+    elif (_CONTROL_EXCEPT_LF_TAB if multiline else _CONTROL).search(value):
+        v.add(field, "must not contain control characters")
+    return value
+
+
+def user_id(v: Violations, field: str, value: str) -> str:
+    if not value:
+        return value
+    return text(v, field, value, max_len=USER_ID_MAX)
+
+
+def room_id(v: Violations, field: str, value: str) -> uuid.UUID:
+    return _uuid(v, field, value, required=True) or uuid.UUID(int=0)
+
+
+def request_id(v: Violations, field: str, value: str) -> uuid.UUID | None:
+    return _uuid(v, field, value, required=False)
+
+
+def _uuid(v: Violations, field: str, value: str, *, required: bool) -> uuid.UUID | None:
+    if not value:
+        if required:
+            v.add(field, "is required")
+        return None
+    try:
+        # Only the canonical 36-character form: the id is part of URLs and logs.
+        if len(value) != 36:
+            raise ValueError(value)
+        return uuid.UUID(value)
+    except ValueError:
+        v.add(field, "must be a UUID like 123e4567-e89b-12d3-a456-426614174000")
+        return None
+
+
+def timestamp(
+    v: Violations, field: str, seconds: int, nanos: int, *, required: bool, whole_second: bool
+) -> datetime | None:
+    """A protobuf Timestamp's parts as an aware UTC datetime; None when unset."""
+    if seconds == 0 and nanos == 0:
+        if required:
+            v.add(field, "is required")
+        return None
+    if whole_second and nanos != 0:
+        v.add(field, "must be on a whole second")
+        return None
+    try:
+        return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
+    except OverflowError:
+        v.add(field, "is out of range")
+        return None
+
+
+def session_start(
+    v: Violations, field: str, start: datetime | None, *, now: datetime, max_advance_days: int
+) -> None:
+    if start is None:
+        return
+    if start <= now:
+        v.add(field, "must be in the future")
+    elif start - now > timedelta(days=max_advance_days):
+        v.add(field, f"must be at most {max_advance_days} days ahead")
+
+
+def duration(
+    v: Violations, field: str, seconds: int, nanos: int, *, default: timedelta | None
+) -> timedelta | None:
+    """A protobuf Duration's parts; `default` when unset."""
+    if seconds == 0 and nanos == 0:
+        return default
+    if nanos != 0:
+        v.add(field, "must be whole seconds")
+        return None
+    length = timedelta(seconds=seconds)
+    if not MIN_DURATION <= length <= MAX_DURATION:
+        v.add(field, "must be from 5 minutes to 8 hours")
+        return None
+    return length
+
+
+def page_size(v: Violations, field: str, value: int, *, default: int, maximum: int) -> int:
+    if value < 0:
+        v.add(field, "must not be negative")
+        return default
+    if value == 0:
+        return default
+    return min(value, maximum)

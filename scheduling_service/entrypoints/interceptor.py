@@ -1,0 +1,142 @@
+"""Around every RPC: authenticate, run, map errors to statuses, log one JSON line.
+
+Servicers stay thin: they raise domain errors and read the caller from `current_user`.
+Health and reflection are left alone (probes carry no token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from scheduling_service.domain import errors
+from scheduling_service.domain.users import User
+from scheduling_service.entrypoints import status
+from scheduling_service.entrypoints.auth import TokenVerifier
+from scheduling_service.service_layer.unit_of_work import ServiceUnavailable
+
+log = logging.getLogger("scheduling_service.rpc")
+
+current_user: contextvars.ContextVar[User] = contextvars.ContextVar("current_user")
+
+_OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+class RpcInterceptor(aio.ServerInterceptor):
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or method.startswith(_OPEN_SERVICES):
+            return handler
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _unary(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        async def run(request: Any, context: aio.ServicerContext) -> Any:
+            call = _Call(method, request)
+            try:
+                self._authenticate(context)
+                response = await behavior(request, context)
+                call.room_id = call.room_id or getattr(response, "room_id", "")
+                call.code = grpc.StatusCode.OK
+                return response
+            except BaseException as error:
+                await call.fail(error, context)
+                raise
+            finally:
+                call.log()
+
+        return run
+
+    def _stream(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        async def run(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
+            call = _Call(method, request)
+            try:
+                self._authenticate(context)
+                async for message in behavior(request, context):
+                    call.messages += 1
+                    yield message
+                call.code = grpc.StatusCode.OK
+            except BaseException as error:
+                await call.fail(error, context)
+                raise
+            finally:
+                call.log()
+
+        return run
+
+    def _authenticate(self, context: aio.ServicerContext) -> None:
+        current_user.set(self._verifier.user(context.invocation_metadata()))
+
+
+class _Call:
+    """What one RPC's log line says."""
+
+    def __init__(self, method: str, request: Any) -> None:
+        self.method = method
+        self.room_id: str = getattr(request, "room_id", "")
+        self.code: grpc.StatusCode | None = None
+        self.reason = ""
+        self.messages = 0
+        self.started = time.perf_counter()
+
+    async def fail(self, error: BaseException, context: aio.ServicerContext) -> None:
+        """Abort with the status `error` stands for; re-raised by the caller."""
+        if isinstance(error, asyncio.CancelledError):
+            self.code = grpc.StatusCode.CANCELLED
+            return
+        if isinstance(error, aio.AbortError):
+            self.code = context.code() or grpc.StatusCode.UNKNOWN
+            return
+        if isinstance(error, errors.SchedulingError):
+            rpc_status = status.of_error(error)
+            self.reason = error.reason
+        elif isinstance(error, ServiceUnavailable):
+            rpc_status = status.build(grpc.StatusCode.UNAVAILABLE, str(error), "UNAVAILABLE")
+            self.reason = "UNAVAILABLE"
+        else:
+            log.exception("rpc failed", extra={"fields": {"rpc": self.method}})
+            rpc_status = status.build(grpc.StatusCode.INTERNAL, "internal error", "INTERNAL")
+            self.reason = "INTERNAL"
+        self.code = rpc_status.code
+        await context.abort(rpc_status.code, rpc_status.details, rpc_status.trailing_metadata)
+
+    def log(self) -> None:
+        user = current_user.get(None)
+        fields = {
+            "rpc": self.method,
+            "code": self.code.name if self.code else "UNKNOWN",
+            "reason": self.reason or None,
+            "latency_ms": round((time.perf_counter() - self.started) * 1000, 2),
+            "room_id": self.room_id or None,
+            "user_id": user.user_id if user else None,
+        }
+        if self.messages:
+            fields["messages"] = self.messages
+        level = logging.ERROR if self.code == grpc.StatusCode.INTERNAL else logging.INFO
+        log.log(level, "rpc", extra={"fields": fields})

@@ -1,0 +1,116 @@
+"""scheduling.v1 requests as validated commands: every bad field named, nothing stored."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+from scheduling.v1 import scheduling_pb2 as pb
+
+from scheduling_service.adapters.repository import RoomQuery
+from scheduling_service.domain import validation as check
+from scheduling_service.service_layer.rooms import CreateRoom, ListRooms, Reschedule
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+
+def _timestamp(
+    v: check.Violations, field: str, ts: Timestamp, *, required: bool, whole_second: bool
+) -> datetime | None:
+    return check.timestamp(
+        v, field, ts.seconds, ts.nanos, required=required, whole_second=whole_second
+    )
+
+
+def _duration(
+    v: check.Violations, field: str, d: Duration, default: timedelta | None
+) -> timedelta | None:
+    return check.duration(v, field, d.seconds, d.nanos, default=default)
+
+
+def create_room(request: pb.CreateRoomRequest, *, now: datetime, max_days: int) -> CreateRoom:
+    v = check.Violations()
+    check.text(v, "title", request.title, max_len=check.TITLE_MAX, required=True)
+    check.text(v, "description", request.description, max_len=check.DESCRIPTION_MAX, multiline=True)
+    check.text(
+        v, "first_round_topic", request.first_round_topic, max_len=check.TOPIC_MAX, required=True
+    )
+    starts = _timestamp(v, "start_time", request.start_time, required=True, whole_second=True)
+    check.session_start(v, "start_time", starts, now=now, max_advance_days=max_days)
+    length = _duration(v, "duration", request.duration, check.DEFAULT_DURATION)
+    request_id = check.request_id(v, "request_id", request.request_id)
+    v.raise_if_any()
+    assert starts is not None and length is not None
+    return CreateRoom(
+        title=request.title,
+        description=request.description,
+        starts=starts,
+        length=length,
+        first_round_topic=request.first_round_topic,
+        request_id=request_id,
+    )
+
+
+def room_id(request: pb.GetRoomRequest | pb.BookRoomRequest | pb.LeaveRoomRequest) -> uuid.UUID:
+    v = check.Violations()
+    parsed = check.room_id(v, "room_id", request.room_id)
+    if isinstance(request, pb.BookRoomRequest):
+        check.request_id(v, "request_id", request.request_id)
+    v.raise_if_any()
+    return parsed
+
+
+def list_rooms(request: pb.ListRoomsRequest) -> ListRooms:
+    v = check.Violations()
+    size = check.page_size(
+        v, "page_size", request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE
+    )
+    participant = check.user_id(v, "participant_id", request.participant_id)
+    after = _timestamp(v, "start_after", request.start_after, required=False, whole_second=False)
+    before = _timestamp(v, "start_before", request.start_before, required=False, whole_second=False)
+    if after is not None and before is not None and before <= after:
+        v.add("start_before", "must be later than start_after")
+    if len(request.page_token) > 512:
+        v.add("page_token", "is not a page token from this API")
+    v.raise_if_any()
+    return ListRooms(
+        query=RoomQuery(
+            open_only=request.open_only,
+            participant_id=participant or None,
+            start_after=after,
+            start_before=before,
+        ),
+        page_size=size,
+        page_token=request.page_token,
+    )
+
+
+def reschedule_room(
+    request: pb.RescheduleRoomRequest, *, now: datetime, max_days: int
+) -> Reschedule:
+    v = check.Violations()
+    parsed_id = check.room_id(v, "room_id", request.room_id)
+    starts = _timestamp(v, "start_time", request.start_time, required=True, whole_second=True)
+    check.session_start(v, "start_time", starts, now=now, max_advance_days=max_days)
+    length = _duration(v, "duration", request.duration, None)
+    _etag(v, request.etag)
+    v.raise_if_any()
+    assert starts is not None
+    return Reschedule(room_id=parsed_id, starts=starts, length=length, etag=request.etag)
+
+
+def cancel_room(request: pb.CancelRoomRequest) -> tuple[uuid.UUID, str, str]:
+    v = check.Violations()
+    parsed_id = check.room_id(v, "room_id", request.room_id)
+    check.text(v, "reason", request.reason, max_len=check.REASON_MAX)
+    _etag(v, request.etag)
+    v.raise_if_any()
+    return parsed_id, request.reason, request.etag
+
+
+def _etag(v: check.Violations, etag: str) -> None:
+    if len(etag) > 64 or (etag and not etag.isascii()):
+        v.add("etag", "is not an etag from this API")

@@ -1,0 +1,76 @@
+"""scheduling.v1.SchedulingService: protobuf in, use case, protobuf out.
+
+Errors travel as domain exceptions; the interceptor turns them into statuses.
+"""
+
+from __future__ import annotations
+
+from google.protobuf import empty_pb2
+from grpc import aio
+from scheduling.v1 import scheduling_pb2 as pb
+from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
+
+from scheduling_service import wire
+from scheduling_service.entrypoints import requests
+from scheduling_service.entrypoints.interceptor import current_user
+from scheduling_service.service_layer.rooms import RoomService, utc_now
+
+
+def _time_left(context: aio.ServicerContext) -> float | None:
+    return context.time_remaining()
+
+
+class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
+    def __init__(self, rooms: RoomService, *, max_advance_days: int) -> None:
+        self._rooms = rooms
+        self._max_days = max_advance_days
+
+    async def CreateRoom(
+        self, request: pb.CreateRoomRequest, context: aio.ServicerContext
+    ) -> pb.Room:
+        command = requests.create_room(request, now=utc_now(), max_days=self._max_days)
+        room = await self._rooms.create_room(current_user.get(), command, _time_left(context))
+        return wire.room_message(room)
+
+    async def GetRoom(self, request: pb.GetRoomRequest, context: aio.ServicerContext) -> pb.Room:
+        room = await self._rooms.get_room(requests.room_id(request), _time_left(context))
+        return wire.room_message(room)
+
+    async def ListRooms(
+        self, request: pb.ListRoomsRequest, context: aio.ServicerContext
+    ) -> pb.ListRoomsResponse:
+        page = await self._rooms.list_rooms(requests.list_rooms(request), _time_left(context))
+        return pb.ListRoomsResponse(
+            rooms=[wire.room_message(room) for room in page.rooms],
+            next_page_token=page.next_page_token,
+        )
+
+    async def BookRoom(self, request: pb.BookRoomRequest, context: aio.ServicerContext) -> pb.Room:
+        room = await self._rooms.book_room(
+            current_user.get(), requests.room_id(request), _time_left(context)
+        )
+        return wire.room_message(room)
+
+    async def LeaveRoom(
+        self, request: pb.LeaveRoomRequest, context: aio.ServicerContext
+    ) -> pb.Room:
+        room = await self._rooms.leave_room(
+            current_user.get(), requests.room_id(request), _time_left(context)
+        )
+        return wire.room_message(room)
+
+    async def RescheduleRoom(
+        self, request: pb.RescheduleRoomRequest, context: aio.ServicerContext
+    ) -> pb.Room:
+        command = requests.reschedule_room(request, now=utc_now(), max_days=self._max_days)
+        room = await self._rooms.reschedule_room(current_user.get(), command, _time_left(context))
+        return wire.room_message(room)
+
+    async def CancelRoom(
+        self, request: pb.CancelRoomRequest, context: aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        room_id, reason, etag = requests.cancel_room(request)
+        await self._rooms.cancel_room(
+            current_user.get(), room_id, reason=reason, etag=etag, time_left_s=_time_left(context)
+        )
+        return empty_pb2.Empty()

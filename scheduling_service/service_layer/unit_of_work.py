@@ -1,0 +1,112 @@
+"""Transactions: one unit of work per attempt, retried on deadlocks and serialization
+failures, with PostgreSQL errors turned into what the caller can act on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from scheduling_service.adapters.repository import RoomRepository
+from scheduling_service.domain import errors
+
+
+class ServiceUnavailable(Exception):
+    """The database cannot be reached or is too busy; the caller may retry."""
+
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+_RETRYABLE = {"40001", "40P01"}  # serialization failure, deadlock detected
+_EXCLUSION_VIOLATION = "23P01"
+_BUSY = {"55P03", "57014"}  # lock timeout, statement timeout (both follow the deadline)
+_SET_TIMEOUTS = text(
+    "SELECT set_config('statement_timeout', :ms, true), set_config('lock_timeout', :ms, true)"
+)
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    return getattr(error.orig, "sqlstate", None)
+
+
+class UnitOfWork:
+    """One transaction: `rooms` reads and writes in it; `commit()` ends it well."""
+
+    rooms: RoomRepository
+
+    def __init__(self, engine: AsyncEngine, timeout_ms: int | None) -> None:
+        self._engine = engine
+        self._timeout_ms = timeout_ms
+        self._conn: AsyncConnection | None = None
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._conn = await self._engine.connect()
+        await self._conn.begin()
+        if self._timeout_ms is not None:
+            await self._conn.execute(_SET_TIMEOUTS, {"ms": str(self._timeout_ms)})
+        self.rooms = RoomRepository(self._conn)
+        return self
+
+    async def commit(self) -> None:
+        assert self._conn is not None
+        await self._conn.commit()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None
+        try:
+            if self._conn.in_transaction():
+                await self._conn.rollback()
+        finally:
+            await self._conn.close()
+
+
+class Transactions:
+    """Runs work in a fresh unit of work, retrying what PostgreSQL says may succeed."""
+
+    def __init__(self, engine: AsyncEngine, attempts: int, statement_timeout_ms: int) -> None:
+        self._engine = engine
+        self._attempts = attempts
+        self._statement_timeout_ms = statement_timeout_ms
+
+    async def run(
+        self, work: Callable[[UnitOfWork], Awaitable[T]], *, time_left_s: float | None = None
+    ) -> T:
+        timeout_ms = None
+        if time_left_s is not None:
+            timeout_ms = max(1, min(int(time_left_s * 1000), self._statement_timeout_ms))
+        for attempt in range(1, self._attempts + 1):
+            try:
+                async with UnitOfWork(self._engine, timeout_ms) as uow:
+                    return await work(uow)
+            except DBAPIError as error:
+                state = _sqlstate(error)
+                if state in _RETRYABLE and attempt < self._attempts:
+                    log.info("transaction retried", extra={"fields": {"sqlstate": state}})
+                    await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+                    continue
+                if state == _EXCLUSION_VIOLATION:
+                    raise errors.ScheduleConflict(
+                        "the time overlaps another session of the host or the guest"
+                    ) from error
+                if state in _BUSY or state in _RETRYABLE:
+                    raise ServiceUnavailable("the database is busy; retry") from error
+                if state is None or error.connection_invalidated:
+                    raise ServiceUnavailable("the database is unreachable") from error
+                raise
+            except (PoolTimeout, OSError) as error:
+                raise ServiceUnavailable("the database is unreachable") from error
+        raise AssertionError("unreachable: the last attempt returns or raises")

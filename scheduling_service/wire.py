@@ -1,0 +1,54 @@
+"""Domain objects as scheduling.v1 messages (for replies and for the change log)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from scheduling.v1 import scheduling_pb2 as pb
+
+from scheduling_service.domain.room import Change, Room
+
+EVENT_TYPES: dict[Change, int] = {
+    Change.CREATED: pb.RoomEvent.TYPE_CREATED,
+    Change.BOOKED: pb.RoomEvent.TYPE_BOOKED,
+    Change.LEFT: pb.RoomEvent.TYPE_LEFT,
+    Change.RESCHEDULED: pb.RoomEvent.TYPE_RESCHEDULED,
+    Change.CANCELLED: pb.RoomEvent.TYPE_CANCELLED,
+}
+
+
+def timestamp(value: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def room_message(room: Room, *, with_version: bool = True) -> pb.Room:
+    """`with_version=False` leaves out revision and etag (the change log adds them)."""
+    message = pb.Room(
+        room_id=str(room.room_id),
+        host_id=room.host_id,
+        guest_id=room.guest_id or "",
+        title=room.title,
+        description=room.description,
+        start_time=timestamp(room.starts),
+        end_time=timestamp(room.ends),
+        ics_uid=room.ics_uid,
+        sequence=room.sequence,
+        create_time=timestamp(room.create_time),
+        update_time=timestamp(room.update_time),
+        rounds=[
+            pb.Round(
+                round_id=str(r.round_id),
+                number=r.number,
+                topic=r.topic,
+                create_time=timestamp(r.create_time),
+            )
+            for r in room.rounds
+        ],
+    )
+    if with_version:
+        message.revision = room.revision
+        message.etag = room.etag
+    return message
