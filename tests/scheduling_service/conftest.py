@@ -35,3 +35,13 @@ def db(database_url: str) -> Iterator[psycopg.Connection]:
         database_url.replace("postgresql+psycopg", "postgresql"), autocommit=True
     ) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def second_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SchedulingProcess]:
+    """Another replica on the same database."""
+    process = SchedulingProcess(database_url, tmp_path_factory.mktemp("logs2")).start()
+    yield process
+    assert process.stop() == 0, process.log()

@@ -1,0 +1,115 @@
+"""The process: refuses to run misconfigured, serves health, stops gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+import grpc
+import psycopg
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from scheduling.v1 import scheduling_pb2 as pb
+from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
+
+from tests import postgres
+from tests.scheduling_service.client import auth, create_request, future, new_user, ts
+from tests.scheduling_service.processes import JWT_SECRET, SchedulingProcess
+
+
+def _serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scheduling_service", "serve"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_refuses_to_serve_without_jwt_secret(database_url) -> None:
+    result = _serve({"DATABASE_URL": database_url, "JWT_SECRET": ""})
+    assert result.returncode == 2
+    assert "JWT_SECRET" in result.stderr
+
+
+def test_refuses_to_serve_an_unmigrated_database(postgres_server) -> None:
+    with postgres.fresh_database(postgres_server) as empty:
+        result = _serve({"DATABASE_URL": empty, "JWT_SECRET": JWT_SECRET})
+    assert result.returncode == 2
+    assert "python -m scheduling_service migrate" in result.stderr
+
+
+async def test_health_and_reflection_need_no_token(server) -> None:
+    async with aio.insecure_channel(server.address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for name in ("", "scheduling.v1.SchedulingService"):
+            reply = await health.Check(health_pb2.HealthCheckRequest(service=name))
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_sigterm_lets_in_flight_calls_finish(database_url, tmp_path) -> None:
+    replica = SchedulingProcess(database_url, tmp_path).start()
+    host = new_user()
+    room = asyncio.run(_create(replica.address, host))
+    with psycopg.connect(postgres._libpq(database_url)) as blocker:
+        # Hold the room's row lock so that the reschedules below are in flight.
+        blocker.execute("SELECT 1 FROM rooms WHERE room_id = %s FOR UPDATE", [room.room_id])
+
+        async def scenario() -> list[str]:
+            async with aio.insecure_channel(replica.address) as channel:
+                stub = pb_grpc.SchedulingServiceStub(channel)
+                calls = [
+                    asyncio.ensure_future(
+                        stub.RescheduleRoom(
+                            pb.RescheduleRoomRequest(room_id=room.room_id, start_time=ts(future())),
+                            metadata=auth(host),
+                            timeout=30,
+                        )
+                    )
+                    for _ in range(3)
+                ]
+                await _wait_for_lock_waiters(database_url, 3)
+                assert replica.process is not None
+                replica.process.terminate()  # SIGTERM
+                await asyncio.sleep(0.5)
+                blocker.rollback()  # release the lock: the calls can finish now
+                outcomes = []
+                for call in calls:
+                    try:
+                        await call
+                        outcomes.append("OK")
+                    except grpc.RpcError as error:
+                        outcomes.append(error.code().name)
+                return outcomes
+
+        outcomes = asyncio.run(scenario())
+    assert outcomes == ["OK", "OK", "OK"]
+    assert replica.stop() == 0
+    assert '"event": "stopped"' in replica.log()
+
+
+async def _create(address: str, host: str) -> pb.Room:
+    async with aio.insecure_channel(address) as channel:
+        stub = pb_grpc.SchedulingServiceStub(channel)
+        return await stub.CreateRoom(create_request(), metadata=auth(host))
+
+
+async def _wait_for_lock_waiters(database_url: str, count: int) -> None:
+    deadline = time.monotonic() + 10
+    async with await psycopg.AsyncConnection.connect(
+        postgres._libpq(database_url), autocommit=True
+    ) as conn:
+        while time.monotonic() < deadline:
+            cur = await conn.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND application_name = 'scheduling_service'"
+            )
+            row = await cur.fetchone()
+            if row and row[0] >= count:
+                return
+            await asyncio.sleep(0.05)
+    raise TimeoutError("the calls never reached the lock")
