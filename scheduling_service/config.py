@@ -36,6 +36,9 @@ class Settings:
     db_statement_timeout_ms: int = 10_000
     db_retry_attempts: int = 5
     readiness_probe_s: float = 2.0
+    watch_queue_size: int = 1024
+    watch_poll_s: float = 1.0
+    watch_prune_every_s: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -68,7 +71,7 @@ class Settings:
             ics_uid_domain=get("ICS_UID_DOMAIN", d.ics_uid_domain),
             max_advance_days=int(number("MAX_ADVANCE_DAYS", d.max_advance_days, int, 1)),
             watch_heartbeat_s=number("WATCH_HEARTBEAT_S", d.watch_heartbeat_s, float, 0.1),
-            watch_retention_h=number("WATCH_RETENTION_H", d.watch_retention_h, float, 0.001),
+            watch_retention_h=number("WATCH_RETENTION_H", d.watch_retention_h, float, 0.0001),
             shutdown_grace_s=number("SHUTDOWN_GRACE_S", d.shutdown_grace_s, float, 0),
             log_level=get("LOG_LEVEL", d.log_level).upper(),
             db_pool_size=int(number("DB_POOL_SIZE", d.db_pool_size, int, 1)),
@@ -79,4 +82,7 @@ class Settings:
             ),
             db_retry_attempts=int(number("DB_RETRY_ATTEMPTS", d.db_retry_attempts, int, 1)),
             readiness_probe_s=number("READINESS_PROBE_S", d.readiness_probe_s, float, 0.1),
+            watch_queue_size=int(number("WATCH_QUEUE_SIZE", d.watch_queue_size, int, 1)),
+            watch_poll_s=number("WATCH_POLL_S", d.watch_poll_s, float, 0.05),
+            watch_prune_every_s=number("WATCH_PRUNE_EVERY_S", d.watch_prune_every_s, float, 0.1),
         )

@@ -9,7 +9,7 @@ from scheduling.v1 import scheduling_pb2 as pb
 
 from scheduling_service.domain.room import Change, Room
 
-EVENT_TYPES: dict[Change, int] = {
+EVENT_TYPES: dict[Change, pb.RoomEvent.Type] = {
     Change.CREATED: pb.RoomEvent.TYPE_CREATED,
     Change.BOOKED: pb.RoomEvent.TYPE_BOOKED,
     Change.LEFT: pb.RoomEvent.TYPE_LEFT,

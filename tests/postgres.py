@@ -17,7 +17,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 
-def _libpq(url: str) -> str:
+def libpq_url(url: str) -> str:
     parsed = make_url(url).set(drivername="postgresql")
     return parsed.render_as_string(hide_password=False)
 
@@ -26,7 +26,7 @@ def _libpq(url: str) -> str:
 def server_url() -> Iterator[str]:
     given = os.environ.get("TEST_DATABASE_URL")
     if given:
-        yield _libpq(given)
+        yield libpq_url(given)
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -36,3 +36,12 @@ def async_engine(url: str, settings: Settings) -> AsyncEngine:
 
 def sync_engine(url: str) -> Engine:
     return create_engine(sqlalchemy_url(url), connect_args={"connect_timeout": 5})
+
+
+def libpq_url(url: str) -> str:
+    """The same database as a plain libpq URL, for psycopg connections of our own."""
+    return (
+        make_url(sqlalchemy_url(url))
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )

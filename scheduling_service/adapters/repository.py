@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from scheduling_service import wire
 from scheduling_service.domain.room import Change, Room, Round
 
-_ROOM_COLUMNS = """
+ROOM_COLUMNS = """
     r.room_id, r.host_id, r.guest_id, r.title, r.description, r.starts, r.ends,
     r.ics_uid, r.sequence, r.revision, r.create_time, r.update_time,
     (SELECT coalesce(json_agg(json_build_array(d.round_id, d.number, d.topic,
@@ -27,9 +27,9 @@ _ROOM_COLUMNS = """
        FROM rounds d WHERE d.room_id = r.room_id) AS rounds
 """
 
-_GET = text(f"SELECT {_ROOM_COLUMNS} FROM rooms r WHERE r.room_id = :room_id")
+_GET = text(f"SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.room_id = :room_id")
 _GET_FOR_UPDATE = text(
-    f"SELECT {_ROOM_COLUMNS} FROM rooms r WHERE r.room_id = :room_id FOR UPDATE OF r"
+    f"SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.room_id = :room_id FOR UPDATE OF r"
 )
 
 # The rules of Room.check_bookable, as one statement: the first booker wins and every
@@ -41,7 +41,7 @@ _BOOK = text(
        SET guest_id = :guest_id, sequence = r.sequence + 1, update_time = :now
      WHERE r.room_id = :room_id AND r.guest_id IS NULL
        AND r.host_id <> :guest_id AND r.starts > :now
-    RETURNING {_ROOM_COLUMNS}
+    RETURNING {ROOM_COLUMNS}
     """
 )
 
@@ -116,7 +116,7 @@ class RoomQuery:
     start_before: datetime | None = None
 
 
-def _room(row: Any) -> Room:
+def room_from_row(row: Any) -> Room:
     rounds = row.rounds if isinstance(row.rounds, list) else json.loads(row.rounds)
     return Room(
         room_id=row.room_id,
@@ -147,7 +147,7 @@ class RoomRepository:
             _GET_FOR_UPDATE if for_update else _GET, {"room_id": room_id}
         )
         row = result.first()
-        return _room(row) if row else None
+        return room_from_row(row) if row else None
 
     async def add(self, room: Room, host_no: int) -> None:
         await self._conn.execute(
@@ -189,7 +189,7 @@ class RoomRepository:
         ).first()
         if row is None:
             return None
-        room = _room(row)
+        room = room_from_row(row)
         await self._add_slot(room, guest_no, "guest")
         return room
 
@@ -271,9 +271,9 @@ class RoomRepository:
             params["after_starts"], params["after_id"] = after
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         sql = text(
-            f"SELECT {_ROOM_COLUMNS} FROM rooms r {where} ORDER BY r.starts, r.room_id LIMIT :limit"
+            f"SELECT {ROOM_COLUMNS} FROM rooms r {where} ORDER BY r.starts, r.room_id LIMIT :limit"
         )
-        return [_room(row) for row in await self._conn.execute(sql, params)]
+        return [room_from_row(row) for row in await self._conn.execute(sql, params)]
 
     async def _add_slot(self, room: Room, user_no: int, role: str) -> None:
         await self._conn.execute(

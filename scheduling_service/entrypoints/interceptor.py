@@ -10,7 +10,7 @@ import asyncio
 import contextvars
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -44,19 +44,21 @@ class RpcInterceptor(aio.ServerInterceptor):
             return handler
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, handler.unary_unary),
+                self._wrap(method, handler.unary_unary),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
+            # Streams write with context.write (not yield) and may write bytes that
+            # are already serialized: one encoding of an event for all its watchers.
             return grpc.unary_stream_rpc_method_handler(
-                self._stream(method, handler.unary_stream),
+                self._wrap(method, handler.unary_stream),
                 request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                response_serializer=_bytes_or(handler.response_serializer),
             )
         return handler
 
-    def _unary(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+    def _wrap(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
         async def run(request: Any, context: aio.ServicerContext) -> Any:
             call = _Call(method, request)
             try:
@@ -73,25 +75,18 @@ class RpcInterceptor(aio.ServerInterceptor):
 
         return run
 
-    def _stream(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
-        async def run(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-            call = _Call(method, request)
-            try:
-                self._authenticate(context)
-                async for message in behavior(request, context):
-                    call.messages += 1
-                    yield message
-                call.code = grpc.StatusCode.OK
-            except BaseException as error:
-                await call.fail(error, context)
-                raise
-            finally:
-                call.log()
-
-        return run
-
     def _authenticate(self, context: aio.ServicerContext) -> None:
         current_user.set(self._verifier.user(context.invocation_metadata()))
+
+
+def _bytes_or(serializer: Callable[[Any], bytes] | None) -> Callable[[Any], bytes]:
+    def serialize(message: Any) -> bytes:
+        if isinstance(message, bytes):
+            return message
+        assert serializer is not None
+        return serializer(message)
+
+    return serialize
 
 
 class _Call:
@@ -102,7 +97,6 @@ class _Call:
         self.room_id: str = getattr(request, "room_id", "")
         self.code: grpc.StatusCode | None = None
         self.reason = ""
-        self.messages = 0
         self.started = time.perf_counter()
 
     async def fail(self, error: BaseException, context: aio.ServicerContext) -> None:
@@ -136,7 +130,5 @@ class _Call:
             "room_id": self.room_id or None,
             "user_id": user.user_id if user else None,
         }
-        if self.messages:
-            fields["messages"] = self.messages
         level = logging.ERROR if self.code == grpc.StatusCode.INTERNAL else logging.INFO
         log.log(level, "rpc", extra={"fields": fields})

@@ -12,6 +12,8 @@ from scheduling.v1 import scheduling_pb2 as pb
 from scheduling_service.adapters.repository import RoomQuery
 from scheduling_service.domain import validation as check
 from scheduling_service.service_layer.rooms import CreateRoom, ListRooms, Reschedule
+from scheduling_service.service_layer.watch import Watch
+from scheduling_service.service_layer.watch_hub import WatchFilter
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -109,6 +111,18 @@ def cancel_room(request: pb.CancelRoomRequest) -> tuple[uuid.UUID, str, str]:
     _etag(v, request.etag)
     v.raise_if_any()
     return parsed_id, request.reason, request.etag
+
+
+def watch_rooms(request: pb.WatchRoomsRequest) -> Watch:
+    v = check.Violations()
+    if request.since_revision < 0:
+        v.add("since_revision", "must not be negative")
+    participant = check.user_id(v, "participant_id", request.participant_id)
+    v.raise_if_any()
+    return Watch(
+        since_revision=request.since_revision,
+        filter=WatchFilter(open_only=request.open_only, participant_id=participant or None),
+    )
 
 
 def _etag(v: check.Violations, etag: str) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import timedelta
 
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -18,6 +19,7 @@ from scheduling.v1 import scheduling_pb2, scheduling_pb2_grpc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from scheduling_service.adapters.change_feed import ChangeFeed
 from scheduling_service.adapters.database import async_engine
 from scheduling_service.adapters.directory import Directory
 from scheduling_service.config import Settings
@@ -26,6 +28,7 @@ from scheduling_service.entrypoints.interceptor import RpcInterceptor
 from scheduling_service.entrypoints.servicer import SchedulingServicer
 from scheduling_service.service_layer.rooms import RoomService
 from scheduling_service.service_layer.unit_of_work import Transactions
+from scheduling_service.service_layer.watch_hub import Hub
 from servicekit.serving import SERVER_OPTIONS, stop_event_on_signals
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,15 @@ class SchedulingServer:
         self.settings = settings
         self.engine: AsyncEngine = async_engine(database_url, settings)
         self.health = health.aio.HealthServicer()
+        self.hub = Hub(settings.watch_queue_size)
+        self.feed = ChangeFeed(
+            database_url,
+            self.engine,
+            self.hub,
+            poll_s=settings.watch_poll_s,
+            retention=timedelta(hours=settings.watch_retention_h),
+            prune_every_s=settings.watch_prune_every_s,
+        )
         rooms = RoomService(
             Transactions(self.engine, settings.db_retry_attempts, settings.db_statement_timeout_ms),
             Directory(self.engine),
@@ -48,7 +60,14 @@ class SchedulingServer:
         verifier = TokenVerifier(settings.jwt_secret, settings.jwt_issuer, settings.jwt_audience)
         self.server = aio.server(options=SERVER_OPTIONS, interceptors=[RpcInterceptor(verifier)])
         scheduling_pb2_grpc.add_SchedulingServiceServicer_to_server(
-            SchedulingServicer(rooms, max_advance_days=settings.max_advance_days), self.server
+            SchedulingServicer(
+                rooms,
+                max_advance_days=settings.max_advance_days,
+                engine=self.engine,
+                hub=self.hub,
+                heartbeat_s=settings.watch_heartbeat_s,
+            ),
+            self.server,
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
@@ -58,6 +77,11 @@ class SchedulingServer:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        await self.feed.start_position()
+        self._tasks += [
+            asyncio.create_task(self.feed.run(), name="change-feed"),
+            asyncio.create_task(self.feed.prune_forever(), name="change-log-pruner"),
+        ]
         await self.server.start()
         await self.health.set("", SERVING)
         await self.health.set(SERVICE_NAME, NOT_SERVING)
@@ -70,6 +94,9 @@ class SchedulingServer:
     async def stop(self) -> None:
         log.info("stopping", extra={"fields": {"grace_s": self.settings.shutdown_grace_s}})
         await self.health.enter_graceful_shutdown()
+        # Streams never end by themselves: end them first (UNAVAILABLE, so clients
+        # resume elsewhere) and keep the grace period for unary calls.
+        self.hub.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -5,15 +5,23 @@ Errors travel as domain exceptions; the interceptor turns them into statuses.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from google.protobuf import empty_pb2
 from grpc import aio
 from scheduling.v1 import scheduling_pb2 as pb
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduling_service import wire
+from scheduling_service.domain import errors
 from scheduling_service.entrypoints import requests
 from scheduling_service.entrypoints.interceptor import current_user
 from scheduling_service.service_layer.rooms import RoomService, utc_now
+from scheduling_service.service_layer.unit_of_work import ServiceUnavailable
+from scheduling_service.service_layer.watch import WatchSession
+from scheduling_service.service_layer.watch_hub import EndReason, Hub
 
 
 def _time_left(context: aio.ServicerContext) -> float | None:
@@ -21,9 +29,20 @@ def _time_left(context: aio.ServicerContext) -> float | None:
 
 
 class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
-    def __init__(self, rooms: RoomService, *, max_advance_days: int) -> None:
+    def __init__(
+        self,
+        rooms: RoomService,
+        *,
+        max_advance_days: int,
+        engine: AsyncEngine,
+        hub: Hub,
+        heartbeat_s: float,
+    ) -> None:
         self._rooms = rooms
         self._max_days = max_advance_days
+        self._engine = engine
+        self._hub = hub
+        self._heartbeat_s = heartbeat_s
 
     async def CreateRoom(
         self, request: pb.CreateRoomRequest, context: aio.ServicerContext
@@ -74,3 +93,36 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
             current_user.get(), room_id, reason=reason, etag=etag, time_left_s=_time_left(context)
         )
         return empty_pb2.Empty()
+
+    async def WatchRooms(self, request: pb.WatchRoomsRequest, context: aio.ServicerContext) -> None:
+        # Written with context.write rather than yield, so that a watcher stuck on a
+        # full connection can still be ended: the hub ends its subscription, the
+        # watchdog cancels this task wherever it waits, and the status says why.
+        watch = requests.watch_rooms(request)
+        session = WatchSession(self._engine, self._hub, watch, self._heartbeat_s)
+        this_task = asyncio.current_task()
+        assert this_task is not None
+        watchdog = asyncio.create_task(_cancel_when_ended(session, this_task))
+        try:
+            async with contextlib.aclosing(session.events()) as events:
+                async for data in events:
+                    await context.write(data)  # bytes: serialized once (see interceptor)
+        except asyncio.CancelledError:
+            if session.end_reason is None:
+                raise  # the client went away
+            this_task.uncancel()
+            if session.end_reason is EndReason.OVERFLOW:
+                raise errors.WatcherTooSlow(
+                    "the watcher fell too far behind; resume from its last revision"
+                ) from None
+            raise ServiceUnavailable(
+                "the server is shutting down; resume from the last revision"
+            ) from None
+        finally:
+            watchdog.cancel()
+            session.close()
+
+
+async def _cancel_when_ended(session: WatchSession, task: asyncio.Task[object]) -> None:
+    await session.subscription.ended.wait()
+    task.cancel()

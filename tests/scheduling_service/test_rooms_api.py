@@ -205,8 +205,8 @@ async def test_started_room_cannot_be_booked_or_moved(stub, db) -> None:
     room = await stub.CreateRoom(create_request(), metadata=auth(host))
     # Time travel for one room: move it into the past behind the API's back.
     db.execute(
-        "UPDATE rooms SET starts = now() - interval '10 minutes', ends = now() + interval '50 minutes'"
-        " WHERE room_id = %s",
+        "UPDATE rooms SET starts = now() - interval '10 minutes',"
+        " ends = now() + interval '50 minutes' WHERE room_id = %s",
         [room.room_id],
     )
     seen = await _error(stub.BookRoom, pb.BookRoomRequest(room_id=room.room_id), guest)

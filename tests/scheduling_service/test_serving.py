@@ -55,7 +55,7 @@ def test_sigterm_lets_in_flight_calls_finish(database_url, tmp_path) -> None:
     replica = SchedulingProcess(database_url, tmp_path).start()
     host = new_user()
     room = asyncio.run(_create(replica.address, host))
-    with psycopg.connect(postgres._libpq(database_url)) as blocker:
+    with psycopg.connect(postgres.libpq_url(database_url)) as blocker:
         # Hold the room's row lock so that the reschedules below are in flight.
         blocker.execute("SELECT 1 FROM rooms WHERE room_id = %s FOR UPDATE", [room.room_id])
 
@@ -101,7 +101,7 @@ async def _create(address: str, host: str) -> pb.Room:
 async def _wait_for_lock_waiters(database_url: str, count: int) -> None:
     deadline = time.monotonic() + 10
     async with await psycopg.AsyncConnection.connect(
-        postgres._libpq(database_url), autocommit=True
+        postgres.libpq_url(database_url), autocommit=True
     ) as conn:
         while time.monotonic() < deadline:
             cur = await conn.execute(

@@ -106,6 +106,14 @@ def upgrade() -> None:
             event_time   timestamptz NOT NULL
         );
         CREATE INDEX room_events_by_time ON room_events (event_time);
+
+        -- Revisions up to `compacted` have been pruned: resuming from an older one is
+        -- OUT_OF_RANGE. Its own row, so pruning never waits on the revision counter.
+        CREATE TABLE room_events_horizon (
+            singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+            compacted bigint NOT NULL
+        );
+        INSERT INTO room_events_horizon (compacted) VALUES (0);
         """
     )
 
@@ -113,6 +121,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(
         """
+        DROP TABLE room_events_horizon;
         DROP TABLE room_events;
         DROP TABLE revision_counter;
         DROP TABLE room_requests;

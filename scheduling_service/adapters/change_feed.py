@@ -1,0 +1,107 @@
+"""The replica's one listener on the change log.
+
+NOTIFY is only a wake-up hint: the listener reads room_events after the last revision
+it published, so a lost notification or a reconnect loses nothing, and a slow poll
+covers a listener that hears nothing at all. It runs on its own autocommit psycopg
+connection, outside the pool (LISTEN needs a session; PgBouncer in transaction mode
+breaks it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from scheduling_service.adapters import change_log
+from scheduling_service.adapters.database import libpq_url
+from scheduling_service.service_layer.watch_hub import Hub
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "room_events"
+_BATCH = 1000
+
+
+class ChangeFeed:
+    def __init__(
+        self,
+        database_url: str,
+        engine: AsyncEngine,
+        hub: Hub,
+        *,
+        poll_s: float,
+        retention: timedelta,
+        prune_every_s: float,
+    ) -> None:
+        self._dsn = libpq_url(database_url)
+        self._engine = engine
+        self._hub = hub
+        self._poll_s = poll_s
+        self._retention = retention
+        self._prune_every_s = prune_every_s
+        self.connected = asyncio.Event()
+
+    async def start_position(self) -> None:
+        """Begin at the current head: watchers read anything older from the log."""
+        async with self._engine.connect() as conn:
+            self._hub.position, _ = await change_log.head(conn)
+
+    async def run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._dsn, autocommit=True, application_name="scheduling_service.feed"
+                ) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self.connected.set()
+                    log.info(
+                        "change feed listening", extra={"fields": {"revision": self._hub.position}}
+                    )
+                    delay = 0.1
+                    while True:
+                        await self._catch_up(conn)
+                        # Wake on the first notification or after the poll period; the
+                        # catch-up reads whatever any number of them announced.
+                        async for _ in conn.notifies(timeout=self._poll_s, stop_after=1):
+                            pass
+            except asyncio.CancelledError:
+                raise
+            except (psycopg.Error, OSError) as error:
+                self.connected.clear()
+                log.warning(
+                    "change feed disconnected; reconnecting",
+                    extra={"fields": {"error": str(error), "retry_in_s": round(delay, 2)}},
+                )
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, 5.0)
+
+    async def _catch_up(self, conn: psycopg.AsyncConnection) -> None:
+        while True:
+            events = await change_log.events_after(conn, self._hub.position, _BATCH)
+            self._hub.publish(events)
+            if len(events) < _BATCH:
+                return
+
+    async def prune_forever(self) -> None:
+        """Delete events older than the retention, every `prune_every_s`."""
+        while True:
+            try:
+                async with self._engine.begin() as conn:
+                    cutoff = datetime.now(UTC) - self._retention
+                    compacted, deleted = await change_log.prune(conn, cutoff)
+                if deleted:
+                    log.info(
+                        "change log pruned",
+                        extra={"fields": {"deleted": deleted, "compacted": compacted}},
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the next round tries again
+                log.warning("change log prune failed", extra={"fields": {"error": str(error)}})
+            await asyncio.sleep(self._prune_every_s)

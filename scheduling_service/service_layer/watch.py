@@ -1,0 +1,121 @@
+"""The WatchRooms protocol: snapshot or resume, then live events and heartbeats.
+
+Order of operations is what makes it gap-free: subscribe to the hub first (its queue
+holds every event after the hub's position), then read the database in one
+REPEATABLE READ transaction (a snapshot, or the log after `since`), which reaches at
+least that position; then drain the queue, skipping what the read already covered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from scheduling.v1 import scheduling_pb2 as pb
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from scheduling_service import wire
+from scheduling_service.adapters import change_log
+from scheduling_service.domain import errors
+from scheduling_service.service_layer.watch_hub import (
+    EndReason,
+    Hub,
+    Subscription,
+    WatchFilter,
+)
+
+
+@dataclass(frozen=True)
+class Watch:
+    since_revision: int
+    filter: WatchFilter
+
+
+def _marker(kind: pb.RoomEvent.Type, revision: int) -> bytes:
+    return pb.RoomEvent(
+        type=kind,
+        revision=revision,
+        event_time=wire.timestamp(datetime.now(UTC)),
+    ).SerializeToString()
+
+
+class WatchSession:
+    """One watcher's stream of serialized RoomEvents; `ended` says why it must stop."""
+
+    def __init__(self, engine: AsyncEngine, hub: Hub, watch: Watch, heartbeat_s: float) -> None:
+        self._engine = engine
+        self._watch = watch
+        self._heartbeat_s = heartbeat_s
+        self._hub = hub
+        self.subscription: Subscription = hub.subscribe()
+        self.position = 0  # every event up to here has been sent or filtered out
+
+    @property
+    def end_reason(self) -> EndReason | None:
+        return self.subscription.end_reason
+
+    def close(self) -> None:
+        self._hub.unsubscribe(self.subscription)
+
+    async def events(self) -> AsyncGenerator[bytes, None]:
+        if self._watch.since_revision == 0:
+            async for data in self._snapshot():
+                yield data
+        else:
+            async for data in self._backlog():
+                yield data
+        async for data in self._live():
+            yield data
+
+    async def _snapshot(self) -> AsyncIterator[bytes]:
+        async with self._engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                revision, _ = await change_log.head(conn)
+                now = datetime.now(UTC)
+                async for data in change_log.stream_snapshot(conn, self._watch.filter, now):
+                    yield data
+        self.position = revision
+        yield _marker(pb.RoomEvent.TYPE_SYNCED, revision)
+
+    async def _backlog(self) -> AsyncIterator[bytes]:
+        since = self._watch.since_revision
+        async with self._engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                head, compacted = await change_log.head(conn)
+                if since < compacted:
+                    raise errors.RevisionCompacted(
+                        f"revisions up to {compacted} are no longer kept; watch from 0 again"
+                    )
+                if since > head:
+                    raise errors.InvalidArgument(
+                        [errors.FieldViolation("since_revision", f"is after the latest, {head}")]
+                    )
+                self.position = since
+                async for event in change_log.stream_events_after(conn, since):
+                    self.position = event.revision
+                    if event.matches(self._watch.filter):
+                        yield event.data
+
+    async def _live(self) -> AsyncIterator[bytes]:
+        queue = self.subscription.queue
+        loop = asyncio.get_running_loop()
+        while True:
+            if queue.empty():
+                deadline = loop.time() + self._heartbeat_s
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        event = await queue.get()
+                except TimeoutError:
+                    yield _marker(pb.RoomEvent.TYPE_HEARTBEAT, self.position)
+                    continue
+            else:
+                event = queue.get_nowait()
+            if event.revision <= self.position:
+                continue  # already covered by the snapshot or the backlog
+            self.position = event.revision
+            if event.matches(self._watch.filter):
+                yield event.data

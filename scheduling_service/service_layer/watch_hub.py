@@ -1,0 +1,96 @@
+"""Fan-out of change-log events to the watchers on this replica.
+
+One listener publishes every event, in revision order, to every subscription's
+bounded queue without waiting: a slow watcher can only fill its own queue, and a full
+queue ends that watcher (it resumes from its last revision), never delays another.
+Events arrive already serialized, so each is encoded once for all watchers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class WatchFilter:
+    open_only: bool = False
+    participant_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    revision: int
+    participants: frozenset[str]
+    open_before: bool
+    open_after: bool
+    data: bytes  # a serialized scheduling.v1.RoomEvent
+
+    def matches(self, f: WatchFilter) -> bool:
+        # A room leaving a filtered view is sent too, so the watcher's copy never
+        # keeps a row that no longer belongs in it.
+        if f.open_only and not (self.open_before or self.open_after):
+            return False
+        return not (f.participant_id and f.participant_id not in self.participants)
+
+
+class EndReason(enum.Enum):
+    OVERFLOW = "overflow"
+    CLOSING = "closing"
+
+
+class Subscription:
+    def __init__(self, maxsize: int) -> None:
+        self.queue: asyncio.Queue[WatchEvent] = asyncio.Queue(maxsize)
+        self.end_reason: EndReason | None = None
+        self.ended = asyncio.Event()
+
+    def end(self, reason: EndReason) -> None:
+        if self.end_reason is None:
+            self.end_reason = reason
+            self.ended.set()
+
+
+class Hub:
+    def __init__(self, queue_size: int) -> None:
+        self._queue_size = queue_size
+        self._subscriptions: set[Subscription] = set()
+        self._closed = False
+        # The revision of the last event published: a new subscription receives
+        # every event after it.
+        self.position = 0
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscriptions)
+
+    def subscribe(self) -> Subscription:
+        subscription = Subscription(self._queue_size)
+        if self._closed:
+            subscription.end(EndReason.CLOSING)
+        else:
+            self._subscriptions.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
+
+    def publish(self, events: list[WatchEvent]) -> None:
+        if not events:
+            return
+        for subscription in list(self._subscriptions):
+            try:
+                for event in events:
+                    subscription.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                subscription.end(EndReason.OVERFLOW)
+                self._subscriptions.discard(subscription)
+        self.position = events[-1].revision
+
+    def close(self) -> None:
+        """End every watcher (on shutdown, so clients reconnect to another replica)."""
+        self._closed = True
+        for subscription in self._subscriptions:
+            subscription.end(EndReason.CLOSING)
+        self._subscriptions.clear()
