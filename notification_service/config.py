@@ -1,0 +1,204 @@
+"""Settings from the environment, each with a working default, read once at start.
+
+Every variable the notification service reads is here. A bad value is a
+`ConfigError` naming the variable, so `serve` stops with a clear message
+instead of failing at the first delivery.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import ipaddress
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+
+from notification_service.model import Mailbox
+from notification_service.validation import address_problem, control_character
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed."""
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 25
+    username: str = ""
+    password: str = field(default="", repr=False)
+    starttls: bool = False
+    tls: bool = False
+    timeout_s: float = 15.0
+    pool_size: int = 4
+
+
+@dataclass(frozen=True)
+class Config:
+    listen: str = "127.0.0.1:50052"
+    auth_token: str = field(default="", repr=False)
+    notifications_enabled: bool = False
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    mail_from: Mailbox = field(default_factory=lambda: Mailbox("rooms@localhost", "Practice Rooms"))
+    # Parsed so a bad value fails at start; the endpoint comes with the metrics issue.
+    metrics_port: int | None = None
+    shutdown_grace_s: float = 10.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        smtp = SmtpSettings(
+            host=reader.text("SMTP_HOST", "localhost"),
+            port=reader.integer("SMTP_PORT", 25, low=1, high=65535),
+            username=reader.text("SMTP_USERNAME", "", allow_empty=True),
+            password=reader.text("SMTP_PASSWORD", "", allow_empty=True),
+            starttls=reader.boolean("SMTP_STARTTLS", False),
+            tls=reader.boolean("SMTP_TLS", False),
+            timeout_s=reader.number("SMTP_TIMEOUT_S", 15.0, low=0.1, high=600),
+            pool_size=reader.integer("SMTP_POOL_SIZE", 4, low=1, high=100),
+        )
+        if smtp.starttls and smtp.tls:
+            raise ConfigError(
+                "SMTP_STARTTLS and SMTP_TLS are exclusive: STARTTLS upgrades a plain "
+                "connection (usually port 587), SMTP_TLS is implicit TLS (usually port 465)"
+            )
+        if bool(smtp.username) != bool(smtp.password):
+            raise ConfigError("SMTP_USERNAME and SMTP_PASSWORD must be set together")
+        metrics = env.get("METRICS_PORT", "").strip()
+        config = cls(
+            listen=reader.text("NOTIFICATION_LISTEN", "127.0.0.1:50052"),
+            auth_token=reader.text("NOTIFICATION_AUTH_TOKEN", "", allow_empty=True),
+            notifications_enabled=reader.boolean("NOTIFICATIONS_ENABLED", False),
+            smtp=smtp,
+            mail_from=parse_mailbox("MAIL_FROM", env.get("MAIL_FROM", "")),
+            metrics_port=(
+                reader.integer("METRICS_PORT", 0, low=1, high=65535) if metrics else None
+            ),
+            shutdown_grace_s=reader.number("SHUTDOWN_GRACE_S", 10.0, low=0, high=3600),
+            log_level=reader.level("LOG_LEVEL", "INFO"),
+        )
+        listen_host(config.listen)  # fails early on a malformed address
+        return config
+
+
+def parse_mailbox(variable: str, value: str) -> Mailbox:
+    """`Name <address>` or a bare address; the default when empty."""
+    value = value.strip()
+    if not value:
+        return Mailbox("rooms@localhost", "Practice Rooms")
+    if control_character(value) is not None:
+        raise ConfigError(f"{variable} contains a control character")
+    example = "a mailbox like 'Name <user@example.com>'"
+    addresses: tuple[Address, ...] = ()
+    try:
+        header = email.policy.default.header_factory("From", value)
+        if not header.defects:
+            addresses = tuple(getattr(header, "addresses", ()))
+    except (ValueError, IndexError, HeaderParseError):
+        pass
+    if len(addresses) != 1:
+        raise ConfigError(f"{variable}={value!r} is not {example}")
+    mailbox = addresses[0]
+    problem = address_problem(mailbox.addr_spec)
+    if problem:
+        raise ConfigError(f"{variable}={value!r}: {problem} ({example})")
+    return Mailbox(mailbox.addr_spec, mailbox.display_name)
+
+
+def listen_host(listen: str) -> str:
+    """The host part of `host:port` (IPv6 in brackets); ConfigError if malformed."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"NOTIFICATION_LISTEN={listen!r} is not host:port")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host
+
+
+def is_loopback(listen: str) -> bool:
+    host = listen_host(listen)
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        # A host name other than localhost (or an empty host: every interface).
+        return False
+
+
+def check_exposure(config: Config) -> None:
+    """An open relay is not a default: beyond loopback, a token is required."""
+    if not config.auth_token and not is_loopback(config.listen):
+        raise ConfigError(
+            f"refusing to listen on {config.listen!r} without NOTIFICATION_AUTH_TOKEN: "
+            "set a token, or listen on loopback only (127.0.0.1, ::1, localhost)"
+        )
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def _raw(self, name: str) -> str | None:
+        value = self._env.get(name)
+        if value is None:
+            return None
+        if control_character(value) is not None:
+            raise ConfigError(f"{name} contains a control character")
+        return value.strip()
+
+    def text(self, name: str, default: str, *, allow_empty: bool = False) -> str:
+        value = self._raw(name)
+        if value is None or (not value and not allow_empty):
+            return default
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self._raw(name)
+        if value is None:
+            return default
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise ConfigError(f"{name}={value!r} is not a boolean (true/false)")
+
+    def integer(self, name: str, default: int, *, low: int, high: int) -> int:
+        value = self._raw(name)
+        if not value:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ConfigError(f"{name}={value!r} is not an integer") from None
+        if not low <= number <= high:
+            raise ConfigError(f"{name}={number} is out of range {low}..{high}")
+        return number
+
+    def number(self, name: str, default: float, *, low: float, high: float) -> float:
+        value = self._raw(name)
+        if not value:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{name}={value!r} is not a number") from None
+        if not low <= number <= high:
+            raise ConfigError(f"{name}={number} is out of range {low}..{high}")
+        return number
+
+    def level(self, name: str, default: str) -> str:
+        value = (self._raw(name) or default).upper()
+        if value not in _LEVELS or not isinstance(logging.getLevelName(value), int):
+            raise ConfigError(f"{name}={value!r} is not one of {', '.join(_LEVELS)}")
+        return value

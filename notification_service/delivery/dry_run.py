@@ -1,0 +1,34 @@
+"""Dry-run delivery: the default. Renders and logs, sends nothing."""
+
+from __future__ import annotations
+
+import logging
+
+from notification_service.model import DeliveryResult, Outcome, RenderedMessage
+from servicekit.logs import log_event
+
+logger = logging.getLogger(__name__)
+
+
+class DryRunProvider:
+    name = "dry-run"
+
+    async def deliver(self, message: RenderedMessage) -> DeliveryResult:
+        # The whole message on one JSON line (the renderer guarantees 7-bit
+        # ASCII), so lower environments can see exactly what would be sent.
+        log_event(
+            logger,
+            logging.INFO,
+            "dry_run_message",
+            message_id=message.message_id,
+            sender=message.sender,
+            recipient=message.recipient,
+            uid=message.uid,
+            sequence=message.sequence,
+            itip_method=message.method.value,
+            mime=message.mime.decode("ascii"),
+        )
+        return DeliveryResult(Outcome.DRY_RUN, "NOTIFICATIONS_ENABLED is false: nothing sent")
+
+    async def close(self) -> None:
+        return None

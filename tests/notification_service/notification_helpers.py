@@ -1,0 +1,212 @@
+"""Test helpers for the notification service (a unique module name on purpose:
+this directory is on sys.path as a plain directory, see conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import grpc
+from aiosmtpd.controller import Controller
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from notification.v1 import notification_pb2 as pb
+from notification.v1 import notification_pb2_grpc as pb_grpc
+
+from notification_service.config import Config, SmtpSettings
+from notification_service.model import CalendarMessage, Mailbox, Method, ValidMessage
+from notification_service.server import NotificationServer
+from notification_service.validation import validate
+
+START = datetime(2031, 3, 4, 14, 0, tzinfo=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+
+    def parsed(self) -> EmailMessage:
+        message = email.message_from_bytes(self.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        return message
+
+
+@dataclass
+class SinkHandler:
+    """aiosmtpd handler; `mode` says how to answer DATA: "ok", a reply line such
+    as "451 4.3.0 try later", or "disconnect" (drop the connection instead)."""
+
+    mode: str = "ok"
+    received: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    sessions: int = 0
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        with self.lock:
+            self.sessions += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.mode == "disconnect":
+            server.transport.close()
+            return "250 OK"
+        if self.mode != "ok":
+            return self.mode
+        with self.lock:
+            self.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
+            )
+        return "250 OK"
+
+
+@dataclass
+class Sink:
+    host: str
+    port: int
+    handler: SinkHandler
+
+    @property
+    def received(self) -> list[Received]:
+        with self.handler.lock:
+            return list(self.handler.received)
+
+
+def start_sink(**smtp_kwargs: Any) -> tuple[Controller, Sink]:
+    handler = SinkHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **smtp_kwargs)
+    controller.start()
+    return controller, Sink("127.0.0.1", port, handler)
+
+
+def smtp_settings(sink: Sink | None = None, **overrides: Any) -> SmtpSettings:
+    base = SmtpSettings(
+        host="127.0.0.1",
+        port=sink.port if sink else free_port(),
+        timeout_s=5.0,
+        pool_size=4,
+    )
+    return replace(base, **overrides)
+
+
+def server_config(sink: Sink | None = None, **overrides: Any) -> Config:
+    """Listens on a free loopback port; SMTP to `sink` if given, else dry-run."""
+    base = Config(
+        listen="127.0.0.1:0",
+        notifications_enabled=sink is not None,
+        smtp=smtp_settings(sink),
+        shutdown_grace_s=1.0,
+    )
+    return replace(base, **overrides)
+
+
+HOST = pb.Participant(email="host@example.com", display_name="Hannah Host")
+GUEST = pb.Participant(email="guest@example.org", display_name="Gus Guest")
+_EVENT_KEYS = {"title", "description", "uid", "sequence", "status", "cancel_reason"}
+
+
+def make_message(**overrides: Any) -> pb.CalendarMessage:
+    """A valid REQUEST to the guest of a booked session; keywords replace fields.
+
+    `title`, `description`, `uid`, `sequence`, `status`, `cancel_reason`,
+    `start`, `end` go to the event; the others to the message.
+    """
+    event = pb.CalendarEvent(
+        uid="4f1c2a9e-0d7b-4c59-9a53-1f5e2b7c8d10@rooms.localhost",
+        sequence=1,
+        title="Mock interview: system design",
+        description="Round 1: design a URL shortener.\nBring a pen.",
+    )
+    start = overrides.pop("start", START)
+    end = overrides.pop("end", start + timedelta(hours=1))
+    event.start_time.FromDatetime(start)
+    event.end_time.FromDatetime(end)
+    for key in [k for k in overrides if k in _EVENT_KEYS]:
+        setattr(event, key, overrides.pop(key))
+    message = pb.CalendarMessage(
+        method=overrides.pop("method", pb.METHOD_REQUEST),
+        event=event,
+        organizer=overrides.pop("organizer", HOST),
+        attendees=overrides.pop("attendees", [HOST, GUEST]),
+        recipient=overrides.pop(
+            "recipient",
+            pb.Recipient(email=GUEST.email, display_name=GUEST.display_name, time_zone="UTC"),
+        ),
+        idempotency_key=overrides.pop("idempotency_key", "outbox-1"),
+        uninvite=overrides.pop("uninvite", False),
+    )
+    message.dtstamp.FromDatetime(overrides.pop("dtstamp", START - timedelta(days=3)))
+    assert not overrides, f"unknown fields {overrides}"
+    return message
+
+
+@dataclass
+class Running:
+    server: NotificationServer
+    channel: grpc.aio.Channel
+    stub: pb_grpc.NotificationServiceStub
+    health: health_pb2_grpc.HealthStub
+
+    async def health_status(self, service: str = "") -> int:
+        reply = await self.health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+        return int(reply.status)
+
+    async def deliver(self, message: pb.CalendarMessage, **kwargs: Any) -> Any:
+        request = pb.DeliverCalendarMessageRequest(message=message)
+        return await self.stub.DeliverCalendarMessage(request, timeout=30, **kwargs)
+
+
+async def wait_for(predicate: Callable[[], bool], within_s: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def domain_message(**overrides: Any) -> CalendarMessage:
+    """The domain form of `make_message()`: for the pure rendering tests."""
+    base = CalendarMessage(
+        method=Method.REQUEST,
+        uid="4f1c2a9e-0d7b-4c59-9a53-1f5e2b7c8d10@rooms.localhost",
+        sequence=1,
+        start=START,
+        end=START + timedelta(hours=1),
+        title="Mock interview: system design",
+        description="Round 1: design a URL shortener.\nBring a pen.",
+        status=None,
+        cancel_reason="",
+        organizer=Mailbox(HOST.email, HOST.display_name),
+        attendees=(
+            Mailbox(HOST.email, HOST.display_name),
+            Mailbox(GUEST.email, GUEST.display_name),
+        ),
+        recipient=Mailbox(GUEST.email, GUEST.display_name),
+        time_zone="UTC",
+        dtstamp=START - timedelta(days=3),
+        idempotency_key="outbox-1",
+    )
+    return replace(base, **overrides)
+
+
+def valid_message(**overrides: Any) -> ValidMessage:
+    return validate(domain_message(**overrides))

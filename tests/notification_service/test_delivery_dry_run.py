@@ -1,0 +1,29 @@
+"""Dry-run delivery: logs the whole message, sends nothing."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+
+from notification_helpers import domain_message
+
+from notification_service.delivery.dry_run import DryRunProvider
+from notification_service.model import Mailbox, Outcome
+from notification_service.notifier import Notifier
+
+
+async def test_dry_run_logs_the_whole_message_on_one_line(log_events):
+    notifier = Notifier(DryRunProvider(), Mailbox("rooms@example.net", "Practice Rooms"))
+    rendered, result = await notifier.deliver(domain_message(title="Zoë's 面试练习"))
+    assert result.outcome is Outcome.DRY_RUN
+
+    [line] = log_events("dry_run_message")
+    assert line["mime"].encode("ascii") == rendered.mime
+    logged = email.message_from_string(line["mime"], policy=email.policy.default)
+    assert "Zoë's 面试练习" in str(logged["Subject"])
+    assert line["recipient"] == rendered.recipient
+    assert line["message_id"] == rendered.message_id
+
+    [attempt] = log_events("delivery_attempt")
+    assert attempt["outcome"] == "DRY_RUN"
+    assert attempt["provider"] == "dry-run"
