@@ -39,6 +39,16 @@ class Settings:
     watch_queue_size: int = 1024
     watch_poll_s: float = 1.0
     watch_prune_every_s: float = 300.0
+    relay_batch: int = 50
+    relay_concurrency: int = 8
+    # The lease outlasts the call (whose deadline covers the SMTP steps), so no
+    # other relay takes a message while its attempt may still deliver it.
+    relay_rpc_timeout_s: float = 60.0
+    relay_lease_s: float = 120.0
+    relay_poll_s: float = 1.0
+    relay_backoff_min_s: float = 1.0
+    relay_backoff_max_s: float = 300.0
+    relay_max_attempts: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -85,4 +95,21 @@ class Settings:
             watch_queue_size=int(number("WATCH_QUEUE_SIZE", d.watch_queue_size, int, 1)),
             watch_poll_s=number("WATCH_POLL_S", d.watch_poll_s, float, 0.05),
             watch_prune_every_s=number("WATCH_PRUNE_EVERY_S", d.watch_prune_every_s, float, 0.1),
-        )
+            relay_batch=int(number("RELAY_BATCH", d.relay_batch, int, 1)),
+            relay_concurrency=int(number("RELAY_CONCURRENCY", d.relay_concurrency, int, 1)),
+            relay_rpc_timeout_s=number("RELAY_RPC_TIMEOUT_S", d.relay_rpc_timeout_s, float, 0.1),
+            relay_lease_s=number("RELAY_LEASE_S", d.relay_lease_s, float, 0.2),
+            relay_poll_s=number("RELAY_POLL_S", d.relay_poll_s, float, 0.05),
+            relay_backoff_min_s=number("RELAY_BACKOFF_MIN_S", d.relay_backoff_min_s, float, 0.01),
+            relay_backoff_max_s=number("RELAY_BACKOFF_MAX_S", d.relay_backoff_max_s, float, 0.01),
+            relay_max_attempts=int(number("RELAY_MAX_ATTEMPTS", d.relay_max_attempts, int, 1)),
+        ).checked()
+
+    def checked(self) -> Settings:
+        if self.relay_lease_s <= self.relay_rpc_timeout_s:
+            raise ConfigError(
+                f"RELAY_LEASE_S={self.relay_lease_s} must exceed"
+                f" RELAY_RPC_TIMEOUT_S={self.relay_rpc_timeout_s}: a lease that ends while"
+                " its call may still deliver lets another relay send the message again"
+            )
+        return self

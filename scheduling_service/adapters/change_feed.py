@@ -1,17 +1,13 @@
 """The replica's one listener on the change log.
 
-NOTIFY is only a wake-up hint: the listener reads room_events after the last revision
-it published, so a lost notification or a reconnect loses nothing, and a slow poll
-covers a listener that hears nothing at all. It runs on its own autocommit psycopg
-connection, outside the pool (LISTEN needs a session; PgBouncer in transaction mode
-breaks it).
+On every wake-up (NOTIFY or the poll, see listener.py) it publishes the room_events
+after the last revision it published, in order, to this replica's hub.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -19,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduling_service.adapters import change_log
 from scheduling_service.adapters.database import libpq_url
+from scheduling_service.adapters.listener import listen_forever
 from scheduling_service.service_layer.watch_hub import Hub
 
 log = logging.getLogger(__name__)
@@ -52,34 +49,14 @@ class ChangeFeed:
             self._hub.position, _ = await change_log.head(conn)
 
     async def run(self) -> None:
-        delay = 0.1
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._dsn, autocommit=True, application_name="scheduling_service.feed"
-                ) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
-                    self.connected.set()
-                    log.info(
-                        "change feed listening", extra={"fields": {"revision": self._hub.position}}
-                    )
-                    delay = 0.1
-                    while True:
-                        await self._catch_up(conn)
-                        # Wake on the first notification or after the poll period; the
-                        # catch-up reads whatever any number of them announced.
-                        async for _ in conn.notifies(timeout=self._poll_s, stop_after=1):
-                            pass
-            except asyncio.CancelledError:
-                raise
-            except (psycopg.Error, OSError) as error:
-                self.connected.clear()
-                log.warning(
-                    "change feed disconnected; reconnecting",
-                    extra={"fields": {"error": str(error), "retry_in_s": round(delay, 2)}},
-                )
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, 5.0)
+        await listen_forever(
+            self._dsn,
+            CHANNEL,
+            self._catch_up,
+            poll_s=self._poll_s,
+            application_name="scheduling_service.feed",
+            connected=self.connected,
+        )
 
     async def _catch_up(self, conn: psycopg.AsyncConnection) -> None:
         while True:

@@ -22,10 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from scheduling_service.adapters.change_feed import ChangeFeed
 from scheduling_service.adapters.database import async_engine
 from scheduling_service.adapters.directory import Directory
+from scheduling_service.adapters.notification_client import NotificationClient
 from scheduling_service.config import Settings
 from scheduling_service.entrypoints.auth import TokenVerifier
 from scheduling_service.entrypoints.interceptor import RpcInterceptor
 from scheduling_service.entrypoints.servicer import SchedulingServicer
+from scheduling_service.service_layer.relay import Relay
 from scheduling_service.service_layer.rooms import RoomService
 from scheduling_service.service_layer.unit_of_work import Transactions
 from scheduling_service.service_layer.watch_hub import Hub
@@ -73,6 +75,12 @@ class SchedulingServer:
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
+        self.notifications = NotificationClient(
+            settings.notification_target,
+            settings.notification_auth_token,
+            settings.relay_rpc_timeout_s,
+        )
+        self.relay = Relay(self.engine, database_url, self.notifications, settings)
         self.port = self.server.add_insecure_port(settings.listen)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -81,6 +89,7 @@ class SchedulingServer:
         self._tasks += [
             asyncio.create_task(self.feed.run(), name="change-feed"),
             asyncio.create_task(self.feed.prune_forever(), name="change-log-pruner"),
+            asyncio.create_task(self.relay.run(), name="outbox-relay"),
         ]
         await self.server.start()
         await self.health.set("", SERVING)
@@ -103,6 +112,7 @@ class SchedulingServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.server.stop(self.settings.shutdown_grace_s)
+        await self.notifications.close()
         await self.engine.dispose()
         log.info("stopped")
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from scheduling_service.adapters.directory import Directory
 from scheduling_service.adapters.repository import RoomQuery
 from scheduling_service.domain import errors, paging
+from scheduling_service.domain.invites import invites_for
 from scheduling_service.domain.room import Change, Room
 from scheduling_service.domain.users import User
 from scheduling_service.service_layer.unit_of_work import Transactions, UnitOfWork
@@ -143,7 +144,9 @@ class RoomService:
                 current = await _existing(uow, room_id)
                 current.check_bookable(caller.user_id, now)
                 return current  # the caller already is the guest: a retried booking
-            revision = await uow.rooms.record_change(Change.BOOKED, _reopened(booked), booked, now)
+            before = _reopened(booked)
+            await _queue_invites(uow, Change.BOOKED, before, booked, now)
+            revision = await uow.rooms.record_change(Change.BOOKED, before, booked, now)
             await uow.commit()
             return _at(booked, revision)
 
@@ -159,6 +162,7 @@ class RoomService:
             before = await _existing(uow, room_id, for_update=True)
             after = before.left_by(caller.user_id, now)
             await uow.rooms.update(before, after)
+            await _queue_invites(uow, Change.LEFT, before, after, now)
             revision = await uow.rooms.record_change(Change.LEFT, before, after, now)
             await uow.commit()
             return _at(after, revision)
@@ -181,6 +185,7 @@ class RoomService:
                 now=now,
             )
             await uow.rooms.update(before, after)
+            await _queue_invites(uow, Change.RESCHEDULED, before, after, now)
             revision = await uow.rooms.record_change(Change.RESCHEDULED, before, after, now)
             await uow.commit()
             return _at(after, revision)
@@ -202,6 +207,9 @@ class RoomService:
         async def work(uow: UnitOfWork) -> None:
             before = await _existing(uow, room_id, for_update=True)
             cancelled = before.cancelled_by(caller.user_id, etag=etag, now=now)
+            # The CANCELs are recorded in the transaction that deletes the room: none
+            # is sent if the delete rolls back, none is lost if it commits.
+            await _queue_invites(uow, Change.CANCELLED, before, cancelled, now, reason)
             await uow.rooms.delete(room_id)
             await uow.rooms.record_change(Change.CANCELLED, before, cancelled, now)
             await uow.commit()
@@ -214,6 +222,19 @@ async def _existing(uow: UnitOfWork, room_id: uuid.UUID, *, for_update: bool = F
     if room is None:
         raise errors.RoomNotFound(f"no room {room_id}")
     return room
+
+
+async def _queue_invites(
+    uow: UnitOfWork,
+    change: Change,
+    before: Room,
+    after: Room,
+    now: datetime,
+    cancel_reason: str = "",
+) -> None:
+    invited = await uow.outbox.invited(after.room_id)
+    invites = invites_for(change, before, after, invited)
+    await uow.outbox.record(after, invites, invited, now=now, cancel_reason=cancel_reason)
 
 
 def _at(room: Room, revision: int) -> Room:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from scheduling_service.adapters.outbox import OutboxRepository
 from scheduling_service.adapters.repository import RoomRepository
 from scheduling_service.domain import errors
 
@@ -39,9 +40,10 @@ def _sqlstate(error: DBAPIError) -> str | None:
 
 
 class UnitOfWork:
-    """One transaction: `rooms` reads and writes in it; `commit()` ends it well."""
+    """One transaction: `rooms` and `outbox` work in it; `commit()` ends it well."""
 
     rooms: RoomRepository
+    outbox: OutboxRepository
 
     def __init__(self, engine: AsyncEngine, timeout_ms: int | None) -> None:
         self._engine = engine
@@ -54,6 +56,7 @@ class UnitOfWork:
         if self._timeout_ms is not None:
             await self._conn.execute(_SET_TIMEOUTS, {"ms": str(self._timeout_ms)})
         self.rooms = RoomRepository(self._conn)
+        self.outbox = OutboxRepository(self._conn)
         return self
 
     async def commit(self) -> None:

@@ -4,18 +4,12 @@ this directory is on sys.path as a plain directory, see conftest.py)."""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
-import socket
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 import grpc
-from aiosmtpd.controller import Controller
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from notification.v1 import notification_pb2 as pb
 from notification.v1 import notification_pb2_grpc as pb_grpc
@@ -24,77 +18,11 @@ from notification_service.config import Config, SmtpSettings
 from notification_service.model import CalendarMessage, Mailbox, Method, ValidMessage
 from notification_service.server import NotificationServer
 from notification_service.validation import validate
+from tests.smtp_sink import Received, Sink, SinkHandler, free_port, start_sink
+
+__all__ = ["Received", "Sink", "SinkHandler", "free_port", "start_sink"]
 
 START = datetime(2031, 3, 4, 14, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    content: bytes
-
-    def parsed(self) -> EmailMessage:
-        message = email.message_from_bytes(self.content, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        return message
-
-
-@dataclass
-class SinkHandler:
-    """aiosmtpd handler; `mode` says how to answer DATA: "ok", a reply line such
-    as "451 4.3.0 try later", or "disconnect" (drop the connection instead)."""
-
-    mode: str = "ok"
-    received: list[Received] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    sessions: int = 0
-
-    async def handle_EHLO(
-        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
-    ) -> list[str]:
-        with self.lock:
-            self.sessions += 1
-        session.host_name = hostname
-        return responses
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.mode == "disconnect":
-            server.transport.close()
-            return "250 OK"
-        if self.mode != "ok":
-            return self.mode
-        with self.lock:
-            self.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
-            )
-        return "250 OK"
-
-
-@dataclass
-class Sink:
-    host: str
-    port: int
-    handler: SinkHandler
-
-    @property
-    def received(self) -> list[Received]:
-        with self.handler.lock:
-            return list(self.handler.received)
-
-
-def start_sink(**smtp_kwargs: Any) -> tuple[Controller, Sink]:
-    handler = SinkHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **smtp_kwargs)
-    controller.start()
-    return controller, Sink("127.0.0.1", port, handler)
 
 
 def smtp_settings(sink: Sink | None = None, **overrides: Any) -> SmtpSettings:

@@ -16,7 +16,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from scheduling.v1 import scheduling_pb2 as pb
 
-from tests.scheduling_service.processes import JWT_SECRET
+from tests.processes import JWT_SECRET
 
 
 def new_user(prefix: str = "user") -> str:

@@ -9,7 +9,7 @@ import pytest
 from grpc import aio
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 
-from tests.scheduling_service.processes import SchedulingProcess
+from tests.processes import SchedulingProcess
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 from scheduling_service.adapters import schema
 from tests import postgres
 from tests.scheduling_service.client import auth, create_request, failure, future, new_user, ts
-from tests.scheduling_service.processes import SchedulingProcess
+from tests.processes import SchedulingProcess
 
 T = pb.RoomEvent
 

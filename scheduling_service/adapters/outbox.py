@@ -1,0 +1,284 @@
+"""The notification outbox in PostgreSQL: messages recorded with the change, then
+claimed under a lease by whichever replica's relay gets them first.
+
+A result is recorded only by the holder of the lease (its attempt token), so two
+relays never both send and a crashed relay's rows come back when its lease ends.
+Per (UID, recipient), a newer message supersedes an older one still pending, and an
+older pending one holds the newer back: messages go out in SEQUENCE order.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from notification.v1 import notification_pb2 as npb
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scheduling_service import metrics
+from scheduling_service.domain.invites import Invite, Method, holders_after
+from scheduling_service.domain.room import Room
+
+log = logging.getLogger(__name__)
+
+_INVITED = text("SELECT user_id FROM room_invitees WHERE room_id = :room_id")
+_CONTACTS = text(
+    "SELECT user_id, email, name, zoneinfo FROM users WHERE user_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+_ADD_INVITEES = text(
+    "INSERT INTO room_invitees (room_id, user_id) VALUES (:room_id, :user_id)"
+    " ON CONFLICT DO NOTHING"
+)
+_REMOVE_INVITEES = text(
+    "DELETE FROM room_invitees WHERE room_id = :room_id AND user_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+# Older messages not in flight are superseded; one in flight finishes first, and
+# the newer one waits for it (see _CLAIM).
+_SUPERSEDE = text(
+    """
+    UPDATE notification_outbox SET state = 'superseded', update_time = now()
+     WHERE ics_uid = :uid AND recipient_id IN :ids AND state = 'pending'
+       AND (lease_until IS NULL OR lease_until < now())
+    """
+).bindparams(bindparam("ids", expanding=True))
+_INSERT = text(
+    """
+    INSERT INTO notification_outbox (room_id, ics_uid, sequence, method, recipient_id, message)
+    VALUES (:room_id, :uid, :sequence, :method, :recipient_id, :message)
+    """
+)
+_NOTIFY = text("SELECT pg_notify('notification_outbox', '')")
+
+_CLAIM = text(
+    """
+    WITH due AS (
+        SELECT o.id FROM notification_outbox o
+         WHERE o.state = 'pending' AND o.next_attempt_at <= now()
+           AND (o.lease_until IS NULL OR o.lease_until < now())
+           AND NOT EXISTS (
+               SELECT 1 FROM notification_outbox p
+                WHERE p.ics_uid = o.ics_uid AND p.recipient_id = o.recipient_id
+                  AND p.state = 'pending' AND p.sequence < o.sequence)
+         ORDER BY o.next_attempt_at, o.id
+         LIMIT :limit
+         FOR UPDATE SKIP LOCKED
+    )
+    UPDATE notification_outbox o
+       SET lease_token = :token, lease_until = now() + make_interval(secs => :lease_s),
+           attempts = o.attempts + 1, update_time = now()
+      FROM due WHERE o.id = due.id
+    RETURNING o.id, o.room_id, o.ics_uid, o.sequence, o.method, o.recipient_id,
+              o.attempts, o.message
+    """
+)
+_RECORD = text(
+    """
+    UPDATE notification_outbox o
+       SET state = CASE
+               WHEN :state = 'pending' AND EXISTS (
+                   SELECT 1 FROM notification_outbox n
+                    WHERE n.ics_uid = o.ics_uid AND n.recipient_id = o.recipient_id
+                      AND n.sequence > o.sequence) THEN 'superseded'
+               ELSE :state END,
+           next_attempt_at = coalesce(:next_attempt_at, o.next_attempt_at),
+           lease_token = NULL, lease_until = NULL,
+           last_error = :error, message_id = coalesce(:message_id, o.message_id),
+           update_time = now()
+     WHERE o.id = :id AND o.lease_token = :token
+    RETURNING o.state
+    """
+)
+_STATS = text(
+    """
+    SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
+           count(*) FILTER (WHERE state = 'failed') AS failed,
+           coalesce(extract(epoch FROM now() - min(create_time)
+                    FILTER (WHERE state = 'pending')), 0) AS oldest_pending_s
+      FROM notification_outbox
+    """
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    room_id: uuid.UUID
+    ics_uid: str
+    sequence: int
+    method: str
+    recipient_id: str
+    attempts: int
+    message: npb.CalendarMessage
+
+
+def _timestamp(value: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+class OutboxRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def invited(self, room_id: uuid.UUID) -> frozenset[str]:
+        rows = await self._conn.execute(_INVITED, {"room_id": room_id})
+        return frozenset(user for (user,) in rows)
+
+    async def record(
+        self,
+        room: Room,
+        invites: list[Invite],
+        invited: frozenset[str],
+        *,
+        now: datetime,
+        cancel_reason: str = "",
+    ) -> None:
+        """Queue `invites` for `room` (as it is after the change) in this transaction."""
+        if not invites:
+            return
+        holders = holders_after(invited, invites)
+        added, removed = holders - invited, invited - holders
+        if added:
+            await self._conn.execute(
+                _ADD_INVITEES, [{"room_id": room.room_id, "user_id": u} for u in added]
+            )
+        if removed:
+            await self._conn.execute(
+                _REMOVE_INVITEES, {"room_id": room.room_id, "ids": sorted(removed)}
+            )
+        people = set(room.participants) | {i.recipient_id for i in invites}
+        contacts = {
+            row.user_id: row for row in await self._conn.execute(_CONTACTS, {"ids": sorted(people)})
+        }
+        rows = []
+        for invite in invites:
+            contact = contacts.get(invite.recipient_id)
+            if contact is None or not contact.email:
+                metrics.OUTBOX_SKIPPED.inc()
+                log.warning(
+                    "invite skipped: no e-mail address known",
+                    extra={
+                        "fields": {
+                            "room_id": str(room.room_id),
+                            "recipient_id": invite.recipient_id,
+                            "method": invite.method.value,
+                        }
+                    },
+                )
+                continue
+            message = _calendar_message(room, invite, contacts, contact, now, cancel_reason)
+            rows.append(
+                {
+                    "room_id": room.room_id,
+                    "uid": room.ics_uid,
+                    "sequence": room.sequence,
+                    "method": invite.method.value,
+                    "recipient_id": invite.recipient_id,
+                    "message": message.SerializeToString(),
+                }
+            )
+        if not rows:
+            return
+        await self._conn.execute(
+            _SUPERSEDE, {"uid": room.ics_uid, "ids": [r["recipient_id"] for r in rows]}
+        )
+        await self._conn.execute(_INSERT, rows)
+        await self._conn.execute(_NOTIFY)
+        metrics.OUTBOX_QUEUED.inc(len(rows))
+
+    async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[Claimed]:
+        rows = await self._conn.execute(
+            _CLAIM, {"token": token, "limit": limit, "lease_s": lease_s}
+        )
+        return [
+            Claimed(
+                id=row.id,
+                room_id=row.room_id,
+                ics_uid=row.ics_uid,
+                sequence=row.sequence,
+                method=row.method,
+                recipient_id=row.recipient_id,
+                attempts=row.attempts,
+                message=npb.CalendarMessage.FromString(row.message),
+            )
+            for row in rows
+        ]
+
+    async def finish(
+        self,
+        claimed: Claimed,
+        token: uuid.UUID,
+        *,
+        state: str,
+        error: str | None = None,
+        message_id: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> str | None:
+        """Record an attempt's result; None when the lease was lost (someone else has it)."""
+        row = (
+            await self._conn.execute(
+                _RECORD,
+                {
+                    "id": claimed.id,
+                    "token": token,
+                    "state": state,
+                    "error": error,
+                    "message_id": message_id,
+                    "next_attempt_at": next_attempt_at,
+                },
+            )
+        ).first()
+        return row.state if row else None
+
+    async def stats(self) -> dict[str, float]:
+        row = (await self._conn.execute(_STATS)).one()
+        return {
+            "pending": float(row.pending),
+            "failed": float(row.failed),
+            "oldest_pending_s": float(row.oldest_pending_s),
+        }
+
+
+def _calendar_message(
+    room: Room,
+    invite: Invite,
+    contacts: dict[str, Any],
+    recipient: Any,
+    now: datetime,
+    cancel_reason: str,
+) -> npb.CalendarMessage:
+    def participant(user_id: str) -> npb.Participant:
+        contact = contacts[user_id]
+        return npb.Participant(email=contact.email, display_name=contact.name or "")
+
+    attendees = [
+        participant(user) for user in room.participants if user in contacts and contacts[user].email
+    ]
+    host = contacts.get(room.host_id)
+    return npb.CalendarMessage(
+        method=npb.METHOD_REQUEST if invite.method is Method.REQUEST else npb.METHOD_CANCEL,
+        event=npb.CalendarEvent(
+            uid=room.ics_uid,
+            sequence=room.sequence,
+            start_time=_timestamp(room.starts),
+            end_time=_timestamp(room.ends),
+            title=room.title,
+            description=room.description,
+            cancel_reason=cancel_reason if invite.method is Method.CANCEL else "",
+        ),
+        organizer=participant(room.host_id) if host is not None and host.email else None,
+        attendees=attendees,
+        recipient=npb.Recipient(
+            email=recipient.email,
+            display_name=recipient.name or "",
+            time_zone=recipient.zoneinfo or "",
+        ),
+        dtstamp=_timestamp(now),
+        uninvite=invite.uninvite,
+    )

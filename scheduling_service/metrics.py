@@ -1,0 +1,28 @@
+"""Prometheus metrics of the scheduling service (served on METRICS_PORT when set)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RPCS = Counter("scheduling_rpcs_total", "RPCs handled", ["method", "code"])
+RPC_LATENCY = Histogram(
+    "scheduling_rpc_latency_seconds",
+    "RPC latency",
+    ["method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+WATCHERS = Gauge("scheduling_watchers", "WatchRooms streams connected to this replica")
+
+OUTBOX_QUEUED = Counter("scheduling_outbox_queued_total", "Invite messages recorded")
+OUTBOX_SKIPPED = Counter(
+    "scheduling_outbox_skipped_total", "Invites not recorded: no e-mail address known"
+)
+OUTBOX_DELIVERED = Counter(
+    "scheduling_outbox_delivered_total", "Messages the notification service accepted", ["outcome"]
+)
+OUTBOX_RETRIED = Counter("scheduling_outbox_retried_total", "Attempts that will be retried")
+OUTBOX_FAILED = Counter("scheduling_outbox_failed_total", "Messages given up on")
+OUTBOX_PENDING = Gauge("scheduling_outbox_pending", "Messages waiting to be delivered")
+OUTBOX_OLDEST_PENDING = Gauge(
+    "scheduling_outbox_oldest_pending_seconds", "Age of the oldest message waiting"
+)

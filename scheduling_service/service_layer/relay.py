@@ -1,0 +1,169 @@
+"""The outbox relay: every replica runs one; together they deliver each message once.
+
+Claim due messages under a lease, call the notification service, record the result
+while still holding the lease: delivered, retried later (exponential backoff with
+full jitter), or failed for good (kept, logged, counted). A crash anywhere loses
+nothing: an unfinished claim comes back when its lease ends, and a repeat renders
+the same bytes (same Message-ID, UID, SEQUENCE), which calendars treat as one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from notification.v1 import notification_pb2 as npb
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from scheduling_service import metrics
+from scheduling_service.adapters.database import libpq_url
+from scheduling_service.adapters.listener import listen_forever
+from scheduling_service.adapters.notification_client import Attempt, NotificationClient
+from scheduling_service.adapters.outbox import Claimed, OutboxRepository
+from scheduling_service.config import Settings
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "notification_outbox"
+_STATS_EVERY_S = 5.0
+
+
+def backoff_s(attempts: int, minimum: float, maximum: float) -> float:
+    """Full jitter: uniform in [0, min(max, min * 2^(n-1))], never below `minimum`/2."""
+    ceiling = min(maximum, minimum * 2 ** max(0, attempts - 1))
+    return max(minimum / 2, random.uniform(0, ceiling))
+
+
+class Relay:
+    def __init__(
+        self, engine: AsyncEngine, database_url: str, client: NotificationClient, s: Settings
+    ) -> None:
+        self._engine = engine
+        self._dsn = libpq_url(database_url)
+        self._client = client
+        self._s = s
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(s.relay_concurrency)
+
+    async def run(self) -> None:
+        listener = asyncio.create_task(
+            listen_forever(
+                self._dsn,
+                CHANNEL,
+                self._on_notify,
+                poll_s=self._s.relay_poll_s,
+                application_name="scheduling_service.relay",
+            )
+        )
+        stats = asyncio.create_task(self._report_stats())
+        try:
+            while True:
+                delivered_any = await self.relay_once()
+                if not delivered_any:
+                    self._wake.clear()
+                    try:
+                        async with asyncio.timeout(self._s.relay_poll_s):
+                            await self._wake.wait()
+                    except TimeoutError:
+                        pass
+        finally:
+            listener.cancel()
+            stats.cancel()
+            await asyncio.gather(listener, stats, return_exceptions=True)
+
+    async def _on_notify(self, conn: object) -> None:
+        self._wake.set()
+
+    async def relay_once(self) -> bool:
+        """Claim one batch and deliver it; False when nothing was due."""
+        token = uuid.uuid4()
+        try:
+            async with self._engine.begin() as conn:
+                batch = await OutboxRepository(conn).claim(
+                    token, self._s.relay_batch, self._s.relay_lease_s
+                )
+        except Exception as error:  # database away: the next round tries again
+            log.warning("outbox claim failed", extra={"fields": {"error": str(error)}})
+            return False
+        if not batch:
+            return False
+        await asyncio.gather(*(self._deliver(item, token) for item in batch))
+        return True
+
+    async def _deliver(self, item: Claimed, token: uuid.UUID) -> None:
+        message = npb.CalendarMessage()
+        message.CopyFrom(item.message)
+        message.idempotency_key = f"outbox-{item.id}"
+        async with self._slots:
+            attempt = await self._client.deliver(message)
+        state, next_at = self._decide(item, attempt)
+        try:
+            async with self._engine.begin() as conn:
+                recorded = await OutboxRepository(conn).finish(
+                    item,
+                    token,
+                    state=state,
+                    error=attempt.detail or None,
+                    message_id=attempt.message_id or None,
+                    next_attempt_at=next_at,
+                )
+        except Exception as error:
+            # The lease runs out and the message goes again: a repeat, never a loss.
+            log.warning("outbox result not recorded", extra={"fields": {"error": str(error)}})
+            recorded = None
+        self._count(state, attempt)
+        log.log(
+            logging.WARNING if state == "failed" else logging.INFO,
+            "invite attempt",
+            extra={
+                "fields": {
+                    "room_id": str(item.room_id),
+                    "outbox_id": item.id,
+                    "ics_uid": item.ics_uid,
+                    "sequence": item.sequence,
+                    "method": item.method,
+                    "recipient_id": item.recipient_id,
+                    "attempt": item.attempts,
+                    "outcome": npb.Outcome.Name(attempt.outcome),
+                    "state": recorded or "lease lost",
+                    "message_id": attempt.message_id or None,
+                    "detail": attempt.detail or None,
+                    "retry_at": next_at.isoformat() if next_at else None,
+                }
+            },
+        )
+
+    def _decide(self, item: Claimed, attempt: Attempt) -> tuple[str, datetime | None]:
+        if attempt.outcome in (npb.OUTCOME_DELIVERED, npb.OUTCOME_DRY_RUN):
+            return "delivered", None
+        if attempt.outcome == npb.OUTCOME_TEMPORARY_FAILURE:
+            if item.attempts >= self._s.relay_max_attempts:
+                return "failed", None
+            delay = backoff_s(
+                item.attempts, self._s.relay_backoff_min_s, self._s.relay_backoff_max_s
+            )
+            return "pending", datetime.now(UTC) + timedelta(seconds=delay)
+        return "failed", None
+
+    @staticmethod
+    def _count(state: str, attempt: Attempt) -> None:
+        if state == "delivered":
+            metrics.OUTBOX_DELIVERED.labels(npb.Outcome.Name(attempt.outcome)).inc()
+        elif state == "pending":
+            metrics.OUTBOX_RETRIED.inc()
+        else:
+            metrics.OUTBOX_FAILED.inc()
+
+    async def _report_stats(self) -> None:
+        while True:
+            try:
+                async with self._engine.connect() as conn:
+                    stats = await OutboxRepository(conn).stats()
+                metrics.OUTBOX_PENDING.set(stats["pending"])
+                metrics.OUTBOX_OLDEST_PENDING.set(stats["oldest_pending_s"])
+            except Exception as error:
+                log.debug("outbox stats failed", extra={"fields": {"error": str(error)}})
+            await asyncio.sleep(_STATS_EVERY_S)
