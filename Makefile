@@ -50,7 +50,8 @@ lint: install
 
 descriptor: install
 	$(PY) -m grpc_tools.protoc -I protos -I $(GOOGLE_PROTOS) -I $(GRPC_PROTOS) \
-		--include_imports --include_source_info --descriptor_set_out=generated/descriptor.pb $(PROTOS)
+		--include_imports --include_source_info --descriptor_set_out=generated/descriptor.pb \
+		$(PROTOS) google/rpc/error_details.proto
 	@echo "wrote generated/descriptor.pb"
 
 run: install

@@ -1,0 +1,184 @@
+"""`roomsctl` / `python -m roomsctl`: create, get, list, book, leave, reschedule, cancel, watch.
+
+Exit codes are in roomsctl.errors (0 ok, 2 usage/INVALID_ARGUMENT, 3 NOT_FOUND,
+4 conflicts, 5 PERMISSION_DENIED/UNAUTHENTICATED, 6 FAILED_PRECONDITION, 7 other).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+import grpc
+from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
+
+from roomsctl import commands, errors, times, tokens
+from roomsctl.output import Renderer
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+
+# Ping an idle watch now and then so that NATs and proxies keep the connection;
+# the server accepts pings every 10 s.
+CHANNEL_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+]
+
+EPILOG = """\
+times: ISO 8601, with an offset (2030-01-31T17:00:00Z, 2030-01-31T18:00+01:00) or
+  without one, then read in --tz (2030-01-31T18:00). Durations: 90 (minutes), 90m, 1h30m.
+exit codes: 0 ok; 2 usage or INVALID_ARGUMENT; 3 NOT_FOUND; 4 ALREADY_EXISTS or ABORTED;
+  5 PERMISSION_DENIED or UNAUTHENTICATED; 6 FAILED_PRECONDITION; 7 UNAVAILABLE and others.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(errors.EXIT_USAGE, f"error: usage: {message}\n")
+
+
+def _add_global_options(
+    parser: argparse.ArgumentParser, env: Mapping[str, str], *, defaults: bool
+) -> None:
+    """Options accepted before and after the subcommand; after it, unset means unchanged."""
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument(
+        "--target",
+        default=default(env.get("SCHEDULING_TARGET") or DEFAULT_TARGET),
+        help=f"scheduling service host:port (env SCHEDULING_TARGET; default {DEFAULT_TARGET})",
+    )
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="USER",
+        default=default(None),
+        help="act as USER with a development token signed here (needs the secret)",
+    )
+    who.add_argument("--token", default=default(None), help="bearer token (env ROOMS_TOKEN)")
+    parser.add_argument(
+        "--jwt-secret",
+        default=default(None),
+        help="HS256 secret for --as (env JWT_SECRET); development only",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="proto3 JSON output, one object per line",
+    )
+    parser.add_argument(
+        "--tz", default=default(None), help="time zone for times shown and typed (default: local)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=default(None),
+        help=f"deadline in seconds (default {commands.DEFAULT_TIMEOUT_S:g}); watch: stop after it",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ
+    parser = _Parser(
+        prog="roomsctl",
+        description="Command-line client of the practice-room scheduling service.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_global_options(parser, env, defaults=True)
+    # The same options after the subcommand (`roomsctl watch --json`) override them.
+    common = _Parser(add_help=False)
+    _add_global_options(common, env, defaults=False)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    create = sub.add_parser("create", parents=[common], help="create a room (you are its host)")
+    create.add_argument("--title", required=True)
+    create.add_argument("--start", required=True, help="start time")
+    create.add_argument("--topic", required=True, help="topic of the first round")
+    create.add_argument("--duration", help="default 60 minutes")
+    create.add_argument("--description")
+    create.add_argument("--request-id", help="UUID: a retry with it returns the same room")
+
+    get = sub.add_parser("get", parents=[common], help="show one room")
+    get.add_argument("room_id")
+
+    listing = sub.add_parser("list", parents=[common], help="list rooms by start time")
+    listing.add_argument("--open-only", action="store_true", help="only rooms without a guest")
+    listing.add_argument("--participant", metavar="USER", help="only rooms USER hosts or booked")
+    listing.add_argument("--after", help="only rooms starting at or after this time")
+    listing.add_argument("--before", help="only rooms starting before this time")
+    listing.add_argument("--page-size", type=int)
+    listing.add_argument("--page-token")
+    listing.add_argument("--all", action="store_true", help="follow every page")
+
+    book = sub.add_parser("book", parents=[common], help="book an open room")
+    book.add_argument("room_id")
+    book.add_argument("--request-id")
+
+    leave = sub.add_parser("leave", parents=[common], help="withdraw from a room you booked")
+    leave.add_argument("room_id")
+
+    reschedule = sub.add_parser("reschedule", parents=[common], help="move a room you host")
+    reschedule.add_argument("room_id")
+    reschedule.add_argument("--start", required=True, help="new start time")
+    reschedule.add_argument("--duration", help="new length (default: unchanged)")
+    reschedule.add_argument("--etag", help="act only if the room is still at this etag")
+
+    cancel = sub.add_parser("cancel", parents=[common], help="cancel a room you host")
+    cancel.add_argument("room_id")
+    cancel.add_argument("--reason", help="told to the participants")
+    cancel.add_argument("--etag", help="act only if the room is still at this etag")
+
+    watch = sub.add_parser(
+        "watch", parents=[common], help="print changes as they happen, until Ctrl-C"
+    )
+    watch.add_argument(
+        "--since", type=int, metavar="REVISION", help="resume after REVISION (default: snapshot)"
+    )
+    watch.add_argument("--open-only", action="store_true")
+    watch.add_argument("--participant", metavar="USER")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        tz = times.zone(args.tz)
+        token = tokens.resolve(
+            as_user=args.as_user, token=args.token, jwt_secret=args.jwt_secret, env=os.environ
+        )
+        with grpc.insecure_channel(args.target, options=CHANNEL_OPTIONS) as channel:
+            ctx = commands.Context(
+                stub=pb_grpc.SchedulingServiceStub(channel),
+                metadata=tokens.metadata(token),
+                timeout=args.timeout,
+                render=Renderer(json=args.json, tz=tz),
+                tz=tz,
+            )
+            return commands.COMMANDS[args.command](ctx, args)
+    except errors.CliError as error:
+        print(f"error: {errors.one_line(error.message)}", file=sys.stderr)
+        return error.exit_code
+    except grpc.RpcError as error:
+        failure = errors.describe(error)
+        print(failure.line(args.target), file=sys.stderr)
+        return failure.exit_code
+    except KeyboardInterrupt:
+        return errors.EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `roomsctl watch | head`: the reader left; stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

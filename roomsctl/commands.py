@@ -1,0 +1,157 @@
+"""One function per subcommand: build the request, call, render. Errors propagate."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import tzinfo
+
+import grpc
+from scheduling.v1 import scheduling_pb2 as pb
+from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
+
+from roomsctl import times
+from roomsctl.output import Renderer
+
+# Unary calls get this deadline unless --timeout says otherwise; `watch` gets none.
+DEFAULT_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Context:
+    stub: pb_grpc.SchedulingServiceStub
+    metadata: tuple[tuple[str, str], ...]
+    timeout: float | None
+    render: Renderer
+    tz: tzinfo
+
+    @property
+    def unary_timeout(self) -> float:
+        return DEFAULT_TIMEOUT_S if self.timeout is None else self.timeout
+
+
+def create(ctx: Context, args: argparse.Namespace) -> int:
+    request = pb.CreateRoomRequest(
+        title=args.title,
+        description=args.description or "",
+        start_time=times.timestamp(times.parse_time(args.start, ctx.tz, "--start")),
+        first_round_topic=args.topic,
+        request_id=args.request_id or "",
+    )
+    if args.duration:
+        request.duration.CopyFrom(times.parse_duration(args.duration, "--duration"))
+    room = ctx.stub.CreateRoom(request, metadata=ctx.metadata, timeout=ctx.unary_timeout)
+    ctx.render.room(room, f"created room {room.room_id}")
+    return 0
+
+
+def get(ctx: Context, args: argparse.Namespace) -> int:
+    request = pb.GetRoomRequest(room_id=args.room_id)
+    room = ctx.stub.GetRoom(request, metadata=ctx.metadata, timeout=ctx.unary_timeout)
+    ctx.render.room(room, f"room {room.room_id}")
+    return 0
+
+
+def list_rooms(ctx: Context, args: argparse.Namespace) -> int:
+    request = pb.ListRoomsRequest(
+        page_size=args.page_size or 0,
+        page_token=args.page_token or "",
+        open_only=args.open_only,
+        participant_id=args.participant or "",
+    )
+    if args.after:
+        request.start_after.CopyFrom(
+            times.timestamp(times.parse_time(args.after, ctx.tz, "--after"))
+        )
+    if args.before:
+        request.start_before.CopyFrom(
+            times.timestamp(times.parse_time(args.before, ctx.tz, "--before"))
+        )
+    pages: list[str] = []
+
+    def rooms() -> Iterator[pb.Room]:
+        while True:
+            page = ctx.stub.ListRooms(request, metadata=ctx.metadata, timeout=ctx.unary_timeout)
+            yield from page.rooms
+            if not page.next_page_token or not args.all:
+                pages.append(page.next_page_token)
+                return
+            request.page_token = page.next_page_token
+
+    ctx.render.rooms(rooms())
+    if pages and pages[-1]:
+        print(f"more rooms: --page-token {pages[-1]} (or --all)", file=sys.stderr)
+    return 0
+
+
+def book(ctx: Context, args: argparse.Namespace) -> int:
+    request = pb.BookRoomRequest(room_id=args.room_id, request_id=args.request_id or "")
+    room = ctx.stub.BookRoom(request, metadata=ctx.metadata, timeout=ctx.unary_timeout)
+    ctx.render.room(room, f"booked room {room.room_id}")
+    return 0
+
+
+def leave(ctx: Context, args: argparse.Namespace) -> int:
+    request = pb.LeaveRoomRequest(room_id=args.room_id)
+    room = ctx.stub.LeaveRoom(request, metadata=ctx.metadata, timeout=ctx.unary_timeout)
+    ctx.render.room(room, f"left room {room.room_id}")
+    return 0
+
+
+def reschedule(ctx: Context, args: argparse.Namespace) -> int:
+    request = pb.RescheduleRoomRequest(
+        room_id=args.room_id,
+        start_time=times.timestamp(times.parse_time(args.start, ctx.tz, "--start")),
+        etag=args.etag or "",
+    )
+    if args.duration:
+        request.duration.CopyFrom(times.parse_duration(args.duration, "--duration"))
+    room = ctx.stub.RescheduleRoom(request, metadata=ctx.metadata, timeout=ctx.unary_timeout)
+    ctx.render.room(room, f"rescheduled room {room.room_id}")
+    return 0
+
+
+def cancel(ctx: Context, args: argparse.Namespace) -> int:
+    request = pb.CancelRoomRequest(
+        room_id=args.room_id, reason=args.reason or "", etag=args.etag or ""
+    )
+    empty = ctx.stub.CancelRoom(request, metadata=ctx.metadata, timeout=ctx.unary_timeout)
+    ctx.render.cancelled(args.room_id, empty)
+    return 0
+
+
+def watch(ctx: Context, args: argparse.Namespace) -> int:
+    """Print every change until Ctrl-C, or for --timeout seconds; both exit 0."""
+    request = pb.WatchRoomsRequest(
+        since_revision=args.since or 0,
+        open_only=args.open_only,
+        participant_id=args.participant or "",
+    )
+    call = ctx.stub.WatchRooms(request, metadata=ctx.metadata, timeout=ctx.timeout)
+    try:
+        for event in call:
+            ctx.render.event(event)
+    except KeyboardInterrupt:
+        call.cancel()
+        return 0
+    except grpc.RpcError:
+        # Our own cancel (Ctrl-C racing the iterator) and the end of --timeout are no failures.
+        done = {grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED}
+        if isinstance(call, grpc.Call) and call.code() in done:
+            return 0
+        raise
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
+    "create": create,
+    "get": get,
+    "list": list_rooms,
+    "book": book,
+    "leave": leave,
+    "reschedule": reschedule,
+    "cancel": cancel,
+    "watch": watch,
+}

@@ -1,0 +1,113 @@
+"""What a command prints: text for people, or proto3 JSON (one object a line) for scripts.
+
+JSON is google.protobuf.json_format's proto3 mapping, the same a gRPC-JSON gateway
+prints: lowerCamelCase names, int64 as strings, times in UTC (`...Z`), durations as
+`"3600s"`, and fields at their zero value left out (an open room has no `guestId`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from datetime import tzinfo
+from typing import TextIO
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from scheduling.v1 import scheduling_pb2 as pb
+
+from roomsctl import times
+
+
+def to_json(message: Message) -> str:
+    return json_format.MessageToJson(message, indent=None, ensure_ascii=False)
+
+
+def event_name(event: pb.RoomEvent) -> str:
+    return pb.RoomEvent.Type.Name(event.type).removeprefix("TYPE_")
+
+
+class Renderer:
+    def __init__(self, *, json: bool, tz: tzinfo, out: TextIO | None = None) -> None:
+        self.json = json
+        self.tz = tz
+        self.out = out or sys.stdout
+
+    def _line(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def room(self, room: pb.Room, headline: str = "") -> None:
+        if self.json:
+            self._line(to_json(room))
+            return
+        if headline:
+            self._line(headline)
+        for label, value in room_fields(room, self.tz):
+            self._line(f"  {label:<11} {value}")
+
+    def rooms(self, rooms: Iterable[pb.Room]) -> int:
+        count = 0
+        for room in rooms:
+            if self.json:
+                self._line(to_json(room))
+            else:
+                if count == 0:
+                    self._line(f"{'ROOM':<36}  {'WHEN':<36}  {'HOST':<16}  {'GUEST':<16}  TITLE")
+                self._line(room_row(room, self.tz))
+            count += 1
+        if count == 0 and not self.json:
+            self._line("no rooms")
+        return count
+
+    def cancelled(self, room_id: str, empty: Message) -> None:
+        if self.json:
+            self._line(to_json(empty))
+        else:
+            self._line(f"cancelled room {room_id}")
+
+    def event(self, event: pb.RoomEvent) -> None:
+        if self.json:
+            self._line(to_json(event))
+            return
+        if event.type == pb.RoomEvent.TYPE_HEARTBEAT:
+            return  # a resume point, not a change: --json shows it
+        line = f"#{event.revision} {event_name(event)}"
+        if event.HasField("event_time"):
+            line = f"{times.show(event.event_time, self.tz)}  {line}"
+        if event.HasField("room"):
+            room = event.room
+            line += (
+                f" {room.room_id} {times.show_span(room.start_time, room.end_time, self.tz)}"
+                f" host {room.host_id} guest {room.guest_id or '(open)'} {room.title!r}"
+            )
+        elif event.type == pb.RoomEvent.TYPE_SYNCED:
+            line += " (snapshot complete; live changes follow)"
+        self._line(line)
+
+
+def room_fields(room: pb.Room, tz: tzinfo) -> list[tuple[str, str]]:
+    fields = [
+        ("room", room.room_id),
+        ("title", room.title),
+        ("when", times.show_span(room.start_time, room.end_time, tz)),
+        ("host", room.host_id),
+        ("guest", room.guest_id or "(open)"),
+    ]
+    if room.description:
+        fields.append(("description", " ".join(room.description.split())))
+    fields.extend(
+        ("round", f"{r.number}. {r.topic}") for r in sorted(room.rounds, key=lambda r: r.number)
+    )
+    fields += [
+        ("etag", room.etag),
+        ("revision", str(room.revision)),
+        ("sequence", str(room.sequence)),
+        ("ics uid", room.ics_uid),
+    ]
+    return fields
+
+
+def room_row(room: pb.Room, tz: tzinfo) -> str:
+    when = times.show_span(room.start_time, room.end_time, tz)
+    guest = room.guest_id or "(open)"
+    return f"{room.room_id:<36}  {when:<36}  {room.host_id:<16}  {guest:<16}  {room.title}"
