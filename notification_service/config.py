@@ -48,7 +48,7 @@ class Config:
     notifications_enabled: bool = False
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     mail_from: Mailbox = field(default_factory=lambda: Mailbox("rooms@localhost", "Practice Rooms"))
-    # Parsed so a bad value fails at start; the endpoint comes with the metrics issue.
+    # The Prometheus endpoint's port, on the gRPC listener's host; unset: none.
     metrics_port: int | None = None
     shutdown_grace_s: float = 10.0
     log_level: str = "INFO"

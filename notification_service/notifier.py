@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+from notification_service import metrics
 from notification_service.delivery import Provider
 from notification_service.ics import render_ics
 from notification_service.mime import build_mime, message_id
@@ -62,6 +63,7 @@ class Notifier:
         started = time.monotonic()
         result = await self._provider.deliver(rendered)
         level = logging.ERROR if result.config_error else _LEVELS[result.outcome]
+        metrics.DELIVERIES.labels(self._provider.name, result.outcome.value).inc()
         log_event(
             logger,
             level,

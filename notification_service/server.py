@@ -18,6 +18,7 @@ from notification_service.delivery.smtp import SmtpProvider
 from notification_service.notifier import Notifier
 from notification_service.servicer import NotificationServicer
 from servicekit.logs import log_event
+from servicekit.metrics_http import serve_metrics
 from servicekit.serving import SERVER_OPTIONS, stop_event_on_signals
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ async def serve(config: Config) -> None:
     stop = stop_event_on_signals()
     server = NotificationServer(config)
     await server.start()
+    serve_metrics(config.metrics_port, config.listen)
     try:
         await stop.wait()
     finally:

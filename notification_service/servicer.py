@@ -16,7 +16,7 @@ from google.protobuf import timestamp_pb2
 from notification.v1 import notification_pb2 as pb
 from notification.v1 import notification_pb2_grpc as pb_grpc
 
-from notification_service import grpc_errors
+from notification_service import grpc_errors, metrics
 from notification_service.model import CalendarMessage, Mailbox, Method, Outcome, Status
 from notification_service.notifier import Notifier
 from notification_service.validation import FieldViolation, InvalidMessage
@@ -108,13 +108,16 @@ class _CallLog:
 
     def write(self) -> None:
         ok = self.code == "OK"
+        elapsed = time.monotonic() - self.started
+        metrics.RPCS.labels(self.rpc, self.code).inc()
+        metrics.RPC_LATENCY.labels(self.rpc).observe(elapsed)
         log_event(
             logger,
             logging.INFO if ok else logging.WARNING,
             "rpc",
             method=self.rpc,
             code=self.code,
-            latency_ms=round((time.monotonic() - self.started) * 1000, 1),
+            latency_ms=round(elapsed * 1000, 1),
             uid=self.uid,
             itip_method=self.itip_method,
             recipient=self.recipient,

@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
+from scheduling_service import metrics
 from scheduling_service.domain import errors
 from scheduling_service.domain.users import User
 from scheduling_service.entrypoints import status
@@ -122,11 +123,16 @@ class _Call:
 
     def log(self) -> None:
         user = current_user.get(None)
+        elapsed = time.perf_counter() - self.started
+        code = self.code.name if self.code else "UNKNOWN"
+        short = self.method.rsplit("/", 1)[-1]
+        metrics.RPCS.labels(short, code).inc()
+        metrics.RPC_LATENCY.labels(short).observe(elapsed)
         fields = {
             "rpc": self.method,
-            "code": self.code.name if self.code else "UNKNOWN",
+            "code": code,
             "reason": self.reason or None,
-            "latency_ms": round((time.perf_counter() - self.started) * 1000, 2),
+            "latency_ms": round(elapsed * 1000, 2),
             "room_id": self.room_id or None,
             "user_id": user.user_id if user else None,
         }

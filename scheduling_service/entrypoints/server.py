@@ -31,6 +31,7 @@ from scheduling_service.service_layer.relay import Relay
 from scheduling_service.service_layer.rooms import RoomService
 from scheduling_service.service_layer.unit_of_work import Transactions
 from scheduling_service.service_layer.watch_hub import Hub
+from servicekit.metrics_http import serve_metrics
 from servicekit.serving import SERVER_OPTIONS, stop_event_on_signals
 
 log = logging.getLogger(__name__)
@@ -137,5 +138,6 @@ async def serve(settings: Settings, database_url: str) -> None:
     stop = stop_event_on_signals((signal.SIGTERM, signal.SIGINT))
     server = SchedulingServer(settings, database_url)
     await server.start()
+    serve_metrics(settings.metrics_port, settings.listen)
     await stop.wait()
     await server.stop()

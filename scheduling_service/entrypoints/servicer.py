@@ -14,7 +14,7 @@ from scheduling.v1 import scheduling_pb2 as pb
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from scheduling_service import wire
+from scheduling_service import metrics, wire
 from scheduling_service.domain import errors
 from scheduling_service.entrypoints import requests
 from scheduling_service.entrypoints.interceptor import current_user
@@ -103,6 +103,7 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         this_task = asyncio.current_task()
         assert this_task is not None
         watchdog = asyncio.create_task(_cancel_when_ended(session, this_task))
+        metrics.WATCHERS.inc()
         try:
             async with contextlib.aclosing(session.events()) as events:
                 async for data in events:
@@ -119,6 +120,7 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
                 "the server is shutting down; resume from the last revision"
             ) from None
         finally:
+            metrics.WATCHERS.dec()
             watchdog.cancel()
             session.close()
 

@@ -16,8 +16,8 @@ from scheduling.v1 import scheduling_pb2 as pb
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 
 from tests import postgres
-from tests.scheduling_service.client import auth, create_request, future, new_user, ts
 from tests.processes import JWT_SECRET, SchedulingProcess
+from tests.scheduling_service.client import auth, create_request, future, new_user, ts
 
 
 def _serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

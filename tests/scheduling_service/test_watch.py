@@ -15,8 +15,8 @@ from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 
 from scheduling_service.adapters import schema
 from tests import postgres
-from tests.scheduling_service.client import auth, create_request, failure, future, new_user, ts
 from tests.processes import SchedulingProcess
+from tests.scheduling_service.client import auth, create_request, failure, future, new_user, ts
 
 T = pb.RoomEvent
 

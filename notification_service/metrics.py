@@ -1,0 +1,16 @@
+"""Prometheus metrics of the notification service (served on METRICS_PORT when set)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+RPCS = Counter("notification_rpcs_total", "RPCs handled", ["method", "code"])
+RPC_LATENCY = Histogram(
+    "notification_rpc_latency_seconds",
+    "RPC latency",
+    ["method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 30),
+)
+DELIVERIES = Counter(
+    "notification_deliveries_total", "Delivery attempts by outcome", ["provider", "outcome"]
+)
