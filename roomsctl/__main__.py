@@ -69,6 +69,11 @@ def _add_global_options(
         help="HS256 secret for --as (env JWT_SECRET); development only",
     )
     parser.add_argument(
+        "--email",
+        default=default(None),
+        help="with --as: the token's email claim, where invites go (default USER@example.com)",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         default=default(False),
@@ -153,7 +158,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         tz = times.zone(args.tz)
         token = tokens.resolve(
-            as_user=args.as_user, token=args.token, jwt_secret=args.jwt_secret, env=os.environ
+            as_user=args.as_user,
+            token=args.token,
+            jwt_secret=args.jwt_secret,
+            env=os.environ,
+            email=args.email,
+            zone_name=getattr(tz, "key", None),
         )
         with grpc.insecure_channel(args.target, options=CHANNEL_OPTIONS) as channel:
             ctx = commands.Context(

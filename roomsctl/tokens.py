@@ -20,10 +20,16 @@ def mint(
     issuer: str = "",
     audience: str = "",
     now: float | None = None,
+    profile: Mapping[str, str] | None = None,
 ) -> str:
-    """A development token (HS256) whose `sub` is `user`, valid for `ttl_s` seconds."""
+    """A development token (HS256) whose `sub` is `user`, valid for `ttl_s` seconds.
+
+    `profile` adds the claims the directory keeps (email, name, zoneinfo): the
+    e-mail address is where this user's invites go.
+    """
     issued = int(time.time() if now is None else now)
     claims: dict[str, object] = {"sub": user, "iat": issued, "exp": issued + ttl_s}
+    claims.update(profile or {})
     if issuer:
         claims["iss"] = issuer
     if audience:
@@ -37,6 +43,8 @@ def resolve(
     token: str | None,
     jwt_secret: str | None,
     env: Mapping[str, str],
+    email: str | None = None,
+    zone_name: str | None = None,
 ) -> str | None:
     """The token to send, or None to call without one (the server will refuse)."""
     if as_user is not None:
@@ -48,11 +56,15 @@ def resolve(
                 "--as needs the signing secret: pass --jwt-secret or set JWT_SECRET "
                 "(or use --token / ROOMS_TOKEN with a token you already have)"
             )
+        profile = {"email": email or f"{as_user}@example.com", "name": as_user}
+        if zone_name:
+            profile["zoneinfo"] = zone_name
         return mint(
             as_user,
             secret,
             issuer=env.get("JWT_ISSUER", ""),
             audience=env.get("JWT_AUDIENCE", ""),
+            profile=profile,
         )
     given = token if token is not None else env.get("ROOMS_TOKEN", "")
     given = given.strip()
