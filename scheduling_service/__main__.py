@@ -11,6 +11,7 @@ from typing import Any
 
 from scheduling_service.adapters import embedded_postgres, schema
 from scheduling_service.config import ConfigError, Settings
+from scheduling_service.entrypoints import outbox_cli
 from servicekit import logs
 
 log = logging.getLogger("scheduling_service")
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="bring the database schema to the latest version")
     sub.add_parser("serve", help="run the gRPC server until SIGTERM")
+    outbox_cli.add_commands(sub)
     args = parser.parse_args(argv)
 
     try:
@@ -49,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
             schema.upgrade_to_head(url)
             log.info("schema is at head")
             return 0
+        if args.command == "outbox":
+            url = _database_url(settings, stack)
+            return asyncio.run(outbox_cli.run(args, settings, url))
         if not settings.jwt_secret:
             log.error("JWT_SECRET is not set: refusing to serve without token verification")
             return 2

@@ -49,6 +49,8 @@ class Settings:
     relay_backoff_min_s: float = 1.0
     relay_backoff_max_s: float = 300.0
     relay_max_attempts: int = 20
+    outbox_retention_h: float = 168.0
+    outbox_purge_every_s: float = 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -103,6 +105,8 @@ class Settings:
             relay_backoff_min_s=number("RELAY_BACKOFF_MIN_S", d.relay_backoff_min_s, float, 0.01),
             relay_backoff_max_s=number("RELAY_BACKOFF_MAX_S", d.relay_backoff_max_s, float, 0.01),
             relay_max_attempts=int(number("RELAY_MAX_ATTEMPTS", d.relay_max_attempts, int, 1)),
+            outbox_retention_h=number("OUTBOX_RETENTION_H", d.outbox_retention_h, float, 0.0001),
+            outbox_purge_every_s=number("OUTBOX_PURGE_EVERY_S", d.outbox_purge_every_s, float, 0.1),
         ).checked()
 
     def checked(self) -> Settings:

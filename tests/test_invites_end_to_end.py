@@ -7,6 +7,10 @@ replicas, so that no other relay competes for its outbox.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -348,3 +352,42 @@ async def test_killed_mid_relay_loses_nothing_and_repeats_the_same_message(
     for m in mails:
         copies.setdefault((m.uid, m.to), set()).add((m.message_id, m.sequence, m.method))
     assert all(len(versions) == 1 for versions in copies.values())
+
+
+def _outbox_command(system: System, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scheduling_service", "outbox", *args],
+        env={**os.environ, "DATABASE_URL": system.database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_operators_list_retry_and_purge_failed_messages(system: System) -> None:
+    system.notification()
+    replica = system.scheduling()
+    system.sink.handler.mode = "550 5.1.1 no such mailbox"
+    (_, as_host), (guest, as_guest) = person("host"), person("guest")
+    async with client(replica) as stub:
+        room = await stub.CreateRoom(create_request(), metadata=as_host)
+        await stub.BookRoom(pb.BookRoomRequest(room_id=room.room_id), metadata=as_guest)
+    await until(lambda: system.outbox()["failed"] == 2)
+
+    listed = _outbox_command(system, "failed")
+    assert listed.returncode == 0, listed.stderr
+    failed = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert {f["recipient_id"] for f in failed} >= {guest}
+    assert all("550" in f["last_error"] and f["ics_uid"] == room.ics_uid for f in failed)
+
+    system.sink.handler.mode = "ok"  # the mailbox exists now
+    retried = _outbox_command(system, "retry", "--all")
+    assert retried.returncode == 0 and "queued again: 2" in retried.stdout
+    await until(lambda: len(system.mails()) == 2)
+    await system.settled()
+
+    kept = _outbox_command(system, "purge")  # the default retention keeps today's
+    assert kept.stdout.strip() == "deleted: 0"
+    purged = _outbox_command(system, "purge", "--older-than-hours", "0")
+    assert purged.stdout.strip() == "deleted: 2"
+    assert sum(system.outbox().values()) == 0

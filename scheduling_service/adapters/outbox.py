@@ -93,6 +93,34 @@ _RECORD = text(
     RETURNING o.state
     """
 )
+_FAILED = text(
+    """
+    SELECT id, room_id, ics_uid, sequence, method, recipient_id, attempts, last_error,
+           update_time
+      FROM notification_outbox WHERE state = 'failed' ORDER BY id LIMIT :limit
+    """
+)
+# A failed message goes again only while nothing newer for its recipient exists.
+_RETRY = text(
+    """
+    UPDATE notification_outbox o
+       SET state = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL,
+           update_time = now()
+     WHERE o.state = 'failed' AND (:all OR o.id IN :ids)
+       AND NOT EXISTS (
+           SELECT 1 FROM notification_outbox n
+            WHERE n.ics_uid = o.ics_uid AND n.recipient_id = o.recipient_id
+              AND n.sequence > o.sequence)
+    RETURNING o.id
+    """
+).bindparams(bindparam("ids", expanding=True))
+# Finished messages hold addresses; they are not kept past the retention.
+_PURGE = text(
+    """
+    DELETE FROM notification_outbox
+     WHERE state IN ('delivered', 'superseded', 'failed') AND update_time < :before
+    """
+)
 _STATS = text(
     """
     SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
@@ -235,6 +263,18 @@ class OutboxRepository:
             )
         ).first()
         return row.state if row else None
+
+    async def failed(self, limit: int) -> list[Any]:
+        return list(await self._conn.execute(_FAILED, {"limit": limit}))
+
+    async def retry_failed(self, ids: list[int] | None) -> list[int]:
+        """Queue failed messages again (all of them when `ids` is None)."""
+        rows = await self._conn.execute(_RETRY, {"all": ids is None, "ids": ids or [0]})
+        return [row.id for row in rows]
+
+    async def purge(self, before: datetime) -> int:
+        result = await self._conn.execute(_PURGE, {"before": before})
+        return int(result.rowcount)
 
     async def stats(self) -> dict[str, float]:
         row = (await self._conn.execute(_STATS)).one()

@@ -59,6 +59,7 @@ class Relay:
             )
         )
         stats = asyncio.create_task(self._report_stats())
+        purge = asyncio.create_task(self._purge_forever())
         try:
             while True:
                 delivered_any = await self.relay_once()
@@ -70,9 +71,9 @@ class Relay:
                     except TimeoutError:
                         pass
         finally:
-            listener.cancel()
-            stats.cancel()
-            await asyncio.gather(listener, stats, return_exceptions=True)
+            for task in (listener, stats, purge):
+                task.cancel()
+            await asyncio.gather(listener, stats, purge, return_exceptions=True)
 
     async def _on_notify(self, conn: object) -> None:
         self._wake.set()
@@ -167,3 +168,16 @@ class Relay:
             except Exception as error:
                 log.debug("outbox stats failed", extra={"fields": {"error": str(error)}})
             await asyncio.sleep(_STATS_EVERY_S)
+
+    async def _purge_forever(self) -> None:
+        """Delete finished messages past OUTBOX_RETENTION_H: addresses are not kept forever."""
+        while True:
+            before = datetime.now(UTC) - timedelta(hours=self._s.outbox_retention_h)
+            try:
+                async with self._engine.begin() as conn:
+                    deleted = await OutboxRepository(conn).purge(before)
+                if deleted:
+                    log.info("outbox purged", extra={"fields": {"deleted": deleted}})
+            except Exception as error:
+                log.warning("outbox purge failed", extra={"fields": {"error": str(error)}})
+            await asyncio.sleep(self._s.outbox_purge_every_s)
