@@ -10,14 +10,16 @@ import time
 
 import grpc
 import psycopg
+import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from scheduling.v1 import scheduling_pb2 as pb
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 
+from scheduling_service.adapters import schema
 from tests import postgres
 from tests.processes import JWT_SECRET, SchedulingProcess
-from tests.scheduling_service.client import auth, create_request, future, new_user, ts
+from tests.scheduling_service.client import auth, create_request, failure, future, new_user, ts
 
 
 def _serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -113,3 +115,26 @@ async def _wait_for_lock_waiters(database_url: str, count: int) -> None:
                 return
             await asyncio.sleep(0.05)
     raise TimeoutError("the calls never reached the lock")
+
+
+async def test_an_unexpected_failure_is_internal_without_details(postgres_server, tmp_path) -> None:
+    with postgres.fresh_database(postgres_server) as url:
+        schema.upgrade_to_head(url)
+        with psycopg.connect(postgres.libpq_url(url), autocommit=True) as conn:
+            # A rule the code knows nothing about: its violation is a bug to the service.
+            conn.execute("ALTER TABLE rooms ADD CONSTRAINT short_titles CHECK (length(title) < 5)")
+        replica = SchedulingProcess(url, tmp_path).start()
+        try:
+            async with aio.insecure_channel(replica.address) as channel:
+                stub = pb_grpc.SchedulingServiceStub(channel)
+                with pytest.raises(grpc.RpcError) as raised:
+                    await stub.CreateRoom(create_request(title="Long title"), metadata=auth("u"))
+            seen = failure(raised.value)
+            assert (seen.code, seen.reason, seen.message) == (
+                grpc.StatusCode.INTERNAL,
+                "INTERNAL",
+                "internal error",
+            )
+        finally:
+            assert replica.stop() == 0
+        assert "short_titles" in replica.log()  # the operator sees the cause
