@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import urllib.request
 
 import grpc
 import psycopg
@@ -17,6 +18,7 @@ from scheduling_service.adapters import schema
 from tests import postgres
 from tests.processes import SchedulingProcess
 from tests.scheduling_service.client import auth, create_request, failure, future, new_user, ts
+from tests.smtp_sink import free_port
 
 T = pb.RoomEvent
 
@@ -341,3 +343,34 @@ async def test_streams_end_unavailable_on_sigterm(database_url, tmp_path, db) ->
         assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
     assert replica.stop() == 0
     assert time.monotonic() - started < 10  # not the 30 s grace
+
+
+async def test_a_thousand_connect_cancel_cycles_leave_no_subscription(
+    database_url, tmp_path
+) -> None:
+    metrics_port = free_port()
+    replica = SchedulingProcess(database_url, tmp_path, METRICS_PORT=str(metrics_port)).start()
+    try:
+        async with aio.insecure_channel(replica.address) as channel:
+            stub = pb_grpc.SchedulingServiceStub(channel)
+            nobody = new_user("nobody")
+            for _ in range(1000):
+                call = stub.WatchRooms(
+                    pb.WatchRoomsRequest(participant_id=nobody), metadata=auth(nobody)
+                )
+                assert (await call.read()).type == T.TYPE_SYNCED  # subscribed by now
+                call.cancel()
+        deadline = time.monotonic() + 10
+        while _watchers(metrics_port) != 0:
+            assert time.monotonic() < deadline, "subscriptions left behind"
+            await asyncio.sleep(0.1)
+    finally:
+        assert replica.stop() == 0
+
+
+def _watchers(port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        for line in reply.read().decode().splitlines():
+            if line.startswith("scheduling_watchers "):
+                return float(line.split()[1])
+    raise AssertionError("no scheduling_watchers gauge")
