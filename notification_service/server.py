@@ -19,7 +19,7 @@ from notification_service.notifier import Notifier
 from notification_service.servicer import NotificationServicer
 from servicekit.logs import log_event
 from servicekit.metrics_http import serve_metrics
-from servicekit.serving import SERVER_OPTIONS, stop_event_on_signals
+from servicekit.serving import SERVER_OPTIONS, ignore_further_signals, stop_event_on_signals
 
 logger = logging.getLogger(__name__)
 
@@ -98,5 +98,6 @@ async def serve(config: Config) -> None:
     serve_metrics(config.metrics_port, config.listen)
     try:
         await stop.wait()
+        ignore_further_signals()
     finally:
         await server.stop()

@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.errors import HeaderParseError
-from email.headerregistry import Address
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from notification_service.model import (
@@ -22,6 +20,9 @@ from notification_service.model import (
     Status,
     ValidMessage,
 )
+from servicekit.text import MAX_ADDRESS, address_problem, control_character
+
+__all__ = ["MAX_ADDRESS", "address_problem", "control_character"]
 
 
 class NotificationError(Exception):
@@ -48,28 +49,10 @@ MAX_NAME = 200
 MAX_REASON = 500
 MAX_UID = 255
 MAX_KEY = 200
-MAX_ADDRESS = 254
 MAX_ATTENDEES = 50
 MAX_SEQUENCE = 2**31 - 1  # iCalendar INTEGER is 32-bit signed
 
-# C0, DEL, C1 and the Unicode line/paragraph separators.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-# The same, less LF and TAB, which a description may hold.
-_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-# A conservative addr-spec: dot-atom local part and a host name. `?`, `#` and `%`
-# are left out of the local part because they change the meaning of a mailto:
-# URI (`?` starts URI headers); quoted local parts and address literals are not
-# accepted either.
-_LOCAL = r"[A-Za-z0-9!$&'*+/=^_`{|}~-]+(?:\.[A-Za-z0-9!$&'*+/=^_`{|}~-]+)*"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_ADDRESS = re.compile(rf"(?P<local>{_LOCAL})@(?P<domain>{_LABEL}(?:\.{_LABEL})*)")
 _UID = re.compile(r"[\x21-\x7e]+")
-
-
-def control_character(text: str, *, multiline: bool = False) -> str | None:
-    """The first forbidden control character in `text`, or None."""
-    match = (_CONTROL_MULTILINE if multiline else _CONTROL).search(text)
-    return match.group() if match else None
 
 
 def describe_char(char: str) -> str:
@@ -139,25 +122,6 @@ class _Checker:
         except (ZoneInfoNotFoundError, ValueError, OSError):
             self.fail(field, f"unknown time zone {name!r}")
             return utc
-
-
-def address_problem(value: str) -> str | None:
-    """Why `value` is not an acceptable addr-spec, or None."""
-    if len(value) > MAX_ADDRESS:
-        return f"longer than {MAX_ADDRESS} characters"
-    if not value.isascii():
-        return "only ASCII addresses are supported"
-    match = _ADDRESS.fullmatch(value)
-    if match is None or len(match["local"]) > 64:
-        return "not a valid e-mail address (expected local@domain)"
-    try:
-        # The email package must read it back as exactly this one address.
-        parsed = Address(addr_spec=value)
-    except (ValueError, HeaderParseError, IndexError):
-        return "not a valid e-mail address"
-    if parsed.addr_spec != value:
-        return "not a valid e-mail address"
-    return None
 
 
 def _derive_status(check: _Checker, message: CalendarMessage, method: Method) -> Status | None:

@@ -37,6 +37,8 @@ class Settings:
     db_retry_attempts: int = 5
     readiness_probe_s: float = 2.0
     watch_queue_size: int = 1024
+    # AIP-155 asks for at least 24 h; a repeat after that creates a new room.
+    request_id_retention_h: float = 48.0
     watch_poll_s: float = 1.0
     watch_prune_every_s: float = 300.0
     relay_batch: int = 50
@@ -95,6 +97,9 @@ class Settings:
             db_retry_attempts=int(number("DB_RETRY_ATTEMPTS", d.db_retry_attempts, int, 1)),
             readiness_probe_s=number("READINESS_PROBE_S", d.readiness_probe_s, float, 0.1),
             watch_queue_size=int(number("WATCH_QUEUE_SIZE", d.watch_queue_size, int, 1)),
+            request_id_retention_h=number(
+                "REQUEST_ID_RETENTION_H", d.request_id_retention_h, float, 0.0001
+            ),
             watch_poll_s=number("WATCH_POLL_S", d.watch_poll_s, float, 0.05),
             watch_prune_every_s=number("WATCH_PRUNE_EVERY_S", d.watch_prune_every_s, float, 0.1),
             relay_batch=int(number("RELAY_BATCH", d.relay_batch, int, 1)),

@@ -29,3 +29,15 @@ def stop_event_on_signals(
     for sig in signals:
         loop.add_signal_handler(sig, stop.set)
     return stop
+
+
+def ignore_further_signals(
+    signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT),
+) -> None:
+    """Once stopping: a second signal must not kill the process in the middle of its
+    clean-up (asyncio would otherwise restore the default action when the loop closes,
+    and a late SIGTERM would end the process with -15 instead of 0)."""
+    loop = asyncio.get_running_loop()
+    for sig in signals:
+        loop.remove_signal_handler(sig)
+        signal.signal(sig, signal.SIG_IGN)

@@ -76,6 +76,15 @@ def classify(exc: BaseException, *, connecting: bool = False) -> DeliveryResult:
         if result is not None:
             return result
     if isinstance(exc, aiosmtplib.SMTPResponseException):
+        if connecting and exc.code >= 500:
+            # Refused at the greeting, EHLO or STARTTLS: the relay refuses us, not this
+            # message, so it is a setting to fix; throwing every invite away would be wrong.
+            return DeliveryResult(
+                Outcome.TEMPORARY_FAILURE,
+                f"relay refused the session: {exc.code} {exc.message}",
+                smtp_code=exc.code,
+                config_error=True,
+            )
         return _by_code(exc.code, f"{exc.code} {exc.message}")
     if isinstance(exc, aiosmtplib.SMTPReadTimeoutError | TimeoutError) and not connecting:
         return DeliveryResult(

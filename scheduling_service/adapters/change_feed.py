@@ -33,6 +33,7 @@ class ChangeFeed:
         *,
         poll_s: float,
         retention: timedelta,
+        request_retention: timedelta,
         prune_every_s: float,
     ) -> None:
         self._dsn = libpq_url(database_url)
@@ -40,6 +41,7 @@ class ChangeFeed:
         self._hub = hub
         self._poll_s = poll_s
         self._retention = retention
+        self._request_retention = request_retention
         self._prune_every_s = prune_every_s
         self.connected = asyncio.Event()
 
@@ -66,16 +68,24 @@ class ChangeFeed:
                 return
 
     async def prune_forever(self) -> None:
-        """Delete events older than the retention, every `prune_every_s`."""
+        """Delete events (and CreateRoom request ids) past their retention, every
+        `prune_every_s`."""
         while True:
             try:
+                now = datetime.now(UTC)
                 async with self._engine.begin() as conn:
-                    cutoff = datetime.now(UTC) - self._retention
-                    compacted, deleted = await change_log.prune(conn, cutoff)
-                if deleted:
+                    compacted, deleted = await change_log.prune(conn, now - self._retention)
+                    forgotten = await change_log.prune_requests(conn, now - self._request_retention)
+                if deleted or forgotten:
                     log.info(
                         "change log pruned",
-                        extra={"fields": {"deleted": deleted, "compacted": compacted}},
+                        extra={
+                            "fields": {
+                                "deleted": deleted,
+                                "compacted": compacted,
+                                "request_ids_forgotten": forgotten,
+                            }
+                        },
                     )
             except asyncio.CancelledError:
                 raise

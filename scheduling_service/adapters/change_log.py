@@ -38,6 +38,9 @@ _PRUNE = text(
 )
 
 
+_PRUNE_REQUESTS = text("DELETE FROM room_requests WHERE create_time < :cutoff")
+
+
 def event_from_row(row: Any) -> WatchEvent:
     room = pb.Room.FromString(row.room)
     room.revision = row.revision
@@ -109,3 +112,9 @@ async def prune(conn: AsyncConnection, cutoff: datetime) -> tuple[int, int]:
     """Delete events older than `cutoff`; returns (compacted revision, rows deleted)."""
     row = (await conn.execute(_PRUNE, {"cutoff": cutoff})).first()
     return (int(row.compacted), int(row.deleted)) if row else (0, 0)
+
+
+async def prune_requests(conn: AsyncConnection, cutoff: datetime) -> int:
+    """Forget CreateRoom request ids older than `cutoff` (AIP-155 keeps them a while)."""
+    result = await conn.execute(_PRUNE_REQUESTS, {"cutoff": cutoff})
+    return int(result.rowcount)

@@ -2,6 +2,7 @@
 
 Writes only when a claim changed (ON CONFLICT … WHERE … IS DISTINCT FROM), and a
 per-process cache answers repeat callers without a round trip, so reads stay reads.
+A token without a claim keeps what is known (an address is never erased by omission).
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ _UPSERT = text(
     INSERT INTO users (user_id, email, name, zoneinfo)
     VALUES (:user_id, :email, :name, :zoneinfo)
     ON CONFLICT (user_id) DO UPDATE
-       SET email = EXCLUDED.email, name = EXCLUDED.name, zoneinfo = EXCLUDED.zoneinfo,
+       SET email = coalesce(EXCLUDED.email, users.email),
+           name = coalesce(EXCLUDED.name, users.name),
+           zoneinfo = coalesce(EXCLUDED.zoneinfo, users.zoneinfo),
            update_time = now()
-     WHERE (users.email, users.name, users.zoneinfo)
-           IS DISTINCT FROM (EXCLUDED.email, EXCLUDED.name, EXCLUDED.zoneinfo)
+     WHERE (users.email, users.name, users.zoneinfo) IS DISTINCT FROM (
+           coalesce(EXCLUDED.email, users.email),
+           coalesce(EXCLUDED.name, users.name),
+           coalesce(EXCLUDED.zoneinfo, users.zoneinfo))
     RETURNING user_no
     """
 )

@@ -47,11 +47,13 @@ async def listen_forever(
                     # one wake-up covers any number of notifications.
                     async for _ in conn.notifies(timeout=poll_s, stop_after=1):
                         pass
-        except (psycopg.Error, OSError) as error:
+        except Exception as error:  # a bug in on_wake too: log it, never die silently
             if connected is not None:
                 connected.clear()
-            log.warning(
+            log.log(
+                logging.WARNING if isinstance(error, psycopg.Error | OSError) else logging.ERROR,
                 "listener disconnected; reconnecting",
+                exc_info=not isinstance(error, psycopg.Error | OSError),
                 extra={"fields": {"channel": channel, "error": str(error), "retry_in_s": delay}},
             )
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from notification.v1 import notification_pb2 as npb
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scheduling_service import metrics
+from scheduling_service import metrics, wire
 from scheduling_service.domain.invites import Invite, Method, holders_after
 from scheduling_service.domain.room import Room
 
@@ -144,15 +144,15 @@ class Claimed:
     message: npb.CalendarMessage
 
 
-def _timestamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 class OutboxRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        after_commit: Callable[[Callable[[], None]], None] = lambda action: action(),
+    ) -> None:
         self._conn = conn
+        # Counters move only for what the transaction really keeps.
+        self._after_commit = after_commit
 
     async def invited(self, room_id: uuid.UUID) -> frozenset[str]:
         rows = await self._conn.execute(_INVITED, {"room_id": room_id})
@@ -188,7 +188,7 @@ class OutboxRepository:
         for invite in invites:
             contact = contacts.get(invite.recipient_id)
             if contact is None or not contact.email:
-                metrics.OUTBOX_SKIPPED.inc()
+                self._after_commit(metrics.OUTBOX_SKIPPED.inc)
                 log.warning(
                     "invite skipped: no e-mail address known",
                     extra={
@@ -218,7 +218,8 @@ class OutboxRepository:
         )
         await self._conn.execute(_INSERT, rows)
         await self._conn.execute(_NOTIFY)
-        metrics.OUTBOX_QUEUED.inc(len(rows))
+        queued = len(rows)
+        self._after_commit(lambda: metrics.OUTBOX_QUEUED.inc(queued))
 
     async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[Claimed]:
         rows = await self._conn.execute(
@@ -306,8 +307,8 @@ def _calendar_message(
         event=npb.CalendarEvent(
             uid=room.ics_uid,
             sequence=room.sequence,
-            start_time=_timestamp(room.starts),
-            end_time=_timestamp(room.ends),
+            start_time=wire.timestamp(room.starts),
+            end_time=wire.timestamp(room.ends),
             title=room.title,
             description=room.description,
             cancel_reason=cancel_reason if invite.method is Method.CANCEL else "",
@@ -319,6 +320,6 @@ def _calendar_message(
             display_name=recipient.name or "",
             time_zone=recipient.zoneinfo or "",
         ),
-        dtstamp=_timestamp(now),
+        dtstamp=wire.timestamp(now),
         uninvite=invite.uninvite,
     )

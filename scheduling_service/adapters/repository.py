@@ -32,7 +32,7 @@ _GET_FOR_UPDATE = text(
     f"SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.room_id = :room_id FOR UPDATE OF r"
 )
 
-# The rules of Room.check_bookable, as one statement: the first booker wins and every
+# The rules of Room.already_guest, as one statement: the first booker wins and every
 # concurrent one finds guest_id already set (PostgreSQL re-checks the WHERE clause
 # after waiting for the winner's row lock).
 _BOOK = text(

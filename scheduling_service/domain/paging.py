@@ -30,9 +30,19 @@ def encode(starts: datetime, room_id: uuid.UUID, filters: tuple[object, ...]) ->
 def decode(token: str, filters: tuple[object, ...]) -> tuple[datetime, uuid.UUID]:
     try:
         body = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
-        position = (datetime.fromtimestamp(float(body["s"]), UTC), uuid.UUID(body["r"]))
-        fingerprint = body["f"]
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError, OverflowError):
+        starts, room_id, fingerprint = body["s"], body["r"], body["f"]
+        if not (isinstance(starts, float | int) and isinstance(room_id, str)):
+            raise TypeError(body)
+        position = (datetime.fromtimestamp(float(starts), UTC), uuid.UUID(room_id))
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        binascii.Error,
+        UnicodeEncodeError,
+        OverflowError,
+        OSError,
+    ):
         raise BadPageToken("is not a page token from this API") from None
     if fingerprint != _fingerprint(filters):
         raise BadPageToken("was issued for other filters") from None

@@ -1,7 +1,7 @@
 """The booking rules: what a room is and who may do what to it, when.
 
 Plain objects, no I/O. The repository's conditional booking statement mirrors
-`Room.check_bookable` so that the race is decided by PostgreSQL; this module is where
+`Room.already_guest` so that the race is decided by PostgreSQL; this module is where
 the rules are written down and where a refused booking learns why.
 """
 
@@ -99,11 +99,9 @@ class Room:
     def has_started(self, now: datetime) -> bool:
         return now >= self.starts
 
-    def check_bookable(self, user_id: str, now: datetime) -> bool:
-        """Raise why `user_id` may not book; True when they already are the guest.
-
-        A retried booking by its winner is a success, not a conflict.
-        """
+    def already_guest(self, user_id: str, now: datetime) -> bool:
+        """Whether `user_id` already is the guest (a retried booking by its winner is a
+        success, not a conflict); False when they may book it; raises why not otherwise."""
         if user_id == self.host_id:
             raise errors.HostCannotBook("the host cannot book their own room")
         if self.guest_id == user_id:
@@ -115,7 +113,8 @@ class Room:
         return False
 
     def booked_by(self, user_id: str, now: datetime) -> Room:
-        self.check_bookable(user_id, now)
+        if self.already_guest(user_id, now):
+            return self
         return replace(self, guest_id=user_id, sequence=self.sequence + 1, update_time=now)
 
     def left_by(self, user_id: str, now: datetime) -> Room:

@@ -6,11 +6,11 @@ Each check appends to a list of violations so that one reply names every bad fie
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from scheduling_service.domain.errors import FieldViolation, InvalidArgument
+from servicekit.text import control_character
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 4000
@@ -22,10 +22,6 @@ DEFAULT_DURATION = timedelta(minutes=60)
 MIN_DURATION = timedelta(minutes=5)
 MAX_DURATION = timedelta(hours=8)
 
-# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: any of them
-# could end a header or an iCalendar content line downstream.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_CONTROL_EXCEPT_LF_TAB = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 # protobuf Timestamps may hold years 1 to 9999; datetime agrees.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -53,7 +49,7 @@ def text(
         v.add(field, "is required")
     elif len(value) > max_len:
         v.add(field, f"must be at most {max_len} characters")
-    elif (_CONTROL_EXCEPT_LF_TAB if multiline else _CONTROL).search(value):
+    elif control_character(value, multiline=multiline):
         v.add(field, "must not contain control characters")
     return value
 
@@ -125,11 +121,10 @@ def duration(
     if nanos != 0:
         v.add(field, "must be whole seconds")
         return None
-    length = timedelta(seconds=seconds)
-    if not MIN_DURATION <= length <= MAX_DURATION:
+    if not MIN_DURATION.total_seconds() <= seconds <= MAX_DURATION.total_seconds():
         v.add(field, "must be from 5 minutes to 8 hours")
         return None
-    return length
+    return timedelta(seconds=seconds)
 
 
 def page_size(v: Violations, field: str, value: int, *, default: int, maximum: int) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,9 +10,7 @@ import jwt
 
 from scheduling_service.domain.errors import Unauthenticated
 from scheduling_service.domain.users import User
-
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_EMAIL = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[^@\s<>,;:\"()\[\]\\]+\.[^@\s<>,;:\"()\[\]\\]+$")
+from servicekit.text import address_problem, control_character
 
 
 @dataclass(frozen=True)
@@ -45,7 +42,7 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or len(subject) > 128:
             raise Unauthenticated("the token's sub must be a user id of 1 to 128 characters")
-        if _CONTROL.search(subject):
+        if control_character(subject):
             raise Unauthenticated("the token's sub must not contain control characters")
         return User(
             user_id=subject,
@@ -67,13 +64,13 @@ def _bearer(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:
 
 # Profile claims only feed the directory: a malformed one is dropped, not fatal.
 def _email(value: object) -> str | None:
-    if isinstance(value, str) and len(value) <= 254 and _EMAIL.match(value):
+    if isinstance(value, str) and address_problem(value) is None:
         return value
     return None
 
 
 def _text(value: object) -> str | None:
-    if isinstance(value, str) and 0 < len(value) <= 200 and not _CONTROL.search(value):
+    if isinstance(value, str) and 0 < len(value) <= 200 and not control_character(value):
         return value
     return None
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc import aio
 
 from scheduling_service import metrics
@@ -46,7 +47,7 @@ class RpcInterceptor(aio.ServerInterceptor):
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
@@ -54,7 +55,7 @@ class RpcInterceptor(aio.ServerInterceptor):
             # are already serialized: one encoding of an event for all its watchers.
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=_bytes_or(handler.response_serializer),
             )
         return handler
@@ -64,6 +65,10 @@ class RpcInterceptor(aio.ServerInterceptor):
             call = _Call(method, request)
             try:
                 self._authenticate(context)
+                if isinstance(request, _Undecodable):
+                    raise errors.InvalidArgument(
+                        [errors.FieldViolation("request", f"is not a valid message: {request}")]
+                    )
                 response = await behavior(request, context)
                 call.room_id = call.room_id or getattr(response, "room_id", "")
                 call.code = grpc.StatusCode.OK
@@ -78,6 +83,23 @@ class RpcInterceptor(aio.ServerInterceptor):
 
     def _authenticate(self, context: aio.ServicerContext) -> None:
         current_user.set(self._verifier.user(context.invocation_metadata()))
+
+
+class _Undecodable(str):
+    """A request that did not parse (e.g. a string field with bad UTF-8)."""
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
+    # grpc answers UNKNOWN when a deserializer raises; this way the handler can say
+    # INVALID_ARGUMENT like for any other bad input.
+    def deserialize(data: bytes) -> Any:
+        assert deserializer is not None
+        try:
+            return deserializer(data)
+        except DecodeError as error:
+            return _Undecodable(str(error))
+
+    return deserialize
 
 
 def _bytes_or(serializer: Callable[[Any], bytes] | None) -> Callable[[Any], bytes]:

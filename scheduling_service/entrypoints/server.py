@@ -7,7 +7,6 @@ own name) follows the database, so a database blip does not restart every replic
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from datetime import timedelta
@@ -32,7 +31,7 @@ from scheduling_service.service_layer.rooms import RoomService
 from scheduling_service.service_layer.unit_of_work import Transactions
 from scheduling_service.service_layer.watch_hub import Hub
 from servicekit.metrics_http import serve_metrics
-from servicekit.serving import SERVER_OPTIONS, stop_event_on_signals
+from servicekit.serving import SERVER_OPTIONS, ignore_further_signals, stop_event_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +52,7 @@ class SchedulingServer:
             self.hub,
             poll_s=settings.watch_poll_s,
             retention=timedelta(hours=settings.watch_retention_h),
+            request_retention=timedelta(hours=settings.request_id_retention_h),
             prune_every_s=settings.watch_prune_every_s,
         )
         rooms = RoomService(
@@ -107,12 +107,20 @@ class SchedulingServer:
         # Streams never end by themselves: end them first (UNAVAILABLE, so clients
         # resume elsewhere) and keep the grace period for unary calls.
         self.hub.close()
+        # Unary calls and invite deliveries in flight share the grace period.
+        grace = self.settings.shutdown_grace_s
+        await asyncio.gather(self.relay.stop(grace), self.server.stop(grace))
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self.server.stop(self.settings.shutdown_grace_s)
+        for task, outcome in zip(
+            self._tasks, await asyncio.gather(*self._tasks, return_exceptions=True), strict=True
+        ):
+            if isinstance(outcome, Exception):
+                log.error(
+                    "background task had failed",
+                    exc_info=outcome,
+                    extra={"fields": {"task": task.get_name()}},
+                )
         await self.notifications.close()
         await self.engine.dispose()
         log.info("stopped")
@@ -140,4 +148,5 @@ async def serve(settings: Settings, database_url: str) -> None:
     await server.start()
     serve_metrics(settings.metrics_port, settings.listen)
     await stop.wait()
+    ignore_further_signals()
     await server.stop()

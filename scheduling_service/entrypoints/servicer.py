@@ -52,13 +52,17 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         return wire.room_message(room)
 
     async def GetRoom(self, request: pb.GetRoomRequest, context: aio.ServicerContext) -> pb.Room:
-        room = await self._rooms.get_room(requests.room_id(request), _time_left(context))
+        room_id = requests.room_id(request)
+        await self._rooms.register(current_user.get())
+        room = await self._rooms.get_room(room_id, _time_left(context))
         return wire.room_message(room)
 
     async def ListRooms(
         self, request: pb.ListRoomsRequest, context: aio.ServicerContext
     ) -> pb.ListRoomsResponse:
-        page = await self._rooms.list_rooms(requests.list_rooms(request), _time_left(context))
+        command = requests.list_rooms(request)
+        await self._rooms.register(current_user.get())
+        page = await self._rooms.list_rooms(command, _time_left(context))
         return pb.ListRoomsResponse(
             rooms=[wire.room_message(room) for room in page.rooms],
             next_page_token=page.next_page_token,
@@ -99,6 +103,7 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         # full connection can still be ended: the hub ends its subscription, the
         # watchdog cancels this task wherever it waits, and the status says why.
         watch = requests.watch_rooms(request)
+        await self._rooms.register(current_user.get())
         session = WatchSession(self._engine, self._hub, watch, self._heartbeat_s)
         this_task = asyncio.current_task()
         assert this_task is not None

@@ -37,7 +37,18 @@ def backoff_s(attempts: int, minimum: float, maximum: float) -> float:
     return max(minimum / 2, random.uniform(0, ceiling))
 
 
+def _outcome_name(outcome: int) -> str:
+    try:
+        return npb.Outcome.Name(outcome)
+    except ValueError:
+        return f"OUTCOME_{outcome}"
+
+
 class Relay:
+    """Claims only as many messages as it has free call slots, so every claimed
+    message is in flight at once and its lease (longer than the call's deadline)
+    cannot run out while it waits its turn."""
+
     def __init__(
         self, engine: AsyncEngine, database_url: str, client: NotificationClient, s: Settings
     ) -> None:
@@ -46,60 +57,82 @@ class Relay:
         self._client = client
         self._s = s
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(s.relay_concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     async def run(self) -> None:
-        listener = asyncio.create_task(
-            listen_forever(
-                self._dsn,
-                CHANNEL,
-                self._on_notify,
-                poll_s=self._s.relay_poll_s,
-                application_name="scheduling_service.relay",
-            )
-        )
-        stats = asyncio.create_task(self._report_stats())
-        purge = asyncio.create_task(self._purge_forever())
+        background = [
+            asyncio.create_task(
+                listen_forever(
+                    self._dsn,
+                    CHANNEL,
+                    self._on_notify,
+                    poll_s=self._s.relay_poll_s,
+                    application_name="scheduling_service.relay",
+                )
+            ),
+            asyncio.create_task(self._report_stats()),
+            asyncio.create_task(self._purge_forever()),
+        ]
         try:
-            while True:
-                delivered_any = await self.relay_once()
-                if not delivered_any:
-                    self._wake.clear()
-                    try:
-                        async with asyncio.timeout(self._s.relay_poll_s):
-                            await self._wake.wait()
-                    except TimeoutError:
-                        pass
+            while not self._stopping:
+                free = self._s.relay_concurrency - len(self._in_flight)
+                claimed = await self._claim(min(free, self._s.relay_batch)) if free else 0
+                if claimed == 0:
+                    await self._sleep()
         finally:
-            for task in (listener, stats, purge):
+            for task in background:
                 task.cancel()
-            await asyncio.gather(listener, stats, purge, return_exceptions=True)
+            await asyncio.gather(*background, return_exceptions=True)
+
+    async def stop(self, grace_s: float) -> None:
+        """Claim nothing more; let calls in flight finish (a cancelled call that the
+        mail relay accepted would go again when its lease ends)."""
+        self._stopping = True
+        self._wake.set()
+        if self._in_flight:
+            _, late = await asyncio.wait(self._in_flight, timeout=grace_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
     async def _on_notify(self, conn: object) -> None:
         self._wake.set()
 
-    async def relay_once(self) -> bool:
-        """Claim one batch and deliver it; False when nothing was due."""
+    async def _sleep(self) -> None:
+        """Until a notification, a finished call, or the poll period."""
+        self._wake.clear()
+        try:
+            async with asyncio.timeout(self._s.relay_poll_s):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
+
+    async def _claim(self, limit: int) -> int:
         token = uuid.uuid4()
         try:
             async with self._engine.begin() as conn:
-                batch = await OutboxRepository(conn).claim(
-                    token, self._s.relay_batch, self._s.relay_lease_s
-                )
+                batch = await OutboxRepository(conn).claim(token, limit, self._s.relay_lease_s)
         except Exception as error:  # database away: the next round tries again
             log.warning("outbox claim failed", extra={"fields": {"error": str(error)}})
-            return False
-        if not batch:
-            return False
-        await asyncio.gather(*(self._deliver(item, token) for item in batch))
-        return True
+            return 0
+        for item in batch:
+            task = asyncio.create_task(self._deliver(item, token))
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
+        return len(batch)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._wake.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("invite attempt crashed", exc_info=task.exception(), extra={"fields": {}})
 
     async def _deliver(self, item: Claimed, token: uuid.UUID) -> None:
         message = npb.CalendarMessage()
         message.CopyFrom(item.message)
         message.idempotency_key = f"outbox-{item.id}"
-        async with self._slots:
-            attempt = await self._client.deliver(message)
+        attempt = await self._client.deliver(message)
         state, next_at = self._decide(item, attempt)
         try:
             async with self._engine.begin() as conn:
@@ -128,7 +161,7 @@ class Relay:
                     "method": item.method,
                     "recipient_id": item.recipient_id,
                     "attempt": item.attempts,
-                    "outcome": npb.Outcome.Name(attempt.outcome),
+                    "outcome": _outcome_name(attempt.outcome),
                     "state": recorded or "lease lost",
                     "message_id": attempt.message_id or None,
                     "detail": attempt.detail or None,
@@ -152,7 +185,7 @@ class Relay:
     @staticmethod
     def _count(state: str, attempt: Attempt) -> None:
         if state == "delivered":
-            metrics.OUTBOX_DELIVERED.labels(npb.Outcome.Name(attempt.outcome)).inc()
+            metrics.OUTBOX_DELIVERED.labels(_outcome_name(attempt.outcome)).inc()
         elif state == "pending":
             metrics.OUTBOX_RETRIED.inc()
         else:

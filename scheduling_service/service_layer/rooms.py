@@ -17,7 +17,11 @@ from scheduling_service.domain import errors, paging
 from scheduling_service.domain.invites import invites_for
 from scheduling_service.domain.room import Change, Room
 from scheduling_service.domain.users import User
-from scheduling_service.service_layer.unit_of_work import Transactions, UnitOfWork
+from scheduling_service.service_layer.unit_of_work import (
+    Transactions,
+    UnitOfWork,
+    database_errors,
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,9 @@ class Page:
     next_page_token: str
 
 
+_BOOKING_TRIES = 3
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -69,10 +76,16 @@ class RoomService:
         self._uid_domain = uid_domain
         self._clock = clock
 
+    async def register(self, caller: User) -> int:
+        """The caller's directory key, after recording any change in their claims
+        (every RPC does this: it is how invites find current addresses)."""
+        async with database_errors():
+            return await self._directory.user_no(caller)
+
     async def create_room(
         self, caller: User, command: CreateRoom, time_left_s: float | None = None
     ) -> Room:
-        host_no = await self._directory.user_no(caller)
+        host_no = await self.register(caller)
         now = self._clock()
         room = Room.new(
             host_id=caller.user_id,
@@ -134,17 +147,22 @@ class RoomService:
     async def book_room(
         self, caller: User, room_id: uuid.UUID, time_left_s: float | None = None
     ) -> Room:
-        guest_no = await self._directory.user_no(caller)
+        guest_no = await self.register(caller)
         now = self._clock()
 
         async def work(uow: UnitOfWork) -> Room:
-            booked = await uow.rooms.book_if_open(room_id, caller.user_id, guest_no, now)
-            if booked is None:
+            for _ in range(_BOOKING_TRIES):
+                booked = await uow.rooms.book_if_open(room_id, caller.user_id, guest_no, now)
+                if booked is not None:
+                    break
                 # Lost the race or never could book: the room as it stands says why.
                 current = await _existing(uow, room_id)
-                current.check_bookable(caller.user_id, now)
-                return current  # the caller already is the guest: a retried booking
-            before = _reopened(booked)
+                if current.already_guest(caller.user_id, now):
+                    return current  # a retried booking by its winner
+                # Open again already (the winner left in between): try once more.
+            else:
+                raise errors.RoomAlreadyBooked("the room changed hands while booking; retry")
+            before = _before_booking(booked)
             await _queue_invites(uow, Change.BOOKED, before, booked, now)
             revision = await uow.rooms.record_change(Change.BOOKED, before, booked, now)
             await uow.commit()
@@ -155,7 +173,7 @@ class RoomService:
     async def leave_room(
         self, caller: User, room_id: uuid.UUID, time_left_s: float | None = None
     ) -> Room:
-        await self._directory.user_no(caller)
+        await self.register(caller)
         now = self._clock()
 
         async def work(uow: UnitOfWork) -> Room:
@@ -172,7 +190,7 @@ class RoomService:
     async def reschedule_room(
         self, caller: User, command: Reschedule, time_left_s: float | None = None
     ) -> Room:
-        await self._directory.user_no(caller)
+        await self.register(caller)
         now = self._clock()
 
         async def work(uow: UnitOfWork) -> Room:
@@ -201,7 +219,7 @@ class RoomService:
         etag: str,
         time_left_s: float | None = None,
     ) -> None:
-        await self._directory.user_no(caller)
+        await self.register(caller)
         now = self._clock()
 
         async def work(uow: UnitOfWork) -> None:
@@ -241,6 +259,7 @@ def _at(room: Room, revision: int) -> Room:
     return replace(room, revision=revision)
 
 
-def _reopened(room: Room) -> Room:
-    """The room as it was just before `room` was booked (for the change log's flags)."""
+def _before_booking(room: Room) -> Room:
+    """The room as it was just before `room` was booked: what the change log's
+    participants and open flags are computed from."""
     return replace(room, guest_id=None, sequence=room.sequence - 1)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import TypeVar
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -39,6 +42,28 @@ def _sqlstate(error: DBAPIError) -> str | None:
     return getattr(error.orig, "sqlstate", None)
 
 
+@asynccontextmanager
+async def database_errors() -> AsyncIterator[None]:
+    """PostgreSQL's failures as what the caller can act on (outside a unit of work too)."""
+    try:
+        yield
+    except DBAPIError as error:
+        state = _sqlstate(error)
+        if state == _EXCLUSION_VIOLATION:
+            raise errors.ScheduleConflict(
+                "the time overlaps another session of the host or the guest"
+            ) from error
+        if state in _BUSY or state in _RETRYABLE:
+            raise ServiceUnavailable("the database is busy; retry") from error
+        # Connection trouble, an administrator's shutdown, a database refusing
+        # connections: psycopg raises all of these as OperationalError.
+        if error.connection_invalidated or isinstance(error.orig, psycopg.OperationalError):
+            raise ServiceUnavailable("the database is unreachable") from error
+        raise
+    except (PoolTimeout, OSError) as error:
+        raise ServiceUnavailable("the database is unreachable") from error
+
+
 class UnitOfWork:
     """One transaction: `rooms` and `outbox` work in it; `commit()` ends it well."""
 
@@ -49,6 +74,7 @@ class UnitOfWork:
         self._engine = engine
         self._timeout_ms = timeout_ms
         self._conn: AsyncConnection | None = None
+        self._after_commit: list[Callable[[], None]] = []
 
     async def __aenter__(self) -> UnitOfWork:
         self._conn = await self._engine.connect()
@@ -56,12 +82,15 @@ class UnitOfWork:
         if self._timeout_ms is not None:
             await self._conn.execute(_SET_TIMEOUTS, {"ms": str(self._timeout_ms)})
         self.rooms = RoomRepository(self._conn)
-        self.outbox = OutboxRepository(self._conn)
+        self.outbox = OutboxRepository(self._conn, self._after_commit.append)
         return self
 
     async def commit(self) -> None:
+        """Commit, then run what waited for it (counters of what now exists)."""
         assert self._conn is not None
         await self._conn.commit()
+        for action in self._after_commit:
+            action()
 
     async def __aexit__(
         self,
@@ -88,28 +117,25 @@ class Transactions:
     async def run(
         self, work: Callable[[UnitOfWork], Awaitable[T]], *, time_left_s: float | None = None
     ) -> T:
-        timeout_ms = None
-        if time_left_s is not None:
-            timeout_ms = max(1, min(int(time_left_s * 1000), self._statement_timeout_ms))
-        for attempt in range(1, self._attempts + 1):
-            try:
-                async with UnitOfWork(self._engine, timeout_ms) as uow:
-                    return await work(uow)
-            except DBAPIError as error:
-                state = _sqlstate(error)
-                if state in _RETRYABLE and attempt < self._attempts:
-                    log.info("transaction retried", extra={"fields": {"sqlstate": state}})
-                    await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
-                    continue
-                if state == _EXCLUSION_VIOLATION:
-                    raise errors.ScheduleConflict(
-                        "the time overlaps another session of the host or the guest"
-                    ) from error
-                if state in _BUSY or state in _RETRYABLE:
-                    raise ServiceUnavailable("the database is busy; retry") from error
-                if state is None or error.connection_invalidated:
-                    raise ServiceUnavailable("the database is unreachable") from error
-                raise
-            except (PoolTimeout, OSError) as error:
-                raise ServiceUnavailable("the database is unreachable") from error
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        deadline = None if time_left_s is None else time.monotonic() + time_left_s
+        attempt = 0
+        while True:
+            attempt += 1
+            async with database_errors():
+                try:
+                    async with UnitOfWork(self._engine, self._timeout_ms(deadline)) as uow:
+                        return await work(uow)
+                except DBAPIError as error:
+                    if _sqlstate(error) not in _RETRYABLE or attempt >= self._attempts:
+                        raise
+                    log.info(
+                        "transaction retried", extra={"fields": {"sqlstate": _sqlstate(error)}}
+                    )
+            await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+
+    def _timeout_ms(self, deadline: float | None) -> int | None:
+        """What is left of the caller's deadline, for this attempt's statements."""
+        if deadline is None:
+            return None
+        left_ms = int((deadline - time.monotonic()) * 1000)
+        return max(1, min(left_ms, self._statement_timeout_ms))

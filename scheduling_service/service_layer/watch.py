@@ -14,17 +14,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from scheduling.v1 import scheduling_pb2 as pb
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduling_service import wire
 from scheduling_service.adapters import change_log
 from scheduling_service.domain import errors
+from scheduling_service.service_layer.unit_of_work import database_errors
 from scheduling_service.service_layer.watch_hub import (
     EndReason,
     Hub,
     Subscription,
     WatchFilter,
 )
+
+# A watcher that reads its snapshot slowly keeps the transaction open between rows;
+# its own bounded queue, not the session timeout, decides when it is too slow.
+_NO_IDLE_LIMIT = text("SET LOCAL idle_in_transaction_session_timeout = 0")
 
 
 @dataclass(frozen=True)
@@ -70,9 +76,10 @@ class WatchSession:
             yield data
 
     async def _snapshot(self) -> AsyncIterator[bytes]:
-        async with self._engine.connect() as conn:
+        async with database_errors(), self._engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="REPEATABLE READ")
             async with conn.begin():
+                await conn.execute(_NO_IDLE_LIMIT)
                 revision, _ = await change_log.head(conn)
                 now = datetime.now(UTC)
                 async for data in change_log.stream_snapshot(conn, self._watch.filter, now):
@@ -82,9 +89,10 @@ class WatchSession:
 
     async def _backlog(self) -> AsyncIterator[bytes]:
         since = self._watch.since_revision
-        async with self._engine.connect() as conn:
+        async with database_errors(), self._engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="REPEATABLE READ")
             async with conn.begin():
+                await conn.execute(_NO_IDLE_LIMIT)
                 head, compacted = await change_log.head(conn)
                 if since < compacted:
                     raise errors.RevisionCompacted(
@@ -103,14 +111,17 @@ class WatchSession:
     async def _live(self) -> AsyncIterator[bytes]:
         queue = self.subscription.queue
         loop = asyncio.get_running_loop()
+        # Counted from the last message sent, not the last event seen: a filtered
+        # watcher on a busy system still gets its heartbeats and resume points.
+        next_beat = loop.time() + self._heartbeat_s
         while True:
             if queue.empty():
-                deadline = loop.time() + self._heartbeat_s
                 try:
-                    async with asyncio.timeout_at(deadline):
+                    async with asyncio.timeout_at(next_beat):
                         event = await queue.get()
                 except TimeoutError:
                     yield _marker(pb.RoomEvent.TYPE_HEARTBEAT, self.position)
+                    next_beat = loop.time() + self._heartbeat_s
                     continue
             else:
                 event = queue.get_nowait()
@@ -119,3 +130,7 @@ class WatchSession:
             self.position = event.revision
             if event.matches(self._watch.filter):
                 yield event.data
+                next_beat = loop.time() + self._heartbeat_s
+            elif loop.time() >= next_beat:
+                yield _marker(pb.RoomEvent.TYPE_HEARTBEAT, self.position)
+                next_beat = loop.time() + self._heartbeat_s

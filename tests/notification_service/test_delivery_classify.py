@@ -95,3 +95,12 @@ def test_read_timeout_after_data_says_it_may_have_been_delivered():
     result = classify(aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response"))
     assert result.outcome is Outcome.TEMPORARY_FAILURE
     assert "may have" in result.detail
+
+
+def test_a_relay_refusing_the_session_is_a_configuration_error_not_permanent() -> None:
+    refused = aiosmtplib.SMTPConnectResponseError(554, "5.7.1 go away")
+    result = classify(refused, connecting=True)
+    assert result.outcome is Outcome.TEMPORARY_FAILURE and result.config_error
+    assert classify(aiosmtplib.SMTPResponseException(554, "no"), connecting=False).outcome is (
+        Outcome.PERMANENT_FAILURE
+    )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
+from grpc import aio
 from scheduling.v1 import scheduling_pb2 as pb
 
 from tests.scheduling_service.client import auth, create_request, failure, future, new_user, ts
@@ -129,3 +131,26 @@ async def test_reschedule_and_cancel_reject_bad_fields_and_keep_the_room(stub) -
             await call(request, metadata=auth(host))
         assert failure(raised.value).fields == [field]
     assert await stub.GetRoom(pb.GetRoomRequest(room_id=room.room_id), metadata=auth(host)) == room
+
+
+async def test_undecodable_requests_are_invalid_argument(server) -> None:
+    bad_utf8 = b"\x0a\x04\xff\xfe\xfd\xfc"  # field 1 (room_id) with bytes that are not UTF-8
+    async with aio.insecure_channel(server.address) as channel:
+        get_room = channel.unary_unary("/scheduling.v1.SchedulingService/GetRoom")
+        with pytest.raises(grpc.RpcError) as raised:
+            await get_room(bad_utf8, metadata=auth(new_user()))
+    seen = failure(raised.value)
+    assert (seen.code, seen.fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["request"])
+
+
+async def test_forged_page_token_and_huge_duration_are_invalid_argument(stub) -> None:
+    forged = base64.urlsafe_b64encode(b'{"s":0,"r":5,"f":"x"}').decode()
+    cases = [
+        (stub.ListRooms, pb.ListRoomsRequest(page_token=forged), "page_token"),
+        (stub.CreateRoom, create_request(duration=Duration(seconds=2**62)), "duration"),
+    ]
+    for call, request, field in cases:
+        with pytest.raises(grpc.RpcError) as raised:
+            await call(request, metadata=auth(new_user()))
+        seen = failure(raised.value)
+        assert (seen.code, seen.fields) == (grpc.StatusCode.INVALID_ARGUMENT, [field])

@@ -303,3 +303,12 @@ async def test_list_rooms_pages_and_filters(stub) -> None:
         grpc.StatusCode.INVALID_ARGUMENT,
         ["page_token"],
     )
+
+
+async def test_a_token_without_claims_keeps_the_known_address(stub, db) -> None:
+    user = new_user()
+    await stub.ListRooms(pb.ListRoomsRequest(), metadata=auth(user, email=f"{user}@example.test"))
+    await stub.CreateRoom(create_request(), metadata=auth(user))  # no email claim this time
+    await stub.CreateRoom(create_request(), metadata=auth(user, email="not an address"))
+    stored = db.execute("SELECT email FROM users WHERE user_id = %s", [user]).fetchone()
+    assert stored == (f"{user}@example.test",)

@@ -138,3 +138,43 @@ async def test_an_unexpected_failure_is_internal_without_details(postgres_server
         finally:
             assert replica.stop() == 0
         assert "short_titles" in replica.log()  # the operator sees the cause
+
+
+async def test_database_unreachable_is_unavailable_and_not_ready(postgres_server, tmp_path) -> None:
+    with postgres.fresh_database(postgres_server) as url:
+        schema.upgrade_to_head(url)
+        replica = SchedulingProcess(url, tmp_path).start()
+        name = url.rsplit("/", 1)[-1].split("?")[0]
+        try:
+            with psycopg.connect(postgres_server, autocommit=True) as admin:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    [name],
+                )
+                async with aio.insecure_channel(replica.address) as channel:
+                    stub = pb_grpc.SchedulingServiceStub(channel)
+                    for call in (
+                        stub.CreateRoom(create_request(), metadata=auth(new_user())),
+                        stub.ListRooms(pb.ListRoomsRequest(), metadata=auth(new_user())),
+                    ):
+                        with pytest.raises(grpc.RpcError) as raised:
+                            await call
+                        assert failure(raised.value).code == grpc.StatusCode.UNAVAILABLE
+                    health = health_pb2_grpc.HealthStub(channel)
+                    request = health_pb2.HealthCheckRequest(
+                        service="scheduling.v1.SchedulingService"
+                    )
+                    deadline = time.monotonic() + 10
+                    while (
+                        await health.Check(request)
+                    ).status == health_pb2.HealthCheckResponse.SERVING:
+                        assert time.monotonic() < deadline, "readiness never dropped"
+                        await asyncio.sleep(0.1)
+                    live = await health.Check(health_pb2.HealthCheckRequest(service=""))
+                    assert live.status == health_pb2.HealthCheckResponse.SERVING  # liveness
+                    admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+                    room = await stub.CreateRoom(create_request(), metadata=auth(new_user()))
+                    assert room.room_id
+        finally:
+            assert replica.stop() == 0

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 import urllib.request
+import uuid
 
 import grpc
 import psycopg
@@ -224,15 +225,23 @@ async def test_compacted_revision_is_out_of_range(postgres_server, tmp_path) -> 
     with postgres.fresh_database(postgres_server) as url:
         schema.upgrade_to_head(url)
         replica = SchedulingProcess(
-            url, tmp_path, WATCH_RETENTION_H="0.0003", WATCH_PRUNE_EVERY_S="0.2"
+            url,
+            tmp_path,
+            WATCH_RETENTION_H="0.0003",
+            REQUEST_ID_RETENTION_H="0.0003",
+            WATCH_PRUNE_EVERY_S="0.2",
         ).start()
         try:
             async with aio.insecure_channel(replica.address) as channel:
                 stub = pb_grpc.SchedulingServiceStub(channel)
                 for _ in range(2):
-                    await stub.CreateRoom(create_request(), metadata=auth(new_user()))
+                    await stub.CreateRoom(
+                        create_request(request_id=str(uuid.uuid4())), metadata=auth(new_user())
+                    )
                 with psycopg.connect(postgres.libpq_url(url), autocommit=True) as conn:
                     await _until_compacted(conn, 2)
+                    # Request ids past their retention are forgotten by the same task.
+                    assert conn.execute("SELECT count(*) FROM room_requests").fetchone() == (0,)
 
                 old = stub.WatchRooms(pb.WatchRoomsRequest(since_revision=1), metadata=auth("w"))
                 with pytest.raises(grpc.RpcError) as raised:
@@ -374,3 +383,27 @@ def _watchers(port: int) -> float:
             if line.startswith("scheduling_watchers "):
                 return float(line.split()[1])
     raise AssertionError("no scheduling_watchers gauge")
+
+
+async def test_a_filtered_watcher_on_a_busy_system_still_gets_heartbeats(
+    database_url, tmp_path, db
+) -> None:
+    replica = SchedulingProcess(database_url, tmp_path, WATCH_HEARTBEAT_S="0.5").start()
+    try:
+        async with aio.insecure_channel(replica.address) as channel:
+            stub = pb_grpc.SchedulingServiceStub(channel)
+            watcher = Watcher(
+                stub, pb.WatchRoomsRequest(since_revision=head(db), participant_id=new_user())
+            )
+            host = new_user()
+            started = time.monotonic()
+            while time.monotonic() - started < 2.5:  # an event every 0.1 s, none of theirs
+                await stub.CreateRoom(create_request(), metadata=auth(host))
+                await asyncio.sleep(0.1)
+            await watcher.cancel()
+        beats = [e for e in watcher.events if e.type == T.TYPE_HEARTBEAT]
+        assert len(beats) >= 3
+        assert beats[-1].revision > beats[0].revision  # the resume point moves on
+        assert all(e.type == T.TYPE_HEARTBEAT for e in watcher.events)
+    finally:
+        assert replica.stop() == 0

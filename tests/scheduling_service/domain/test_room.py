@@ -39,12 +39,12 @@ def test_booking_rules() -> None:
     booked = room.booked_by("guest", NOW)
     assert booked.guest_id == "guest" and booked.sequence == 1 and booked.ics_uid == room.ics_uid
     with pytest.raises(errors.HostCannotBook):
-        room.check_bookable("host", NOW)
+        room.already_guest("host", NOW)
     with pytest.raises(errors.RoomAlreadyBooked):
-        booked.check_bookable("someone-else", NOW)
-    assert booked.check_bookable("guest", NOW) is True  # a retry by the winner
+        booked.already_guest("someone-else", NOW)
+    assert booked.already_guest("guest", NOW) is True  # a retry by the winner
     with pytest.raises(errors.RoomStarted):
-        room.check_bookable("guest", room.starts)
+        room.already_guest("guest", room.starts)
 
 
 def test_leave_rules() -> None:
