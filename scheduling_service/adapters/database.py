@@ -23,7 +23,6 @@ def async_engine(url: str, settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_overflow,
         pool_timeout=settings.db_pool_timeout_s,
-        pool_pre_ping=True,
         connect_args={
             "options": f"-c statement_timeout={settings.db_statement_timeout_ms}"
             f" -c lock_timeout={settings.db_statement_timeout_ms}"

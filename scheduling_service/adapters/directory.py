@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scheduling_service.domain.users import User
@@ -54,10 +55,20 @@ class Directory:
             "name": user.name,
             "zoneinfo": user.zoneinfo,
         }
-        async with self._engine.begin() as conn:
-            number = (await conn.execute(_UPSERT, params)).scalar()
-            if number is None:
-                number = (await conn.execute(_FIND, params)).scalar_one()
+        number: int | None = None
+        for attempt in (1, 2):
+            try:
+                async with self._engine.begin() as conn:
+                    number = (await conn.execute(_UPSERT, params)).scalar()
+                    if number is None:
+                        number = (await conn.execute(_FIND, params)).scalar_one()
+                break
+            except DBAPIError as error:
+                # A pooled connection the database dropped: once more on a fresh one
+                # (the upsert is idempotent, so a lost COMMIT reply is harmless too).
+                if not error.connection_invalidated or attempt == 2:
+                    raise
+        assert number is not None
         self._cache[user.user_id] = (user.profile, int(number))
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

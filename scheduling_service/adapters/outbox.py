@@ -26,33 +26,46 @@ from scheduling_service.domain.room import Room
 
 log = logging.getLogger(__name__)
 
-_INVITED = text("SELECT user_id FROM room_invitees WHERE room_id = :room_id")
-_CONTACTS = text(
-    "SELECT user_id, email, name, zoneinfo FROM users WHERE user_id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
-_ADD_INVITEES = text(
-    "INSERT INTO room_invitees (room_id, user_id) VALUES (:room_id, :user_id)"
-    " ON CONFLICT DO NOTHING"
-)
-_REMOVE_INVITEES = text(
-    "DELETE FROM room_invitees WHERE room_id = :room_id AND user_id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
-# Older messages not in flight are superseded; one in flight finishes first, and
-# the newer one waits for it (see _CLAIM).
-_SUPERSEDE = text(
+# Who holds the room's event now, and the contact details of everyone a message
+# may name (the holders and the participants), in one round trip.
+_RECIPIENTS = text(
     """
-    UPDATE notification_outbox SET state = 'superseded', update_time = now()
-     WHERE ics_uid = :uid AND recipient_id IN :ids AND state = 'pending'
-       AND (lease_until IS NULL OR lease_until < now())
-    """
-).bindparams(bindparam("ids", expanding=True))
-_INSERT = text(
-    """
-    INSERT INTO notification_outbox (room_id, ics_uid, sequence, method, recipient_id, message)
-    VALUES (:room_id, :uid, :sequence, :method, :recipient_id, :message)
+    SELECT u.user_id, u.email, u.name, u.zoneinfo,
+           EXISTS (SELECT 1 FROM room_invitees i
+                    WHERE i.room_id = :room_id AND i.user_id = u.user_id) AS holds_event
+      FROM users u
+     WHERE u.user_id IN (SELECT user_id FROM room_invitees WHERE room_id = :room_id
+                         UNION SELECT unnest(CAST(:participants AS text[])))
     """
 )
-_NOTIFY = text("SELECT pg_notify('notification_outbox', '')")
+# The holders' new set and the messages, in one statement. Older messages not in
+# flight are superseded; one in flight finishes first, and the newer one waits for
+# it (see _CLAIM). Data-modifying CTEs share one snapshot, so the new rows are not
+# superseded by their own statement.
+_RECORD_MESSAGES = text(
+    """
+    WITH added AS (
+        INSERT INTO room_invitees (room_id, user_id)
+        SELECT :room_id, unnest(CAST(:added AS text[]))
+        ON CONFLICT DO NOTHING
+    ), removed AS (
+        DELETE FROM room_invitees
+         WHERE room_id = :room_id AND user_id = ANY(CAST(:removed AS text[]))
+    ), superseded AS (
+        UPDATE notification_outbox SET state = 'superseded', update_time = now()
+         WHERE ics_uid = :uid AND recipient_id = ANY(CAST(:recipients AS text[]))
+           AND state = 'pending' AND (lease_until IS NULL OR lease_until < now())
+    ), inserted AS (
+        INSERT INTO notification_outbox
+               (room_id, ics_uid, sequence, method, recipient_id, message)
+        SELECT :room_id, :uid, :sequence, m.method, m.recipient_id, m.message
+          FROM unnest(CAST(:methods AS text[]), CAST(:recipients AS text[]),
+                      CAST(:messages AS bytea[])) AS m(method, recipient_id, message)
+        RETURNING 1
+    )
+    SELECT pg_notify('notification_outbox', '') FROM (SELECT 1 FROM inserted LIMIT 1) AS any_row
+    """
+)
 
 _CLAIM = text(
     """
@@ -133,6 +146,12 @@ _STATS = text(
 
 
 @dataclass(frozen=True)
+class Recipients:
+    holders: frozenset[str]  # who holds the room's event in their calendar now
+    contacts: dict[str, Any]  # user id -> row with email, name, zoneinfo
+
+
+@dataclass(frozen=True)
 class Claimed:
     id: int
     room_id: uuid.UUID
@@ -154,15 +173,22 @@ class OutboxRepository:
         # Counters move only for what the transaction really keeps.
         self._after_commit = after_commit
 
-    async def invited(self, room_id: uuid.UUID) -> frozenset[str]:
-        rows = await self._conn.execute(_INVITED, {"room_id": room_id})
-        return frozenset(user for (user,) in rows)
+    async def recipients(self, room_id: uuid.UUID, participants: set[str]) -> Recipients:
+        rows = await self._conn.execute(
+            _RECIPIENTS, {"room_id": room_id, "participants": sorted(participants)}
+        )
+        contacts, holders = {}, set()
+        for row in rows:
+            contacts[row.user_id] = row
+            if row.holds_event:
+                holders.add(row.user_id)
+        return Recipients(frozenset(holders), contacts)
 
     async def record(
         self,
         room: Room,
         invites: list[Invite],
-        invited: frozenset[str],
+        known: Recipients,
         *,
         now: datetime,
         cancel_reason: str = "",
@@ -170,56 +196,45 @@ class OutboxRepository:
         """Queue `invites` for `room` (as it is after the change) in this transaction."""
         if not invites:
             return
-        holders = holders_after(invited, invites)
-        added, removed = holders - invited, invited - holders
-        if added:
-            await self._conn.execute(
-                _ADD_INVITEES, [{"room_id": room.room_id, "user_id": u} for u in added]
-            )
-        if removed:
-            await self._conn.execute(
-                _REMOVE_INVITEES, {"room_id": room.room_id, "ids": sorted(removed)}
-            )
-        people = set(room.participants) | {i.recipient_id for i in invites}
-        contacts = {
-            row.user_id: row for row in await self._conn.execute(_CONTACTS, {"ids": sorted(people)})
-        }
-        rows = []
+        holders = holders_after(known.holders, invites)
+        methods, recipients, messages = [], [], []
         for invite in invites:
-            contact = contacts.get(invite.recipient_id)
+            contact = known.contacts.get(invite.recipient_id)
             if contact is None or not contact.email:
-                self._after_commit(metrics.OUTBOX_SKIPPED.inc)
-                log.warning(
-                    "invite skipped: no e-mail address known",
-                    extra={
-                        "fields": {
-                            "room_id": str(room.room_id),
-                            "recipient_id": invite.recipient_id,
-                            "method": invite.method.value,
-                        }
-                    },
-                )
+                self._skipped(room, invite)
                 continue
-            message = _calendar_message(room, invite, contacts, contact, now, cancel_reason)
-            rows.append(
-                {
-                    "room_id": room.room_id,
-                    "uid": room.ics_uid,
-                    "sequence": room.sequence,
-                    "method": invite.method.value,
-                    "recipient_id": invite.recipient_id,
-                    "message": message.SerializeToString(),
-                }
-            )
-        if not rows:
-            return
+            message = _calendar_message(room, invite, known.contacts, contact, now, cancel_reason)
+            methods.append(invite.method.value)
+            recipients.append(invite.recipient_id)
+            messages.append(message.SerializeToString())
         await self._conn.execute(
-            _SUPERSEDE, {"uid": room.ics_uid, "ids": [r["recipient_id"] for r in rows]}
+            _RECORD_MESSAGES,
+            {
+                "room_id": room.room_id,
+                "uid": room.ics_uid,
+                "sequence": room.sequence,
+                "added": sorted(holders - known.holders),
+                "removed": sorted(known.holders - holders),
+                "methods": methods,
+                "recipients": recipients,
+                "messages": messages,
+            },
         )
-        await self._conn.execute(_INSERT, rows)
-        await self._conn.execute(_NOTIFY)
-        queued = len(rows)
+        queued = len(messages)
         self._after_commit(lambda: metrics.OUTBOX_QUEUED.inc(queued))
+
+    def _skipped(self, room: Room, invite: Invite) -> None:
+        self._after_commit(metrics.OUTBOX_SKIPPED.inc)
+        log.warning(
+            "invite skipped: no e-mail address known",
+            extra={
+                "fields": {
+                    "room_id": str(room.room_id),
+                    "recipient_id": invite.recipient_id,
+                    "method": invite.method.value,
+                }
+            },
+        )
 
     async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[Claimed]:
         rows = await self._conn.execute(

@@ -34,32 +34,42 @@ _GET_FOR_UPDATE = text(
 
 # The rules of Room.already_guest, as one statement: the first booker wins and every
 # concurrent one finds guest_id already set (PostgreSQL re-checks the WHERE clause
-# after waiting for the winner's row lock).
+# after waiting for the winner's row lock). The guest's slot goes in with it, under
+# the exclusion constraint that keeps their sessions apart.
 _BOOK = text(
     f"""
-    UPDATE rooms AS r
-       SET guest_id = :guest_id, sequence = r.sequence + 1, update_time = :now
-     WHERE r.room_id = :room_id AND r.guest_id IS NULL
-       AND r.host_id <> :guest_id AND r.starts > :now
-    RETURNING {ROOM_COLUMNS}
+    WITH r AS (
+        UPDATE rooms AS r
+           SET guest_id = :guest_id, sequence = r.sequence + 1, update_time = :now
+         WHERE r.room_id = :room_id AND r.guest_id IS NULL
+           AND r.host_id <> :guest_id AND r.starts > :now
+        RETURNING r.*
+    ), slot AS (
+        INSERT INTO room_slots (room_id, user_no, role, starts, ends)
+        SELECT room_id, :guest_no, 'guest', starts, ends FROM r
+    )
+    SELECT {ROOM_COLUMNS} FROM r
     """
 )
 
-_INSERT_ROOM = text(
+# The room, its rounds and the host's slot in one statement (foreign keys are
+# checked at its end).
+_ADD_ROOM = text(
     """
-    INSERT INTO rooms (room_id, host_id, guest_id, title, description, starts, ends,
-                       ics_uid, sequence, revision, create_time, update_time)
-    VALUES (:room_id, :host_id, NULL, :title, :description, :starts, :ends,
-            :ics_uid, :sequence, 0, :create_time, :update_time)
+    WITH room AS (
+        INSERT INTO rooms (room_id, host_id, guest_id, title, description, starts, ends,
+                           ics_uid, sequence, revision, create_time, update_time)
+        VALUES (:room_id, :host_id, NULL, :title, :description, :starts, :ends,
+                :ics_uid, :sequence, 0, :create_time, :update_time)
+    ), rounds AS (
+        INSERT INTO rounds (round_id, room_id, number, topic, create_time)
+        SELECT r.round_id, :room_id, r.number, r.topic, :create_time
+          FROM unnest(CAST(:round_ids AS uuid[]), CAST(:numbers AS integer[]),
+                      CAST(:topics AS text[])) AS r(round_id, number, topic)
+    )
+    INSERT INTO room_slots (room_id, user_no, role, starts, ends)
+    VALUES (:room_id, :host_no, 'host', :starts, :ends)
     """
-)
-_INSERT_ROUND = text(
-    "INSERT INTO rounds (round_id, room_id, number, topic, create_time)"
-    " VALUES (:round_id, :room_id, :number, :topic, :create_time)"
-)
-_INSERT_SLOT = text(
-    "INSERT INTO room_slots (room_id, user_no, role, starts, ends)"
-    " VALUES (:room_id, :user_no, :role, :starts, :ends)"
 )
 _UPDATE_ROOM = text(
     """
@@ -151,7 +161,7 @@ class RoomRepository:
 
     async def add(self, room: Room, host_no: int) -> None:
         await self._conn.execute(
-            _INSERT_ROOM,
+            _ADD_ROOM,
             {
                 "room_id": room.room_id,
                 "host_id": room.host_id,
@@ -163,35 +173,20 @@ class RoomRepository:
                 "sequence": room.sequence,
                 "create_time": room.create_time,
                 "update_time": room.update_time,
+                "round_ids": [r.round_id for r in room.rounds],
+                "numbers": [r.number for r in room.rounds],
+                "topics": [r.topic for r in room.rounds],
+                "host_no": host_no,
             },
         )
-        await self._conn.execute(
-            _INSERT_ROUND,
-            [
-                {
-                    "round_id": r.round_id,
-                    "room_id": room.room_id,
-                    "number": r.number,
-                    "topic": r.topic,
-                    "create_time": r.create_time,
-                }
-                for r in room.rounds
-            ],
-        )
-        await self._add_slot(room, host_no, "host")
 
     async def book_if_open(
         self, room_id: uuid.UUID, guest_id: str, guest_no: int, now: datetime
     ) -> Room | None:
         """Make `guest_id` the guest if the room is still bookable; None if it is not."""
-        row = (
-            await self._conn.execute(_BOOK, {"room_id": room_id, "guest_id": guest_id, "now": now})
-        ).first()
-        if row is None:
-            return None
-        room = room_from_row(row)
-        await self._add_slot(room, guest_no, "guest")
-        return room
+        params = {"room_id": room_id, "guest_id": guest_id, "guest_no": guest_no, "now": now}
+        row = (await self._conn.execute(_BOOK, params)).first()
+        return room_from_row(row) if row else None
 
     async def update(self, before: Room, after: Room) -> None:
         await self._conn.execute(
@@ -274,15 +269,3 @@ class RoomRepository:
             f"SELECT {ROOM_COLUMNS} FROM rooms r {where} ORDER BY r.starts, r.room_id LIMIT :limit"
         )
         return [room_from_row(row) for row in await self._conn.execute(sql, params)]
-
-    async def _add_slot(self, room: Room, user_no: int, role: str) -> None:
-        await self._conn.execute(
-            _INSERT_SLOT,
-            {
-                "room_id": room.room_id,
-                "user_no": user_no,
-                "role": role,
-                "starts": room.starts,
-                "ends": room.ends,
-            },
-        )

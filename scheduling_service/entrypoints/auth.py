@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import zoneinfo
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import jwt
 
@@ -12,15 +13,32 @@ from scheduling_service.domain.errors import Unauthenticated
 from scheduling_service.domain.users import User
 from servicekit.text import address_problem, control_character
 
+_LEEWAY_S = 30
+_CACHE_SIZE = 10_000
 
-@dataclass(frozen=True)
+
 class TokenVerifier:
-    secret: str
-    issuer: str = ""
-    audience: str = ""
+    """Verifies bearer tokens; a token already verified is answered from a small
+    cache until it expires (callers send the same token many times)."""
+
+    def __init__(self, secret: str, issuer: str = "", audience: str = "") -> None:
+        self.secret = secret
+        self.issuer = issuer
+        self.audience = audience
+        self._verified: OrderedDict[str, tuple[User, float]] = OrderedDict()
 
     def user(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> User:
         token = _bearer(metadata)
+        cached = self._verified.get(token)
+        if cached is not None and time.time() < cached[1] + _LEEWAY_S:
+            return cached[0]
+        user, expires = self._verify(token)
+        self._verified[token] = (user, expires)
+        if len(self._verified) > _CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return user
+
+    def _verify(self, token: str) -> tuple[User, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -33,7 +51,7 @@ class TokenVerifier:
                     "verify_aud": bool(self.audience),
                     "verify_iss": bool(self.issuer),
                 },
-                leeway=30,
+                leeway=_LEEWAY_S,
             )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("the token has expired") from None
@@ -44,12 +62,13 @@ class TokenVerifier:
             raise Unauthenticated("the token's sub must be a user id of 1 to 128 characters")
         if control_character(subject):
             raise Unauthenticated("the token's sub must not contain control characters")
-        return User(
+        user = User(
             user_id=subject,
             email=_email(claims.get("email")),
             name=_text(claims.get("name")),
             zoneinfo=_zone(claims.get("zoneinfo")),
         )
+        return user, float(claims["exp"])
 
 
 def _bearer(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:

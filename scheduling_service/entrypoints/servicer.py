@@ -100,14 +100,13 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
 
     async def WatchRooms(self, request: pb.WatchRoomsRequest, context: aio.ServicerContext) -> None:
         # Written with context.write rather than yield, so that a watcher stuck on a
-        # full connection can still be ended: the hub ends its subscription, the
-        # watchdog cancels this task wherever it waits, and the status says why.
+        # full connection can still be ended: ending its subscription cancels this
+        # task wherever it waits, and the status says why.
         watch = requests.watch_rooms(request)
         await self._rooms.register(current_user.get())
         session = WatchSession(self._engine, self._hub, watch, self._heartbeat_s)
         this_task = asyncio.current_task()
         assert this_task is not None
-        watchdog = asyncio.create_task(_cancel_when_ended(session, this_task))
         metrics.WATCHERS.inc()
         try:
             async with contextlib.aclosing(session.events()) as events:
@@ -126,10 +125,4 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
             ) from None
         finally:
             metrics.WATCHERS.dec()
-            watchdog.cancel()
             session.close()
-
-
-async def _cancel_when_ended(session: WatchSession, task: asyncio.Task[object]) -> None:
-    await session.subscription.ended.wait()
-    task.cancel()

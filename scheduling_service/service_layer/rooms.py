@@ -250,9 +250,10 @@ async def _queue_invites(
     now: datetime,
     cancel_reason: str = "",
 ) -> None:
-    invited = await uow.outbox.invited(after.room_id)
-    invites = invites_for(change, before, after, invited)
-    await uow.outbox.record(after, invites, invited, now=now, cancel_reason=cancel_reason)
+    people = set(before.participants) | set(after.participants)
+    known = await uow.outbox.recipients(after.room_id, people)
+    invites = invites_for(change, before, after, known.holders)
+    await uow.outbox.record(after, invites, known, now=now, cancel_reason=cancel_reason)
 
 
 def _at(room: Room, revision: int) -> Room:

@@ -75,6 +75,7 @@ class UnitOfWork:
         self._timeout_ms = timeout_ms
         self._conn: AsyncConnection | None = None
         self._after_commit: list[Callable[[], None]] = []
+        self.commit_started = False
 
     async def __aenter__(self) -> UnitOfWork:
         self._conn = await self._engine.connect()
@@ -88,6 +89,7 @@ class UnitOfWork:
     async def commit(self) -> None:
         """Commit, then run what waited for it (counters of what now exists)."""
         assert self._conn is not None
+        self.commit_started = True
         await self._conn.commit()
         for action in self._after_commit:
             action()
@@ -134,8 +136,9 @@ class Transactions:
             await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
 
     def _timeout_ms(self, deadline: float | None) -> int | None:
-        """What is left of the caller's deadline, for this attempt's statements."""
+        """What is left of the caller's deadline, for this attempt's statements; None
+        when the session's own ceiling (DB_STATEMENT_TIMEOUT_MS) is shorter anyway."""
         if deadline is None:
             return None
         left_ms = int((deadline - time.monotonic()) * 1000)
-        return max(1, min(left_ms, self._statement_timeout_ms))
+        return max(1, left_ms) if left_ms < self._statement_timeout_ms else None

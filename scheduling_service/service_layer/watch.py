@@ -55,7 +55,7 @@ class WatchSession:
         self._watch = watch
         self._heartbeat_s = heartbeat_s
         self._hub = hub
-        self.subscription: Subscription = hub.subscribe()
+        self.subscription: Subscription = hub.subscribe(asyncio.current_task())
         self.position = 0  # every event up to here has been sent or filtered out
 
     @property

@@ -41,15 +41,20 @@ class EndReason(enum.Enum):
 
 
 class Subscription:
-    def __init__(self, maxsize: int) -> None:
+    """A watcher's queue. Ending it cancels the watcher's task wherever that waits
+    (even on a write to a connection that no longer drains); the task then sees
+    `end_reason` and says why in its status."""
+
+    def __init__(self, maxsize: int, owner: asyncio.Task[object] | None) -> None:
         self.queue: asyncio.Queue[WatchEvent] = asyncio.Queue(maxsize)
         self.end_reason: EndReason | None = None
-        self.ended = asyncio.Event()
+        self._owner = owner
 
     def end(self, reason: EndReason) -> None:
         if self.end_reason is None:
             self.end_reason = reason
-            self.ended.set()
+            if self._owner is not None:
+                self._owner.cancel()
 
 
 class Hub:
@@ -65,8 +70,8 @@ class Hub:
     def subscribers(self) -> int:
         return len(self._subscriptions)
 
-    def subscribe(self) -> Subscription:
-        subscription = Subscription(self._queue_size)
+    def subscribe(self, owner: asyncio.Task[object] | None = None) -> Subscription:
+        subscription = Subscription(self._queue_size, owner)
         if self._closed:
             subscription.end(EndReason.CLOSING)
         else:
