@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from scheduling.v1 import scheduling_pb2 as pb
 
 from scheduling_service.domain.room import Change, Room
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
 
 EVENT_TYPES: dict[Change, pb.RoomEvent.Type] = {
     Change.CREATED: pb.RoomEvent.TYPE_CREATED,
@@ -19,9 +22,8 @@ EVENT_TYPES: dict[Change, pb.RoomEvent.Type] = {
 
 
 def timestamp(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
+    """An aware datetime as a Timestamp (cheaper than Timestamp.FromDatetime)."""
+    return Timestamp(seconds=(value - _EPOCH) // _SECOND, nanos=value.microsecond * 1000)
 
 
 def room_message(room: Room, *, with_version: bool = True) -> pb.Room:

@@ -3,14 +3,15 @@
 One aiosmtplib client must not serve concurrent sends, so each send holds a
 client of its own for the whole transaction; at most SMTP_POOL_SIZE are open.
 A client that saw any error is closed rather than reused (after a 421 or a
-disconnect its state is unknown), and a reused one is checked with NOOP first,
-because relays drop idle connections.
+disconnect its state is unknown), and a reused one that sat idle for a while is
+checked with NOOP first, because relays drop idle connections.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import aiosmtplib
 
@@ -19,6 +20,9 @@ from notification_service.delivery.classify import classify, refusals
 from notification_service.model import DeliveryResult, Outcome, RenderedMessage
 
 QUIT_TIMEOUT_S = 2.0
+# Relays drop idle connections; one that sent a moment ago is still there, and a
+# NOOP before every message would cost a round trip each.
+CHECK_IDLE_AFTER_S = 5.0
 
 
 class SmtpProvider:
@@ -28,6 +32,7 @@ class SmtpProvider:
         self._settings = settings
         self._slots = asyncio.Semaphore(settings.pool_size)
         self._idle: list[aiosmtplib.SMTP] = []
+        self._last_used: dict[int, float] = {}
         self._closed = False
 
     def _new_client(self) -> aiosmtplib.SMTP:
@@ -56,6 +61,7 @@ class SmtpProvider:
                 if reusable and not self._closed:
                     self._idle.append(client)
                 else:
+                    self._last_used.pop(id(client), None)
                     client.close()
             return result
 
@@ -64,7 +70,7 @@ class SmtpProvider:
     ) -> tuple[DeliveryResult, bool]:
         connecting = False
         try:
-            if client.is_connected:
+            if client.is_connected and self._idle_for(client) > CHECK_IDLE_AFTER_S:
                 try:
                     await client.noop()
                 except (aiosmtplib.SMTPException, OSError):
@@ -78,10 +84,14 @@ class SmtpProvider:
             )
         except Exception as exc:  # every failure is an outcome, never an RPC error
             return classify(exc, connecting=connecting), False
+        self._last_used[id(client)] = time.monotonic()
         refused = refusals(errors)
         if refused is not None:
             return refused, True
         return DeliveryResult(Outcome.DELIVERED, "", smtp_code=250), True
+
+    def _idle_for(self, client: aiosmtplib.SMTP) -> float:
+        return time.monotonic() - self._last_used.get(id(client), 0.0)
 
     async def close(self) -> None:
         self._closed = True

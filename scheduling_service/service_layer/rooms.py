@@ -116,7 +116,7 @@ class RoomService:
         async def work(uow: UnitOfWork) -> Room:
             return await _existing(uow, room_id)
 
-        return await self._tx.run(work, time_left_s=time_left_s)
+        return await self._tx.run(work, time_left_s=time_left_s, read_only=True)
 
     async def list_rooms(self, command: ListRooms, time_left_s: float | None = None) -> Page:
         filters = (
@@ -142,7 +142,7 @@ class RoomService:
             last = rooms[-1]
             return Page(rooms, paging.encode(last.starts, last.room_id, filters))
 
-        return await self._tx.run(work, time_left_s=time_left_s)
+        return await self._tx.run(work, time_left_s=time_left_s, read_only=True)
 
     async def book_room(
         self, caller: User, room_id: uuid.UUID, time_left_s: float | None = None

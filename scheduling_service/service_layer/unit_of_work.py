@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 _RETRYABLE = {"40001", "40P01"}  # serialization failure, deadlock detected
 _EXCLUSION_VIOLATION = "23P01"
 _BUSY = {"55P03", "57014"}  # lock timeout, statement timeout (both follow the deadline)
+_SET_SESSION_TIMEOUTS = text(
+    "SELECT set_config('statement_timeout', :ms, false), set_config('lock_timeout', :ms, false)"
+)
 _SET_TIMEOUTS = text(
     "SELECT set_config('statement_timeout', :ms, true), set_config('lock_timeout', :ms, true)"
 )
@@ -70,18 +73,27 @@ class UnitOfWork:
     rooms: RoomRepository
     outbox: OutboxRepository
 
-    def __init__(self, engine: AsyncEngine, timeout_ms: int | None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, timeout_ms: int | None, *, read_only: bool = False
+    ) -> None:
         self._engine = engine
         self._timeout_ms = timeout_ms
+        self._read_only = read_only
         self._conn: AsyncConnection | None = None
         self._after_commit: list[Callable[[], None]] = []
         self.commit_started = False
 
     async def __aenter__(self) -> UnitOfWork:
         self._conn = await self._engine.connect()
-        await self._conn.begin()
-        if self._timeout_ms is not None:
-            await self._conn.execute(_SET_TIMEOUTS, {"ms": str(self._timeout_ms)})
+        if self._read_only:
+            # One statement needs no transaction: no BEGIN and ROLLBACK round trips.
+            self._conn = await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+            if self._timeout_ms is not None:
+                await self._conn.execute(_SET_SESSION_TIMEOUTS, {"ms": str(self._timeout_ms)})
+        else:
+            await self._conn.begin()
+            if self._timeout_ms is not None:
+                await self._conn.execute(_SET_TIMEOUTS, {"ms": str(self._timeout_ms)})
         self.rooms = RoomRepository(self._conn)
         self.outbox = OutboxRepository(self._conn, self._after_commit.append)
         return self
@@ -104,6 +116,8 @@ class UnitOfWork:
         try:
             if self._conn.in_transaction():
                 await self._conn.rollback()
+            if self._read_only and self._timeout_ms is not None:
+                await self._conn.execute(_SET_SESSION_TIMEOUTS, {"ms": "DEFAULT"})
         finally:
             await self._conn.close()
 
@@ -117,8 +131,13 @@ class Transactions:
         self._statement_timeout_ms = statement_timeout_ms
 
     async def run(
-        self, work: Callable[[UnitOfWork], Awaitable[T]], *, time_left_s: float | None = None
+        self,
+        work: Callable[[UnitOfWork], Awaitable[T]],
+        *,
+        time_left_s: float | None = None,
+        read_only: bool = False,
     ) -> T:
+        """`read_only` work is a single statement run outside a transaction."""
         deadline = None if time_left_s is None else time.monotonic() + time_left_s
         attempt = 0
         while True:
