@@ -1,0 +1,254 @@
+"""The scenarios, in groups that share a database and servers.
+
+Every scenario stores a dict in `Bench.results` under its name; report.py turns
+them into ratios against the ceilings of the same run (echo, pg, smtp).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from bench import ceilings, contention, watch
+from bench.clients import invite
+from bench.load import LoadSpec, run_load, split
+from bench.seed import seed_rooms
+from bench.services import Postgres, Services, libpq
+
+IN_FLIGHT = 32  # the unary throughput scenarios and their ceilings
+LOAD_PROCESSES = 2
+LIST_IN_FLIGHT = 8
+NOTIFY_IN_FLIGHT = 8
+BOOKERS = 100
+WATCHERS = 1000
+
+SCENARIOS = (
+    "echo",
+    "pg",
+    "get_room",
+    "create_room",
+    "book_room",
+    "contention",
+    "list_1k",
+    "list_100k",
+    "watch_fanout",
+    "watch_replicas",
+    "smtp",
+    "notify",
+)
+
+
+@dataclass
+class Bench:
+    pg: Postgres
+    log_dir: Path
+    quick: bool
+    only: set[str]
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    progress: Callable[[str], None] = print
+
+    @property
+    def warmup_s(self) -> float:
+        return 0.5 if self.quick else 2.0
+
+    @property
+    def measure_s(self) -> float:
+        return 1.5 if self.quick else 6.0
+
+    def wants(self, *names: str) -> bool:
+        return any(n in self.only for n in names)
+
+    def load(
+        self,
+        name: str,
+        kind: str,
+        target: str,
+        in_flight: int,
+        processes: int = 1,
+        params: Callable[[int], dict[str, Any]] = lambda i: {},
+    ) -> dict[str, Any]:
+        specs = [
+            LoadSpec(
+                kind,
+                target,
+                in_flight // processes,
+                self.warmup_s,
+                self.measure_s,
+                {"processes": processes, **params(i)},
+                index=i,
+            )
+            for i in range(processes)
+        ]
+        started = time.monotonic()
+        summary = {"in_flight": in_flight, **run_load(specs).summary()}
+        self.results[name] = summary
+        self.progress(
+            f"  {name}: {summary['throughput']}/s p50 {summary['p50_ms']} ms"
+            f" p99 {summary['p99_ms']} ms errors {summary['errors'] or 0}"
+            f" ({time.monotonic() - started:.1f}s)"
+        )
+        return summary
+
+    def run(self) -> None:
+        groups = (
+            (("echo",), self.echo),
+            (("pg", "get_room", "create_room", "book_room", "contention"), self.rooms),
+            (("list_1k", "list_100k"), self.lists),
+            (("watch_fanout", "watch_replicas"), self.watching),
+            (("smtp", "notify"), self.notifications),
+        )
+        for names, group in groups:
+            if self.wants(*names):
+                started = time.monotonic()
+                self.progress(f"[{', '.join(n for n in names if n in self.only)}]")
+                group()
+                self.progress(f"  group done in {time.monotonic() - started:.1f}s")
+
+    # --- groups ----------------------------------------------------------------------
+
+    def echo(self) -> None:
+        with ceilings.echo_server() as server:
+            self.load("echo", "bench.ceilings:echo", server.address, IN_FLIGHT, LOAD_PROCESSES)
+
+    def rooms(self) -> None:
+        url = self.pg.database("rooms")
+        dsn = libpq(url)
+        # Fresh rooms for every booking in the run: at most this many per second.
+        most = int(1500 * (self.warmup_s + self.measure_s)) + 1000
+        book = seed_rooms(dsn, most if self.wants("book_room") else 1, prefix="book")
+        get = seed_rooms(dsn, 1000, prefix="get")
+        rounds = 3 if self.quick else 22  # 2 of them warm-up (1 in quick mode)
+        contended = seed_rooms(dsn, rounds, prefix="contended", hosts=1)
+        if self.wants("pg"):
+            rows = 200_000 if not self.quick else 50_000
+            ceilings.prepare_pg_table(dsn, rows)
+            self.load(
+                "pg",
+                "bench.ceilings:pg_update",
+                dsn,
+                IN_FLIGHT,
+                LOAD_PROCESSES,
+                lambda i: {"rows": rows},
+            )
+        if not self.wants("get_room", "create_room", "book_room", "contention"):
+            return
+        with Services(self.log_dir) as services:
+            server = services.scheduling(url)
+            target = server.address
+            if self.wants("get_room"):
+                self.load(
+                    "get_room",
+                    "bench.clients:get_rooms",
+                    target,
+                    IN_FLIGHT,
+                    LOAD_PROCESSES,
+                    lambda i: {"room_ids": get.room_ids, "user_prefix": "reader"},
+                )
+            if self.wants("create_room"):
+                self.load(
+                    "create_room",
+                    "bench.clients:create_rooms",
+                    target,
+                    IN_FLIGHT,
+                    LOAD_PROCESSES,
+                    lambda i: {"user_prefix": "creator"},
+                )
+            if self.wants("book_room"):
+                shares = split(book.room_ids, LOAD_PROCESSES)
+                self.load(
+                    "book_room",
+                    "bench.clients:book_rooms",
+                    target,
+                    IN_FLIGHT,
+                    LOAD_PROCESSES,
+                    lambda i: {"room_ids": shares[i], "user_prefix": "guest"},
+                )
+            if self.wants("contention"):
+                with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+                    warmup = 1 if self.quick else 2
+                    result = pool.submit(
+                        contention.run_rounds, target, contended.room_ids, BOOKERS, warmup
+                    ).result(timeout=300)
+                self.results["contention"] = result
+                self.progress(
+                    f"  contention: {result['rounds']} rounds, winners"
+                    f" {result['winners_per_round']}, p99 {result['p99_ms']} ms"
+                )
+
+    def lists(self) -> None:
+        for name, rooms in (("list_1k", 1000), ("list_100k", 100_000)):
+            if not self.wants(name):
+                continue
+            url = self.pg.database(name.replace("_", ""))
+            started = time.monotonic()
+            seeded = seed_rooms(libpq(url), rooms, prefix="listed")
+            self.progress(f"  seeded {rooms} rooms in {time.monotonic() - started:.1f}s")
+            with Services(self.log_dir) as services:
+                server = services.scheduling(url)
+                self.load(
+                    name,
+                    "bench.clients:list_rooms",
+                    server.address,
+                    LIST_IN_FLIGHT,
+                    params=lambda i, s=seeded: {  # type: ignore[misc]
+                        "first_start": s.first_start.isoformat(),
+                        # Leave a page's worth at the end, so every page is full.
+                        "span_s": s.span_s - 60 * int(s.step.total_seconds()),
+                        "user_prefix": "lister",
+                    },
+                )
+            self.results[name]["rooms"] = rooms
+
+    def watching(self) -> None:
+        url = self.pg.database("watch")
+        writes = 15 if self.quick else 60
+        with Services(self.log_dir) as services:
+            first = services.scheduling(url)
+            if self.wants("watch_fanout"):
+                assert first.process is not None
+                result = watch.fanout(first.address, first.process.pid, WATCHERS, writes)
+                self.results["watch_fanout"] = result
+                self.progress(
+                    f"  watch_fanout: p50 {result['p50_ms']} p99 {result['p99_ms']} ms,"
+                    f" missed {result['missed']}, {result['kib_per_watcher']} KiB/watcher"
+                )
+            if self.wants("watch_replicas"):
+                second = services.scheduling(url)
+                result = watch.across(first.address, second.address, WATCHERS, writes)
+                self.results["watch_replicas"] = result
+                self.progress(
+                    f"  watch_replicas: other replica p50 {result['p50_ms']}"
+                    f" p99 {result['p99_ms']} ms (same replica p99"
+                    f" {result['same_replica']['p99_ms']} ms), missed {result['missed']}"
+                )
+
+    def notifications(self) -> None:
+        with ceilings.smtp_sink() as sink, Services(self.log_dir) as services:
+            notifier = services.notification(sink.port, SMTP_POOL_SIZE=str(NOTIFY_IN_FLIGHT))
+            message, mime = invite(notifier.address)
+            if self.wants("smtp"):
+                self.load(
+                    "smtp",
+                    "bench.ceilings:smtp_send",
+                    sink.address,
+                    NOTIFY_IN_FLIGHT,
+                    params=lambda i: {
+                        "sender": "rooms@example.test",
+                        "recipient": "guest@example.test",
+                        "mime": mime,
+                    },
+                )
+                self.results["smtp"]["message_bytes"] = len(mime)
+            if self.wants("notify"):
+                self.load(
+                    "notify",
+                    "bench.clients:deliver_invites",
+                    notifier.address,
+                    NOTIFY_IN_FLIGHT,
+                    params=lambda i: {"message": message},
+                )

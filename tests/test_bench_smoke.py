@@ -1,0 +1,61 @@
+"""The benchmark harness works end to end: a tiny subset, checked for shape, not speed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_the_figures(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "echo,get_room", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "get_room" in completed.stdout  # the table was printed
+
+    document = json.loads(out.read_text())
+    machine = document["machine"]
+    for key in ("cores", "cpu_model", "memory_gib", "python", "postgresql", "date"):
+        assert machine[key], key
+    assert document["quick"] is True
+    assert document["total_s"] > 0
+
+    for name in ("echo", "get_room"):
+        result = document["results"][name]
+        for key in ("count", "throughput", "p50_ms", "p99_ms", "errors", "in_flight"):
+            assert key in result, (name, key)
+        assert result["throughput"] > 0, name
+        assert result["count"] > 0, name
+        assert result["errors"] == {}, (name, result["errors"])
+        assert result["p50_ms"] <= result["p99_ms"]
+
+    goals = {goal["goal"]: goal for goal in document["goals"]}
+    get_room_goal = next(g for name, g in goals.items() if name.startswith("GetRoom"))
+    assert get_room_goal["measured"] > 0
+    assert get_room_goal["met"] in (True, False)
+    # Scenarios that did not run are reported as such, not as missed.
+    assert all(g["met"] is None for name, g in goals.items() if name.startswith("WatchRooms"))
+
+
+def test_unknown_scenario_is_refused() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "no_such_thing"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 2
+    assert "unknown scenario" in completed.stderr
