@@ -1,4 +1,4 @@
-"""`python -m scheduling_service migrate | serve`."""
+"""`python -m scheduling_service migrate | serve | outbox …`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import sys
-from contextlib import ExitStack
 from typing import Any
 
 from scheduling_service.adapters import embedded_postgres, schema
@@ -17,17 +16,12 @@ from servicekit import logs
 log = logging.getLogger("scheduling_service")
 
 
-def _database_url(settings: Settings, stack: ExitStack) -> str:
+def _database_url(settings: Settings) -> tuple[str, Any]:
+    """DATABASE_URL, or an embedded server's; the second item keeps that server in use
+    for as long as the caller holds it (pgserver stops it when its last user exits)."""
     if settings.database_url:
-        return settings.database_url
-    url, server = embedded_postgres.start(settings.embedded_db_dir)
-    stack.callback(_release, server)
-    return url
-
-
-def _release(server: Any) -> None:
-    # pgserver stops the server when its last user process exits; nothing else to do.
-    del server
+        return settings.database_url, None
+    return embedded_postgres.start(settings.embedded_db_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,27 +39,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logs.configure("scheduling_service", settings.log_level)
 
-    with ExitStack() as stack:
-        if args.command == "migrate":
-            url = _database_url(settings, stack)
-            schema.upgrade_to_head(url)
-            log.info("schema is at head")
-            return 0
-        if args.command == "outbox":
-            url = _database_url(settings, stack)
-            return asyncio.run(outbox_cli.run(args, settings, url))
-        if not settings.jwt_secret:
-            log.error("JWT_SECRET is not set: refusing to serve without token verification")
-            return 2
-        url = _database_url(settings, stack)
-        try:
-            schema.check_current(url)
-        except schema.SchemaOutOfDate as error:
-            log.error(str(error))
-            return 2
-        from scheduling_service.entrypoints.server import serve
+    if args.command == "serve" and not settings.jwt_secret:
+        log.error("JWT_SECRET is not set: refusing to serve without token verification")
+        return 2
+    url, _embedded = _database_url(settings)
+    if args.command == "migrate":
+        schema.upgrade_to_head(url)
+        log.info("schema is at head")
+        return 0
+    if args.command == "outbox":
+        return asyncio.run(outbox_cli.run(args, settings, url))
+    try:
+        schema.check_current(url)
+    except schema.SchemaOutOfDate as error:
+        log.error(str(error))
+        return 2
+    from scheduling_service.entrypoints.server import serve  # after logging is set up
 
-        asyncio.run(serve(settings, url))
+    asyncio.run(serve(settings, url))
     return 0
 
 
