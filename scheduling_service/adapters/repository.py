@@ -95,27 +95,27 @@ _FIND_REQUEST = text(
     "SELECT room_id FROM room_requests WHERE host_id = :host_id AND request_id = :request_id"
 )
 
-# Taken last in every writing transaction so the counter row's lock, which orders
-# the commits, is held only until COMMIT. NOTIFY carries just the revision: a hint
-# for watchers on every replica, delivered when the transaction commits.
-_RECORD_CHANGE = text(
-    """
+# The last statement of every writing transaction, sent together with its COMMIT
+# (see record_change_and_commit). The counter row's lock orders the commits, so
+# revisions become visible in order and without gaps; NOTIFY carries just the
+# revision, a hint for watchers on every replica, delivered at commit. psycopg
+# placeholders: this one runs on the driver connection.
+_RECORD_CHANGE = """
     WITH counter AS (
         UPDATE revision_counter SET value = value + 1 RETURNING value
     ), stamped AS (
         UPDATE rooms SET revision = counter.value FROM counter
-         WHERE rooms.room_id = :room_id RETURNING rooms.room_id
+         WHERE rooms.room_id = %(room_id)s RETURNING rooms.room_id
     ), notified AS (
         SELECT pg_notify('room_events', counter.value::text) FROM counter
     )
     INSERT INTO room_events (revision, room_id, change, room, participants,
                              open_before, open_after, event_time)
-    SELECT counter.value, :room_id, :change, :room, :participants,
-           :open_before, :open_after, :now
+    SELECT counter.value, %(room_id)s, %(change)s, %(room)s, %(participants)s,
+           %(open_before)s, %(open_after)s, %(now)s
       FROM counter, notified
     RETURNING revision
-    """
-)
+"""
 
 
 @dataclass(frozen=True)
@@ -226,24 +226,36 @@ class RoomRepository:
         row = (await self._conn.execute(_FIND_REQUEST, params)).first()
         return row.room_id if row else None
 
-    async def record_change(
+    async def record_change_and_commit(
         self, change: Change, before: Room | None, after: Room, now: datetime
     ) -> int:
-        """Append to the change log; returns the revision, now also the room's."""
+        """Append to the change log and COMMIT, in one round trip; returns the revision,
+        now also the room's.
+
+        psycopg's pipeline sends the statement and the COMMIT without waiting between
+        them, so the counter row's lock, which every writer takes, is released by the
+        server itself instead of after a reply has waited its turn in this busy event
+        loop. SQLAlchemy's own commit() afterwards finds nothing left to do.
+        """
         participants = set(after.participants) | set(before.participants if before else ())
-        result = await self._conn.execute(
-            _RECORD_CHANGE,
-            {
-                "room_id": after.room_id,
-                "change": change.value,
-                "room": wire.room_message(after, with_version=False).SerializeToString(),
-                "participants": sorted(participants),
-                "open_before": before.is_open if before else after.is_open,
-                "open_after": after.is_open and change is not Change.CANCELLED,
-                "now": now,
-            },
-        )
-        return int(result.scalar_one())
+        params = {
+            "room_id": after.room_id,
+            "change": change.value,
+            "room": wire.room_message(after, with_version=False).SerializeToString(),
+            "participants": sorted(participants),
+            "open_before": before.is_open if before else after.is_open,
+            "open_after": after.is_open and change is not Change.CANCELLED,
+            "now": now,
+        }
+        driver = (await self._conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        async with driver.pipeline():
+            cursor = driver.cursor()
+            await cursor.execute(_RECORD_CHANGE, params)
+            await driver.commit()
+        row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
 
     async def list(
         self, query: RoomQuery, *, after: tuple[datetime, uuid.UUID] | None, limit: int

@@ -106,8 +106,7 @@ class RoomService:
                 if earlier is not None:
                     return await _existing(uow, earlier)
             await uow.rooms.add(room, host_no)
-            revision = await uow.rooms.record_change(Change.CREATED, None, room, now)
-            await uow.commit()
+            revision = await uow.commit_change(Change.CREATED, None, room, now)
             return _at(room, revision)
 
         return await self._tx.run(work, time_left_s=time_left_s)
@@ -164,8 +163,7 @@ class RoomService:
                 raise errors.RoomAlreadyBooked("the room changed hands while booking; retry")
             before = _before_booking(booked)
             await _queue_invites(uow, Change.BOOKED, before, booked, now)
-            revision = await uow.rooms.record_change(Change.BOOKED, before, booked, now)
-            await uow.commit()
+            revision = await uow.commit_change(Change.BOOKED, before, booked, now)
             return _at(booked, revision)
 
         return await self._tx.run(work, time_left_s=time_left_s)
@@ -181,8 +179,7 @@ class RoomService:
             after = before.left_by(caller.user_id, now)
             await uow.rooms.update(before, after)
             await _queue_invites(uow, Change.LEFT, before, after, now)
-            revision = await uow.rooms.record_change(Change.LEFT, before, after, now)
-            await uow.commit()
+            revision = await uow.commit_change(Change.LEFT, before, after, now)
             return _at(after, revision)
 
         return await self._tx.run(work, time_left_s=time_left_s)
@@ -204,8 +201,7 @@ class RoomService:
             )
             await uow.rooms.update(before, after)
             await _queue_invites(uow, Change.RESCHEDULED, before, after, now)
-            revision = await uow.rooms.record_change(Change.RESCHEDULED, before, after, now)
-            await uow.commit()
+            revision = await uow.commit_change(Change.RESCHEDULED, before, after, now)
             return _at(after, revision)
 
         return await self._tx.run(work, time_left_s=time_left_s)
@@ -229,8 +225,7 @@ class RoomService:
             # is sent if the delete rolls back, none is lost if it commits.
             await _queue_invites(uow, Change.CANCELLED, before, cancelled, now, reason)
             await uow.rooms.delete(room_id)
-            await uow.rooms.record_change(Change.CANCELLED, before, cancelled, now)
-            await uow.commit()
+            await uow.commit_change(Change.CANCELLED, before, cancelled, now)
 
         await self._tx.run(work, time_left_s=time_left_s)
 

@@ -9,6 +9,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
 
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from scheduling_service.adapters.outbox import OutboxRepository
 from scheduling_service.adapters.repository import RoomRepository
 from scheduling_service.domain import errors
+from scheduling_service.domain.room import Change, Room
 
 
 class ServiceUnavailable(Exception):
@@ -50,8 +52,11 @@ async def database_errors() -> AsyncIterator[None]:
     """PostgreSQL's failures as what the caller can act on (outside a unit of work too)."""
     try:
         yield
-    except DBAPIError as error:
-        state = _sqlstate(error)
+    except (DBAPIError, psycopg.Error) as error:
+        # psycopg's own errors reach here from the one statement run on the driver
+        # connection (UnitOfWork.commit_change); everything else comes wrapped.
+        orig = error.orig if isinstance(error, DBAPIError) else error
+        state = getattr(orig, "sqlstate", None)
         if state == _EXCLUSION_VIOLATION:
             raise errors.ScheduleConflict(
                 "the time overlaps another session of the host or the guest"
@@ -60,7 +65,8 @@ async def database_errors() -> AsyncIterator[None]:
             raise ServiceUnavailable("the database is busy; retry") from error
         # Connection trouble, an administrator's shutdown, a database refusing
         # connections: psycopg raises all of these as OperationalError.
-        if error.connection_invalidated or isinstance(error.orig, psycopg.OperationalError):
+        invalidated = isinstance(error, DBAPIError) and error.connection_invalidated
+        if invalidated or isinstance(orig, psycopg.OperationalError):
             raise ServiceUnavailable("the database is unreachable") from error
         raise
     except (PoolTimeout, OSError) as error:
@@ -105,6 +111,16 @@ class UnitOfWork:
         await self._conn.commit()
         for action in self._after_commit:
             action()
+
+    async def commit_change(
+        self, change: Change, before: Room | None, after: Room, now: datetime
+    ) -> int:
+        """Record the change in the change log as the last statement, and commit with
+        it in one round trip; returns the change's revision."""
+        self.commit_started = True
+        revision = await self.rooms.record_change_and_commit(change, before, after, now)
+        await self.commit()
+        return revision
 
     async def __aexit__(
         self,
