@@ -31,6 +31,7 @@ class TokenVerifier:
         token = _bearer(metadata)
         cached = self._verified.get(token)
         if cached is not None and time.time() < cached[1] + _LEEWAY_S:
+            self._verified.move_to_end(token)
             return cached[0]
         user, expires = self._verify(token)
         self._verified[token] = (user, expires)

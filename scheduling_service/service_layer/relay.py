@@ -59,6 +59,7 @@ class Relay:
         self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._claiming_done = asyncio.Event()
 
     async def run(self) -> None:
         background = [
@@ -76,11 +77,14 @@ class Relay:
         ]
         try:
             while not self._stopping:
+                # Cleared before the claim, so a notification during it is not lost.
+                self._wake.clear()
                 free = self._s.relay_concurrency - len(self._in_flight)
                 claimed = await self._claim(min(free, self._s.relay_batch)) if free else 0
                 if claimed == 0:
                     await self._sleep()
         finally:
+            self._claiming_done.set()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
@@ -90,6 +94,12 @@ class Relay:
         mail relay accepted would go again when its lease ends)."""
         self._stopping = True
         self._wake.set()
+        # A claim under way may still start deliveries: wait for the loop to leave.
+        try:
+            async with asyncio.timeout(grace_s):
+                await self._claiming_done.wait()
+        except TimeoutError:
+            pass
         if self._in_flight:
             _, late = await asyncio.wait(self._in_flight, timeout=grace_s)
             for task in late:
@@ -101,7 +111,6 @@ class Relay:
 
     async def _sleep(self) -> None:
         """Until a notification, a finished call, or the poll period."""
-        self._wake.clear()
         try:
             async with asyncio.timeout(self._s.relay_poll_s):
                 await self._wake.wait()

@@ -35,16 +35,9 @@ log = logging.getLogger(__name__)
 _RETRYABLE = {"40001", "40P01"}  # serialization failure, deadlock detected
 _EXCLUSION_VIOLATION = "23P01"
 _BUSY = {"55P03", "57014"}  # lock timeout, statement timeout (both follow the deadline)
-_SET_SESSION_TIMEOUTS = text(
-    "SELECT set_config('statement_timeout', :ms, false), set_config('lock_timeout', :ms, false)"
-)
 _SET_TIMEOUTS = text(
     "SELECT set_config('statement_timeout', :ms, true), set_config('lock_timeout', :ms, true)"
 )
-
-
-def _sqlstate(error: DBAPIError) -> str | None:
-    return getattr(error.orig, "sqlstate", None)
 
 
 @asynccontextmanager
@@ -73,6 +66,20 @@ async def database_errors() -> AsyncIterator[None]:
         raise ServiceUnavailable("the database is unreachable") from error
 
 
+def _worth_retrying(error: DBAPIError | psycopg.Error, uow: UnitOfWork) -> str | None:
+    """Why the whole transaction may simply run again, or None."""
+    orig = error.orig if isinstance(error, DBAPIError) else error
+    state = getattr(orig, "sqlstate", None)
+    if state in _RETRYABLE:
+        return f"sqlstate {state}"
+    # A pooled connection the database dropped (a restart, an idle timeout) fails at
+    # first use; nothing was committed, so a fresh connection may go again. Once
+    # COMMIT was sent, whether it took is unknown: never again then.
+    if isinstance(error, DBAPIError) and error.connection_invalidated and not uow.commit_started:
+        return "stale connection"
+    return None
+
+
 class UnitOfWork:
     """One transaction: `rooms` and `outbox` work in it; `commit()` ends it well."""
 
@@ -91,15 +98,19 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         self._conn = await self._engine.connect()
-        if self._read_only:
-            # One statement needs no transaction: no BEGIN and ROLLBACK round trips.
-            self._conn = await self._conn.execution_options(isolation_level="AUTOCOMMIT")
-            if self._timeout_ms is not None:
-                await self._conn.execute(_SET_SESSION_TIMEOUTS, {"ms": str(self._timeout_ms)})
-        else:
-            await self._conn.begin()
-            if self._timeout_ms is not None:
-                await self._conn.execute(_SET_TIMEOUTS, {"ms": str(self._timeout_ms)})
+        try:
+            if self._read_only and self._timeout_ms is None:
+                # One statement needs no transaction: no BEGIN and ROLLBACK round trips.
+                # (With a deadline to honour it takes the transaction and its SET LOCAL,
+                # so that no setting outlives the call on a pooled connection.)
+                self._conn = await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                await self._conn.begin()
+                if self._timeout_ms is not None:
+                    await self._conn.execute(_SET_TIMEOUTS, {"ms": str(self._timeout_ms)})
+        except BaseException:
+            await self._conn.close()
+            raise
         self.rooms = RoomRepository(self._conn)
         self.outbox = OutboxRepository(self._conn, self._after_commit.append)
         return self
@@ -132,8 +143,6 @@ class UnitOfWork:
         try:
             if self._conn.in_transaction():
                 await self._conn.rollback()
-            if self._read_only and self._timeout_ms is not None:
-                await self._conn.execute(_SET_SESSION_TIMEOUTS, {"ms": "DEFAULT"})
         finally:
             await self._conn.close()
 
@@ -158,16 +167,16 @@ class Transactions:
         attempt = 0
         while True:
             attempt += 1
+            uow = UnitOfWork(self._engine, self._timeout_ms(deadline), read_only=read_only)
             async with database_errors():
                 try:
-                    async with UnitOfWork(self._engine, self._timeout_ms(deadline)) as uow:
+                    async with uow:
                         return await work(uow)
-                except DBAPIError as error:
-                    if _sqlstate(error) not in _RETRYABLE or attempt >= self._attempts:
+                except (DBAPIError, psycopg.Error) as error:
+                    why = _worth_retrying(error, uow)
+                    if why is None or attempt >= self._attempts:
                         raise
-                    log.info(
-                        "transaction retried", extra={"fields": {"sqlstate": _sqlstate(error)}}
-                    )
+                    log.info("transaction retried", extra={"fields": {"because": why}})
             await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
 
     def _timeout_ms(self, deadline: float | None) -> int | None:

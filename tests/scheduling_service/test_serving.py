@@ -178,3 +178,34 @@ async def test_database_unreachable_is_unavailable_and_not_ready(postgres_server
                     assert room.room_id
         finally:
             assert replica.stop() == 0
+
+
+async def test_connections_the_database_dropped_are_replaced_without_an_error(
+    postgres_server, tmp_path
+) -> None:
+    with postgres.fresh_database(postgres_server) as url:
+        schema.upgrade_to_head(url)
+        replica = SchedulingProcess(url, tmp_path).start()
+        name = url.rsplit("/", 1)[-1].split("?")[0]
+        try:
+            async with aio.insecure_channel(replica.address) as channel:
+                stub = pb_grpc.SchedulingServiceStub(channel)
+                host = new_user()
+                rooms = [
+                    await stub.CreateRoom(create_request(), metadata=auth(host)) for _ in range(3)
+                ]
+                with psycopg.connect(postgres_server, autocommit=True) as admin:
+                    # What a database restart does to the pool: every session is gone.
+                    admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = %s AND application_name = 'scheduling_service'",
+                        [name],
+                    )
+                # The first calls after it succeed: the pool's dead sessions are replaced.
+                got = await stub.GetRoom(
+                    pb.GetRoomRequest(room_id=rooms[0].room_id), metadata=auth(host)
+                )
+                assert got.room_id == rooms[0].room_id
+                await stub.CreateRoom(create_request(), metadata=auth(host))
+        finally:
+            assert replica.stop() == 0
