@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import ssl
-import subprocess
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
+import trustme
 from notification_helpers import (
     Sink,
     domain_message,
@@ -173,21 +171,10 @@ async def test_implicit_tls_against_a_plain_server_is_a_configuration_error(
 
 
 @pytest.fixture
-def tls_sink(tmp_path: Path) -> Iterator[Sink]:
-    """A sink offering STARTTLS with a self-signed certificate no client trusts."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
-            *("-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)),
-        ],
-        check=True,
-        capture_output=True,
-    )
+def tls_sink() -> Iterator[Sink]:
+    """A sink offering STARTTLS with a certificate from a CA no client trusts."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
     controller, sink = start_sink(tls_context=context, require_starttls=False)
     try:
         yield sink
