@@ -27,6 +27,12 @@ def main(argv: list[str] | None = None) -> int:
         "--only", default="", help=f"comma-separated scenarios among: {', '.join(SCENARIOS)}"
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the JSON goes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="SCHEDULING_WORKERS of the server in the room scenarios (default 1)",
+    )
     args = parser.parse_args(argv)
     only = {n.strip() for n in args.only.split(",") if n.strip()} or set(SCENARIOS)
     unknown = only - set(SCENARIOS)
@@ -42,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{' (quick)' if args.quick else ''}",
             flush=True,
         )
-        bench = Bench(pg, Path(logs), args.quick, only, progress=_progress)
+        bench = Bench(pg, Path(logs), args.quick, only, progress=_progress, workers=args.workers)
         try:
             bench.run()
         except BaseException:

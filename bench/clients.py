@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
@@ -17,24 +18,31 @@ from bench.load import Call, Client, Exhausted, LoadSpec, channels, metadata, ts
 
 
 class SchedulingClient:
-    """One channel per process, a stub, and one user per worker (p<index>-w<worker>)."""
+    """One channel per process (or `connections` of them, so that several server
+    workers sharing a port each get some), and one user per worker (p<index>-w<worker>)."""
 
     def __init__(self, spec: LoadSpec) -> None:
         from scheduling.v1 import scheduling_pb2_grpc
 
         self.spec = spec
-        self.channel = channels(spec.target, 1)[0]
-        self.stub = scheduling_pb2_grpc.SchedulingServiceStub(self.channel)
+        self.channels = channels(spec.target, int(spec.params.get("connections", 1)))
+        self.stubs = [scheduling_pb2_grpc.SchedulingServiceStub(c) for c in self.channels]
         prefix = spec.params.get("user_prefix", "user")
         self.auth = [metadata(f"{prefix}-p{spec.index}-w{w}") for w in range(spec.in_flight)]
 
+    def stub_for(self, worker: int) -> Any:
+        return self.stubs[worker % len(self.stubs)]
+
     async def close(self) -> None:
-        await self.channel.close()
+        for channel in self.channels:
+            await channel.close()
 
 
 class CreateRooms(SchedulingClient):
     def caller(self, worker: int) -> Call:
         from scheduling.v1 import scheduling_pb2 as pb
+
+        stub = self.stub_for(worker)
 
         base = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
         slot = iter(range(10**9))
@@ -49,7 +57,7 @@ class CreateRooms(SchedulingClient):
                 first_round_topic="Warm-up",
                 request_id=str(uuid.uuid4()),
             )
-            return await self.stub.CreateRoom(request, metadata=auth)
+            return await stub.CreateRoom(request, metadata=auth)
 
         return call
 
@@ -64,6 +72,8 @@ class BookRooms(SchedulingClient):
     def caller(self, worker: int) -> Call:
         from scheduling.v1 import scheduling_pb2 as pb
 
+        stub = self.stub_for(worker)
+
         auth = self.auth[worker]
 
         async def call() -> object:
@@ -71,7 +81,7 @@ class BookRooms(SchedulingClient):
             if room_id is None:
                 raise Exhausted
             request = pb.BookRoomRequest(room_id=room_id, request_id=str(uuid.uuid4()))
-            return await self.stub.BookRoom(request, metadata=auth)
+            return await stub.BookRoom(request, metadata=auth)
 
         return call
 
@@ -80,13 +90,15 @@ class GetRooms(SchedulingClient):
     def caller(self, worker: int) -> Call:
         from scheduling.v1 import scheduling_pb2 as pb
 
+        stub = self.stub_for(worker)
+
         ids = self.spec.params["room_ids"]
         auth = self.auth[worker]
         position = iter(range(worker * 7919, 10**12))
 
         async def call() -> object:
             room_id = ids[next(position) % len(ids)]
-            return await self.stub.GetRoom(pb.GetRoomRequest(room_id=room_id), metadata=auth)
+            return await stub.GetRoom(pb.GetRoomRequest(room_id=room_id), metadata=auth)
 
         return call
 
@@ -97,6 +109,8 @@ class ListRooms(SchedulingClient):
     def caller(self, worker: int) -> Call:
         from scheduling.v1 import scheduling_pb2 as pb
 
+        stub = self.stub_for(worker)
+
         first = datetime.fromisoformat(self.spec.params["first_start"])
         span_s = int(self.spec.params["span_s"])
         page_size = int(self.spec.params.get("page_size", 50))
@@ -106,7 +120,7 @@ class ListRooms(SchedulingClient):
         async def call() -> object:
             after = first + timedelta(seconds=rng.randrange(max(1, span_s)))
             request = pb.ListRoomsRequest(page_size=page_size, start_after=ts(after))
-            response = await self.stub.ListRooms(request, metadata=auth)
+            response = await stub.ListRooms(request, metadata=auth)
             if len(response.rooms) != page_size and response.next_page_token:
                 raise RuntimeError("short page")
             return response

@@ -51,6 +51,13 @@ class Bench:
     only: set[str]
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     progress: Callable[[str], None] = print
+    # SCHEDULING_WORKERS for the room scenarios; the clients then open 4 connections
+    # per worker so that the kernel's SO_REUSEPORT hashing reaches every worker.
+    workers: int = 1
+
+    @property
+    def connections(self) -> int:
+        return 1 if self.workers == 1 else 4 * self.workers
 
     @property
     def warmup_s(self) -> float:
@@ -138,8 +145,9 @@ class Bench:
         if not self.wants("get_room", "create_room", "book_room", "contention"):
             return
         with Services(self.log_dir) as services:
-            server = services.scheduling(url)
+            server = services.scheduling(url, SCHEDULING_WORKERS=str(self.workers))
             target = server.address
+            conns = self.connections
             if self.wants("get_room"):
                 self.load(
                     "get_room",
@@ -147,7 +155,11 @@ class Bench:
                     target,
                     IN_FLIGHT,
                     LOAD_PROCESSES,
-                    lambda i: {"room_ids": get.room_ids, "user_prefix": "reader"},
+                    lambda i: {
+                        "room_ids": get.room_ids,
+                        "user_prefix": "reader",
+                        "connections": conns,
+                    },
                 )
             if self.wants("create_room"):
                 self.load(
@@ -156,7 +168,7 @@ class Bench:
                     target,
                     IN_FLIGHT,
                     LOAD_PROCESSES,
-                    lambda i: {"user_prefix": "creator"},
+                    lambda i: {"user_prefix": "creator", "connections": conns},
                 )
             if self.wants("book_room"):
                 shares = split(book.room_ids, LOAD_PROCESSES)
@@ -166,7 +178,7 @@ class Bench:
                     target,
                     IN_FLIGHT,
                     LOAD_PROCESSES,
-                    lambda i: {"room_ids": shares[i], "user_prefix": "guest"},
+                    lambda i: {"room_ids": shares[i], "user_prefix": "guest", "connections": conns},
                 )
             if self.wants("contention"):
                 with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:

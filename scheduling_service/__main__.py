@@ -10,7 +10,7 @@ from typing import Any
 
 from scheduling_service.adapters import embedded_postgres, schema
 from scheduling_service.config import ConfigError, Settings
-from scheduling_service.entrypoints import outbox_cli
+from scheduling_service.entrypoints import outbox_cli, workers
 from servicekit import logs
 
 log = logging.getLogger("scheduling_service")
@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     except schema.SchemaOutOfDate as error:
         log.error(str(error))
         return 2
+    if settings.workers > 1:
+        return workers.supervise(settings, url)
     from scheduling_service.entrypoints.server import serve  # after logging is set up
 
     asyncio.run(serve(settings, url))

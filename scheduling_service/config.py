@@ -14,6 +14,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     listen: str = "127.0.0.1:50051"
+    # Serving processes sharing `listen` (SO_REUSEPORT); 1 serves in this process.
+    workers: int = 1
     # None: start an embedded PostgreSQL with its data under `embedded_db_dir`.
     database_url: str | None = None
     embedded_db_dir: str = "var/pgdata"
@@ -74,6 +76,7 @@ class Settings:
 
         return cls(
             listen=get("SCHEDULING_LISTEN", d.listen),
+            workers=int(number("SCHEDULING_WORKERS", d.workers, int, 1)),
             database_url=get("DATABASE_URL", "") or None,
             embedded_db_dir=get("EMBEDDED_DB_DIR", d.embedded_db_dir),
             jwt_secret=env.get("JWT_SECRET", ""),
@@ -115,6 +118,11 @@ class Settings:
         ).checked()
 
     def checked(self) -> Settings:
+        if self.workers > 1 and self.listen.rsplit(":", 1)[-1] == "0":
+            raise ConfigError(
+                "SCHEDULING_WORKERS > 1 needs a fixed port in SCHEDULING_LISTEN: with port 0"
+                " every worker would listen somewhere else"
+            )
         if self.relay_lease_s <= self.relay_rpc_timeout_s:
             raise ConfigError(
                 f"RELAY_LEASE_S={self.relay_lease_s} must exceed"

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 
 import grpc
 import psycopg
@@ -20,6 +21,7 @@ from scheduling_service.adapters import schema
 from tests import postgres
 from tests.processes import JWT_SECRET, SchedulingProcess
 from tests.scheduling_service.client import auth, create_request, failure, future, new_user, ts
+from tests.smtp_sink import free_port
 
 
 def _serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -209,3 +211,28 @@ async def test_connections_the_database_dropped_are_replaced_without_an_error(
                 await stub.CreateRoom(create_request(), metadata=auth(host))
         finally:
             assert replica.stop() == 0
+
+
+async def test_workers_share_the_port_and_stop_together(database_url, tmp_path) -> None:
+    metrics = free_port()
+    replica = SchedulingProcess(
+        database_url, tmp_path, SCHEDULING_WORKERS="2", METRICS_PORT=str(metrics)
+    ).start()
+    try:
+        for _ in range(24):  # a connection each: the kernel spreads them over the workers
+            async with aio.insecure_channel(replica.address) as channel:
+                stub = pb_grpc.SchedulingServiceStub(channel)
+                await stub.ListRooms(pb.ListRoomsRequest(page_size=1), metadata=auth("u"))
+        served = [_listed(metrics + i) for i in range(2)]
+        assert sum(served) == 24 and all(n > 0 for n in served), served
+    finally:
+        assert replica.stop() == 0
+    assert replica.log().count('"event": "stopped"') == 2
+
+
+def _listed(port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        for line in reply.read().decode().splitlines():
+            if line.startswith('scheduling_rpcs_total{code="OK",method="ListRooms"}'):
+                return float(line.split()[-1])
+    return 0.0
