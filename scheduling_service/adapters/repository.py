@@ -46,7 +46,8 @@ _BOOK = text(
         RETURNING r.*
     ), slot AS (
         INSERT INTO room_slots (room_id, user_no, role, starts, ends)
-        SELECT room_id, :guest_no, 'guest', starts, ends FROM r
+        SELECT r.room_id, :guest_no, 'guest', r.starts, r.ends
+          FROM r, LATERAL (SELECT pg_advisory_xact_lock(:guest_no)) AS one_writer_per_user
     )
     SELECT {ROOM_COLUMNS} FROM r
     """
@@ -68,7 +69,8 @@ _ADD_ROOM = text(
                       CAST(:topics AS text[])) AS r(round_id, number, topic)
     )
     INSERT INTO room_slots (room_id, user_no, role, starts, ends)
-    VALUES (:room_id, :host_no, 'host', :starts, :ends)
+    SELECT :room_id, :host_no, 'host', :starts, :ends
+      FROM (SELECT pg_advisory_xact_lock(:host_no)) AS one_writer_per_user
     """
 )
 _UPDATE_ROOM = text(
@@ -76,6 +78,18 @@ _UPDATE_ROOM = text(
     UPDATE rooms SET guest_id = :guest_id, starts = :starts, ends = :ends,
                      sequence = :sequence, update_time = :update_time
      WHERE room_id = :room_id
+    """
+)
+# Two transactions inserting slots that overlap each other's can deadlock inside
+# the exclusion constraint's check (each waits for the other's uncommitted row), and
+# PostgreSQL then takes a second to find it. So the writers of one person's slots go
+# one at a time: a transaction-scoped advisory lock per user, taken after the room's
+# row lock and in user order. The constraint still decides; the lock only queues.
+_LOCK_PARTICIPANTS = text(
+    """
+    SELECT pg_advisory_xact_lock(user_no)
+      FROM (SELECT user_no FROM room_slots WHERE room_id = :room_id
+             ORDER BY user_no OFFSET 0) AS in_order
     """
 )
 _MOVE_SLOTS = text("UPDATE room_slots SET starts = :starts, ends = :ends WHERE room_id = :room_id")
@@ -203,6 +217,7 @@ class RoomRepository:
         if before.guest_id is not None and after.guest_id is None:
             await self._conn.execute(_DELETE_GUEST_SLOT, {"room_id": after.room_id})
         if (before.starts, before.ends) != (after.starts, after.ends):
+            await self._conn.execute(_LOCK_PARTICIPANTS, {"room_id": after.room_id})
             await self._conn.execute(
                 _MOVE_SLOTS,
                 {"room_id": after.room_id, "starts": after.starts, "ends": after.ends},
