@@ -18,7 +18,8 @@ from bench import ceilings, contention, watch
 from bench.clients import invite
 from bench.load import LoadSpec, run_load, split
 from bench.seed import seed_rooms
-from bench.services import Postgres, Services, libpq
+from bench.services import Postgres, Services
+from tests.postgres import libpq_url
 
 IN_FLIGHT = 32  # the unary throughput scenarios and their ceilings
 LOAD_PROCESSES = 2
@@ -124,7 +125,7 @@ class Bench:
 
     def rooms(self) -> None:
         url = self.pg.database("rooms")
-        dsn = libpq(url)
+        dsn = libpq_url(url)
         # Fresh rooms for every booking in the run: at most this many per second.
         most = int(1500 * (self.warmup_s + self.measure_s)) + 1000
         book = seed_rooms(dsn, most if self.wants("book_room") else 1, prefix="book")
@@ -198,7 +199,7 @@ class Bench:
                 continue
             url = self.pg.database(name.replace("_", ""))
             started = time.monotonic()
-            seeded = seed_rooms(libpq(url), rooms, prefix="listed")
+            seeded = seed_rooms(libpq_url(url), rooms, prefix="listed")
             self.progress(f"  seeded {rooms} rooms in {time.monotonic() - started:.1f}s")
             with Services(self.log_dir) as services:
                 server = services.scheduling(url)

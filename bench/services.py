@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
-import os
-import tempfile
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -22,12 +19,9 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from scheduling_service.adapters import schema
+from tests.postgres import server_url
 from tests.processes import NotificationProcess, SchedulingProcess
 from tests.smtp_sink import free_port
-
-
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class Postgres:
@@ -62,24 +56,13 @@ class Postgres:
 
 @contextlib.contextmanager
 def postgres() -> Iterator[Postgres]:
-    given = os.environ.get("BENCH_DATABASE_URL")
-    if given:
-        server = Postgres(libpq(given))
+    """The server named by BENCH_DATABASE_URL, or a throwaway pgserver."""
+    with server_url("BENCH_DATABASE_URL") as url:
+        server = Postgres(url)
         try:
             yield server
         finally:
             server.drop_all()
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-
-        with tempfile.TemporaryDirectory(prefix="rooms-bench-pg-") as data_dir:
-            pg = pgserver.get_server(data_dir, cleanup_mode="delete")
-            try:
-                yield Postgres(str(pg.get_uri()))
-            finally:
-                pg.cleanup()
 
 
 class ChildServer:

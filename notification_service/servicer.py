@@ -6,8 +6,10 @@ recipient, outcome), whatever the result.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,6 +108,20 @@ class _CallLog:
         self.itip_method = _METHODS[message.method].value if message.method in _METHODS else None
         self.idempotency_key = message.idempotency_key[:_LOG_TEXT_LIMIT]
 
+    @contextlib.asynccontextmanager
+    async def errors_as_status(self, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        """Bad input as INVALID_ARGUMENT with its fields, anything else as INTERNAL."""
+        try:
+            yield
+        except InvalidMessage as exc:
+            self.code = "INVALID_ARGUMENT"
+            self.violations = [v.field for v in exc.violations]
+            await context.abort(*grpc_errors.invalid_argument(exc))
+        except Exception:
+            self.code = "INTERNAL"
+            logger.exception("%s failed", self.rpc)
+            await context.abort(*grpc_errors.internal())
+
     def write(self) -> None:
         ok = self.code == "OK"
         elapsed = time.monotonic() - self.started
@@ -137,16 +153,8 @@ class NotificationServicer(pb_grpc.NotificationServiceServicer):
     ) -> pb.DeliverCalendarMessageResponse:
         call = _CallLog("DeliverCalendarMessage", request.message)
         try:
-            try:
+            async with call.errors_as_status(context):
                 rendered, result = await self._notifier.deliver(from_proto(request.message))
-            except InvalidMessage as exc:
-                call.code = "INVALID_ARGUMENT"
-                call.violations = [v.field for v in exc.violations]
-                await context.abort(*grpc_errors.invalid_argument(exc))
-            except Exception:
-                call.code = "INTERNAL"
-                logger.exception("DeliverCalendarMessage failed")
-                await context.abort(*grpc_errors.internal())
             call.code = "OK"
             call.outcome = result.outcome.value
             call.message_id = rendered.message_id
@@ -163,16 +171,8 @@ class NotificationServicer(pb_grpc.NotificationServiceServicer):
     ) -> pb.RenderCalendarMessageResponse:
         call = _CallLog("RenderCalendarMessage", request.message)
         try:
-            try:
+            async with call.errors_as_status(context):
                 rendered = self._notifier.render(from_proto(request.message))
-            except InvalidMessage as exc:
-                call.code = "INVALID_ARGUMENT"
-                call.violations = [v.field for v in exc.violations]
-                await context.abort(*grpc_errors.invalid_argument(exc))
-            except Exception:
-                call.code = "INTERNAL"
-                logger.exception("RenderCalendarMessage failed")
-                await context.abort(*grpc_errors.internal())
             call.code = "OK"
             call.message_id = rendered.message_id
             return pb.RenderCalendarMessageResponse(mime=rendered.mime, ics=rendered.ics)

@@ -23,8 +23,9 @@ def libpq_url(url: str) -> str:
 
 
 @contextmanager
-def server_url() -> Iterator[str]:
-    given = os.environ.get("TEST_DATABASE_URL")
+def server_url(variable: str = "TEST_DATABASE_URL") -> Iterator[str]:
+    """The server `variable` names (a libpq URL), or a throwaway embedded one."""
+    given = os.environ.get(variable)
     if given:
         yield libpq_url(given)
         return
@@ -32,7 +33,7 @@ def server_url() -> Iterator[str]:
         warnings.simplefilter("ignore")
         import pgserver
 
-        with tempfile.TemporaryDirectory(prefix="rooms-test-pg-") as data_dir:
+        with tempfile.TemporaryDirectory(prefix="rooms-pg-") as data_dir:
             server = pgserver.get_server(data_dir, cleanup_mode="delete")
             try:
                 yield str(server.get_uri())

@@ -13,14 +13,14 @@ JWT_SECRET, NOTIFICATIONS_ENABLED. Ctrl-C stops everything.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
+
+from servicekit.supervise import run_until_stopped
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 
@@ -52,7 +52,7 @@ def main() -> int:
     sink = _start_mail_sink(env)
     metrics = int(env.get("METRICS_PORT", "9464"))
     # Own sessions: a terminal's Ctrl-C reaches this process only, and each child is
-    # told to stop exactly once (a second signal could land after its handlers are gone).
+    # told to stop exactly once (see servicekit.supervise).
     children = [
         subprocess.Popen(
             [py, "-m", "notification_service", "serve"],
@@ -67,20 +67,7 @@ def main() -> int:
     ]
     _print_banner(env, sink, metrics)
 
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    while not stopping and all(child.poll() is None for child in children):
-        time.sleep(0.2)
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    codes = [child.wait() for child in children]
+    stopping, codes = run_until_stopped(children)
     if sink is not None:
         sink.stop()
     if stopping and not any(codes):

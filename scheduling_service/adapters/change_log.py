@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scheduling_service import wire
-from scheduling_service.adapters.repository import ROOM_COLUMNS, room_from_row
+from scheduling_service.adapters.repository import ROOM_COLUMNS, room_from_row, view_conditions
 from scheduling_service.domain.room import Change
 from scheduling_service.service_layer.watch_hub import WatchEvent, WatchFilter
 
@@ -86,13 +86,8 @@ async def stream_snapshot(
     conn: AsyncConnection, f: WatchFilter, now: datetime
 ) -> AsyncIterator[bytes]:
     """A SNAPSHOT event per room not yet ended, in the caller's transaction."""
-    conditions = ["r.ends > :now"]
     params: dict[str, Any] = {"now": now}
-    if f.open_only:
-        conditions.append("r.guest_id IS NULL")
-    if f.participant_id:
-        conditions.append("(r.host_id = :participant OR r.guest_id = :participant)")
-        params["participant"] = f.participant_id
+    conditions = ["r.ends > :now", *view_conditions(f.open_only, f.participant_id, params)]
     sql = text(
         f"SELECT {ROOM_COLUMNS} FROM rooms r WHERE {' AND '.join(conditions)}"
         " ORDER BY r.starts, r.room_id"

@@ -162,6 +162,20 @@ def room_from_row(row: Any) -> Room:
     )
 
 
+def view_conditions(
+    open_only: bool, participant_id: str | None, params: dict[str, Any]
+) -> list[str]:
+    """SQL conditions on `rooms r` for the two views callers filter by (ListRooms and
+    the WatchRooms snapshot), adding their parameters to `params`."""
+    conditions = []
+    if open_only:
+        conditions.append("r.guest_id IS NULL")
+    if participant_id:
+        conditions.append("(r.host_id = :participant OR r.guest_id = :participant)")
+        params["participant"] = participant_id
+    return conditions
+
+
 class RoomRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -275,13 +289,8 @@ class RoomRepository:
     async def list(
         self, query: RoomQuery, *, after: tuple[datetime, uuid.UUID] | None, limit: int
     ) -> list[Room]:
-        conditions: list[str] = []
         params: dict[str, Any] = {"limit": limit}
-        if query.open_only:
-            conditions.append("r.guest_id IS NULL")
-        if query.participant_id:
-            conditions.append("(r.host_id = :participant OR r.guest_id = :participant)")
-            params["participant"] = query.participant_id
+        conditions = view_conditions(query.open_only, query.participant_id, params)
         if query.start_after is not None:
             conditions.append("r.starts >= :start_after")
             params["start_after"] = query.start_after

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import subprocess
 import sys
-import time
 
 from scheduling_service.config import Settings
+from servicekit.supervise import run_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +40,8 @@ def supervise(settings: Settings, database_url: str) -> int:
         )
     log.info("workers started", extra={"fields": {"workers": [c.pid for c in children]}})
 
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    while not stopping and all(child.poll() is None for child in children):
-        time.sleep(0.2)
+    stopping, codes = run_until_stopped(children)
     if not stopping:
-        log.error("a worker exited; stopping the others")
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    codes = [child.wait() for child in children]
+        log.error("a worker exited; the others were stopped")
     log.info("workers stopped", extra={"fields": {"exit_codes": codes}})
     return 0 if stopping and not any(codes) else 1
