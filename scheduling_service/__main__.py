@@ -16,11 +16,22 @@ from servicekit import logs
 log = logging.getLogger("scheduling_service")
 
 
+class NoDatabase(Exception):
+    """Neither DATABASE_URL nor EMBEDDED_POSTGRES: a production command never guesses."""
+
+
 def _database_url(settings: Settings) -> tuple[str, Any]:
-    """DATABASE_URL, or an embedded server's; the second item keeps that server in use
-    for as long as the caller holds it (pgserver stops it when its last user exits)."""
+    """DATABASE_URL, or an embedded server's when EMBEDDED_POSTGRES asks for one; the
+    second item keeps that server in use for as long as the caller holds it (pgserver
+    stops it when its last user exits)."""
     if settings.database_url:
         return settings.database_url, None
+    if not settings.embedded_postgres:
+        raise NoDatabase(
+            "DATABASE_URL is not set: set it to the service's PostgreSQL"
+            " (postgresql://user:password@host:5432/rooms), or set EMBEDDED_POSTGRES=true"
+            " for a throwaway local database in development (make run does)"
+        )
     return embedded_postgres.start(settings.embedded_db_dir)
 
 
@@ -42,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve" and not settings.jwt_secret:
         log.error("JWT_SECRET is not set: refusing to serve without token verification")
         return 2
-    url, _embedded = _database_url(settings)
+    try:
+        url, _embedded = _database_url(settings)
+    except NoDatabase as error:
+        log.error(str(error))
+        return 2
     if args.command == "migrate":
         schema.upgrade_to_head(url)
         log.info("schema is at head")

@@ -16,8 +16,10 @@ class Settings:
     listen: str = "127.0.0.1:50051"
     # Serving processes sharing `listen` (SO_REUSEPORT); 1 serves in this process.
     workers: int = 1
-    # None: start an embedded PostgreSQL with its data under `embedded_db_dir`.
+    # None: refuse to start, unless `embedded_postgres` asks for a local development
+    # server with its data under `embedded_db_dir` (make run does).
     database_url: str | None = None
+    embedded_postgres: bool = False
     embedded_db_dir: str = "var/pgdata"
     jwt_secret: str = ""
     jwt_issuer: str = ""
@@ -64,6 +66,12 @@ class Settings:
         def get(name: str, default: str) -> str:
             return env.get(name, "").strip() or default
 
+        def flag(name: str) -> bool:
+            raw = get(name, "false").lower()
+            if raw not in ("true", "false", "1", "0", "yes", "no"):
+                raise ConfigError(f"{name}={raw!r} is not true or false")
+            return raw in ("true", "1", "yes")
+
         def number(name: str, default: float, kind: type, minimum: float) -> float:
             raw = get(name, str(default))
             try:
@@ -78,6 +86,7 @@ class Settings:
             listen=get("SCHEDULING_LISTEN", d.listen),
             workers=int(number("SCHEDULING_WORKERS", d.workers, int, 1)),
             database_url=get("DATABASE_URL", "") or None,
+            embedded_postgres=flag("EMBEDDED_POSTGRES"),
             embedded_db_dir=get("EMBEDDED_DB_DIR", d.embedded_db_dir),
             jwt_secret=env.get("JWT_SECRET", ""),
             jwt_issuer=get("JWT_ISSUER", ""),

@@ -41,6 +41,8 @@ def _start_mail_sink(env: dict[str, str]) -> Controller | None:
 def main() -> int:
     env = {**os.environ}
     env.setdefault("JWT_SECRET", DEV_JWT_SECRET)
+    if not env.get("DATABASE_URL"):
+        env["EMBEDDED_POSTGRES"] = "true"  # development only: asked for explicitly
     env.setdefault("EMBEDDED_DB_DIR", str(Path(env.get("DEV_VAR_DIR", "var"), "pgdata")))
     env.setdefault("SCHEDULING_LISTEN", "127.0.0.1:50051")
     env.setdefault("NOTIFICATION_LISTEN", "127.0.0.1:50052")

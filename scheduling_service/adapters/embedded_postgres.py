@@ -1,4 +1,7 @@
-"""A local PostgreSQL for development when DATABASE_URL is unset (pgserver's wheel)."""
+"""A local PostgreSQL for development (EMBEDDED_POSTGRES=true), from pgserver's wheel.
+
+pgserver is a development dependency (the `dev` extra): the production image has none.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,12 @@ def start(data_dir: str) -> tuple[str, Any]:
     # platformdirs warns that XDG_RUNTIME_DIR is unset, which is normal in containers.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver  # imported here: only the embedded road needs it
+        try:
+            import pgserver  # imported here: only the embedded road needs it
+        except ImportError:
+            raise RuntimeError(
+                "EMBEDDED_POSTGRES needs the pgserver package (pip install -e '.[dev]')"
+            ) from None
 
         server = pgserver.get_server(str(path), cleanup_mode="stop")
     uri = str(server.get_uri())

@@ -40,6 +40,24 @@ def test_refuses_to_serve_without_jwt_secret(database_url) -> None:
     assert "JWT_SECRET" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["serve", "migrate", "outbox failed"])
+def test_refuses_to_guess_a_database(command: str, tmp_path) -> None:
+    env = {**os.environ, "JWT_SECRET": JWT_SECRET, "EMBEDDED_DB_DIR": str(tmp_path / "pg")}
+    env.pop("DATABASE_URL", None)
+    env.pop("EMBEDDED_POSTGRES", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "scheduling_service", *command.split()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "DATABASE_URL is not set" in result.stderr
+    assert "EMBEDDED_POSTGRES=true" in result.stderr
+    assert not (tmp_path / "pg").exists()  # nothing was started
+
+
 def test_refuses_to_serve_an_unmigrated_database(postgres_server) -> None:
     with postgres.fresh_database(postgres_server) as empty:
         result = _serve({"DATABASE_URL": empty, "JWT_SECRET": JWT_SECRET})
