@@ -21,7 +21,7 @@ import psycopg
 
 from bench.load import Call, Exhausted, LoadSpec, channels
 from bench.services import ChildServer
-from servicekit.serving import SERVER_OPTIONS
+from servicekit.lifecycle import SERVER_OPTIONS
 
 ECHO_METHOD = "/bench.v1.Echo/Echo"
 CEILING_TABLE = "bench_ceiling"

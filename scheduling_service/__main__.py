@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from typing import Any
 
@@ -12,8 +11,9 @@ from scheduling_service.adapters import embedded_postgres, schema
 from scheduling_service.config import ConfigError, Settings
 from scheduling_service.entrypoints import outbox_cli, workers
 from servicekit import logs
+from servicekit.logs import get_logger
 
-log = logging.getLogger("scheduling_service")
+log = get_logger("scheduling_service")
 
 
 class NoDatabase(Exception):

@@ -1,14 +1,14 @@
-"""Every setting of the scheduling service: read from the environment, with defaults."""
+"""Every setting of the scheduling service, with its default; read from the environment
+through servicekit.config.Env like the notification service's."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from servicekit.config import ConfigError, Env
 
-class ConfigError(ValueError):
-    """A variable holds a value the service cannot use."""
+__all__ = ["ConfigError", "Settings"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,10 @@ class Settings:
     db_pool_size: int = 10
     db_pool_overflow: int = 10
     db_pool_timeout_s: float = 10.0
+    # Statements run this often on a connection are prepared there (psycopg's
+    # prepare_threshold); None never prepares (PgBouncer older than 1.21 in
+    # transaction mode cannot keep prepared statements).
+    db_prepare_threshold: int | None = 5
     # Server-side ceiling for one statement; an RPC deadline lowers it per call.
     db_statement_timeout_ms: int = 10_000
     db_retry_attempts: int = 5
@@ -60,70 +64,55 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
+        e = Env(env)
         d = cls()
-
-        def get(name: str, default: str) -> str:
-            return env.get(name, "").strip() or default
-
-        def flag(name: str) -> bool:
-            raw = get(name, "false").lower()
-            if raw not in ("true", "false", "1", "0", "yes", "no"):
-                raise ConfigError(f"{name}={raw!r} is not true or false")
-            return raw in ("true", "1", "yes")
-
-        def number(name: str, default: float, kind: type, minimum: float) -> float:
-            raw = get(name, str(default))
-            try:
-                value = kind(raw)
-            except ValueError:
-                raise ConfigError(f"{name}={raw!r} is not a number") from None
-            if value < minimum:
-                raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
-            return value
-
         return cls(
-            listen=get("SCHEDULING_LISTEN", d.listen),
-            workers=int(number("SCHEDULING_WORKERS", d.workers, int, 1)),
-            database_url=get("DATABASE_URL", "") or None,
-            embedded_postgres=flag("EMBEDDED_POSTGRES"),
-            embedded_db_dir=get("EMBEDDED_DB_DIR", d.embedded_db_dir),
-            jwt_secret=env.get("JWT_SECRET", ""),
-            jwt_issuer=get("JWT_ISSUER", ""),
-            jwt_audience=get("JWT_AUDIENCE", ""),
-            notification_target=get("NOTIFICATION_TARGET", d.notification_target),
-            notification_auth_token=env.get("NOTIFICATION_AUTH_TOKEN", ""),
-            metrics_port=int(number("METRICS_PORT", d.metrics_port, int, 0)),
-            ics_uid_domain=get("ICS_UID_DOMAIN", d.ics_uid_domain),
-            max_advance_days=int(number("MAX_ADVANCE_DAYS", d.max_advance_days, int, 1)),
-            watch_heartbeat_s=number("WATCH_HEARTBEAT_S", d.watch_heartbeat_s, float, 0.1),
-            watch_retention_h=number("WATCH_RETENTION_H", d.watch_retention_h, float, 0.0001),
-            shutdown_grace_s=number("SHUTDOWN_GRACE_S", d.shutdown_grace_s, float, 0),
-            log_level=get("LOG_LEVEL", d.log_level).upper(),
-            db_pool_size=int(number("DB_POOL_SIZE", d.db_pool_size, int, 1)),
-            db_pool_overflow=int(number("DB_POOL_OVERFLOW", d.db_pool_overflow, int, 0)),
-            db_pool_timeout_s=number("DB_POOL_TIMEOUT_S", d.db_pool_timeout_s, float, 0.1),
-            db_statement_timeout_ms=int(
-                number("DB_STATEMENT_TIMEOUT_MS", d.db_statement_timeout_ms, int, 1)
+            listen=e.text("SCHEDULING_LISTEN", d.listen),
+            workers=e.integer("SCHEDULING_WORKERS", d.workers, low=1),
+            database_url=e.text("DATABASE_URL") or None,
+            embedded_postgres=e.flag("EMBEDDED_POSTGRES", d.embedded_postgres),
+            embedded_db_dir=e.text("EMBEDDED_DB_DIR", d.embedded_db_dir),
+            jwt_secret=e.text("JWT_SECRET"),
+            jwt_issuer=e.text("JWT_ISSUER"),
+            jwt_audience=e.text("JWT_AUDIENCE"),
+            notification_target=e.text("NOTIFICATION_TARGET", d.notification_target),
+            notification_auth_token=e.text("NOTIFICATION_AUTH_TOKEN"),
+            metrics_port=e.integer("METRICS_PORT", d.metrics_port, low=0, high=65535),
+            ics_uid_domain=e.text("ICS_UID_DOMAIN", d.ics_uid_domain),
+            max_advance_days=e.integer("MAX_ADVANCE_DAYS", d.max_advance_days, low=1),
+            watch_heartbeat_s=e.number("WATCH_HEARTBEAT_S", d.watch_heartbeat_s, low=0.1),
+            watch_retention_h=e.number("WATCH_RETENTION_H", d.watch_retention_h, low=0.0001),
+            shutdown_grace_s=e.number("SHUTDOWN_GRACE_S", d.shutdown_grace_s, low=0),
+            log_level=e.level("LOG_LEVEL", d.log_level),
+            db_pool_size=e.integer("DB_POOL_SIZE", d.db_pool_size, low=1),
+            db_pool_overflow=e.integer("DB_POOL_OVERFLOW", d.db_pool_overflow, low=0),
+            db_pool_timeout_s=e.number("DB_POOL_TIMEOUT_S", d.db_pool_timeout_s, low=0.1),
+            db_prepare_threshold=(
+                None
+                if e.text("DB_PREPARE_THRESHOLD").lower() == "never"
+                else e.integer("DB_PREPARE_THRESHOLD", 5, low=0)
             ),
-            db_retry_attempts=int(number("DB_RETRY_ATTEMPTS", d.db_retry_attempts, int, 1)),
-            readiness_probe_s=number("READINESS_PROBE_S", d.readiness_probe_s, float, 0.1),
-            watch_queue_size=int(number("WATCH_QUEUE_SIZE", d.watch_queue_size, int, 1)),
-            request_id_retention_h=number(
-                "REQUEST_ID_RETENTION_H", d.request_id_retention_h, float, 0.0001
+            db_statement_timeout_ms=e.integer(
+                "DB_STATEMENT_TIMEOUT_MS", d.db_statement_timeout_ms, low=1
             ),
-            watch_poll_s=number("WATCH_POLL_S", d.watch_poll_s, float, 0.05),
-            watch_prune_every_s=number("WATCH_PRUNE_EVERY_S", d.watch_prune_every_s, float, 0.1),
-            relay_batch=int(number("RELAY_BATCH", d.relay_batch, int, 1)),
-            relay_concurrency=int(number("RELAY_CONCURRENCY", d.relay_concurrency, int, 1)),
-            relay_rpc_timeout_s=number("RELAY_RPC_TIMEOUT_S", d.relay_rpc_timeout_s, float, 0.1),
-            relay_lease_s=number("RELAY_LEASE_S", d.relay_lease_s, float, 0.2),
-            relay_poll_s=number("RELAY_POLL_S", d.relay_poll_s, float, 0.05),
-            relay_backoff_min_s=number("RELAY_BACKOFF_MIN_S", d.relay_backoff_min_s, float, 0.01),
-            relay_backoff_max_s=number("RELAY_BACKOFF_MAX_S", d.relay_backoff_max_s, float, 0.01),
-            relay_max_attempts=int(number("RELAY_MAX_ATTEMPTS", d.relay_max_attempts, int, 1)),
-            outbox_retention_h=number("OUTBOX_RETENTION_H", d.outbox_retention_h, float, 0.0001),
-            outbox_purge_every_s=number("OUTBOX_PURGE_EVERY_S", d.outbox_purge_every_s, float, 0.1),
+            db_retry_attempts=e.integer("DB_RETRY_ATTEMPTS", d.db_retry_attempts, low=1),
+            readiness_probe_s=e.number("READINESS_PROBE_S", d.readiness_probe_s, low=0.1),
+            watch_queue_size=e.integer("WATCH_QUEUE_SIZE", d.watch_queue_size, low=1),
+            request_id_retention_h=e.number(
+                "REQUEST_ID_RETENTION_H", d.request_id_retention_h, low=0.0001
+            ),
+            watch_poll_s=e.number("WATCH_POLL_S", d.watch_poll_s, low=0.05),
+            watch_prune_every_s=e.number("WATCH_PRUNE_EVERY_S", d.watch_prune_every_s, low=0.1),
+            relay_batch=e.integer("RELAY_BATCH", d.relay_batch, low=1),
+            relay_concurrency=e.integer("RELAY_CONCURRENCY", d.relay_concurrency, low=1),
+            relay_rpc_timeout_s=e.number("RELAY_RPC_TIMEOUT_S", d.relay_rpc_timeout_s, low=0.1),
+            relay_lease_s=e.number("RELAY_LEASE_S", d.relay_lease_s, low=0.2),
+            relay_poll_s=e.number("RELAY_POLL_S", d.relay_poll_s, low=0.05),
+            relay_backoff_min_s=e.number("RELAY_BACKOFF_MIN_S", d.relay_backoff_min_s, low=0.01),
+            relay_backoff_max_s=e.number("RELAY_BACKOFF_MAX_S", d.relay_backoff_max_s, low=0.01),
+            relay_max_attempts=e.integer("RELAY_MAX_ATTEMPTS", d.relay_max_attempts, low=1),
+            outbox_retention_h=e.number("OUTBOX_RETENTION_H", d.outbox_retention_h, low=0.0001),
+            outbox_purge_every_s=e.number("OUTBOX_PURGE_EVERY_S", d.outbox_purge_every_s, low=0.1),
         ).checked()
 
     def checked(self) -> Settings:

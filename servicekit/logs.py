@@ -54,3 +54,37 @@ def configure(service: str, level: str = "INFO") -> None:
 
 def log_event(logger: logging.Logger, level: int, event: str, **fields: Any) -> None:
     logger.log(level, event, extra={"fields": fields})
+
+
+class EventLog:
+    """The one call style of both services: an event name and its fields,
+    `log.info("rpc", code="OK", latency_ms=1.2)`, written as one JSON line."""
+
+    def __init__(self, name: str) -> None:
+        self.logger = logging.getLogger(name)
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self.log(logging.DEBUG, event, **fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self.log(logging.INFO, event, **fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self.log(logging.WARNING, event, **fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self.log(logging.ERROR, event, **fields)
+
+    def exception(self, event: str, **fields: Any) -> None:
+        """An error with the exception being handled (its traceback in `exception`)."""
+        self.logger.error(event, exc_info=True, extra={"fields": fields})
+
+    def log(
+        self, level: int, event: str, *, exc_info: BaseException | bool = False, **fields: Any
+    ) -> None:
+        if self.logger.isEnabledFor(level):
+            self.logger.log(level, event, exc_info=exc_info, extra={"fields": fields})
+
+
+def get_logger(name: str) -> EventLog:
+    return EventLog(name)

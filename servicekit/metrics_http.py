@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 from prometheus_client import start_http_server
 
-log = logging.getLogger(__name__)
+from servicekit.logs import get_logger
+
+log = get_logger(__name__)
 
 
 def host_of(listen: str) -> str:
@@ -21,4 +21,4 @@ def serve_metrics(port: int | None, grpc_listen: str) -> None:
         return
     host = host_of(grpc_listen)
     start_http_server(port, addr=host)
-    log.info("metrics endpoint", extra={"fields": {"host": host, "port": port}})
+    log.info("metrics endpoint", host=host, port=port)

@@ -150,6 +150,7 @@ def dockerfile_cmd() -> list[str]:
         for name, spec in LONG_RUNNING.items()
     ],
 )
+@pytest.mark.slow  # runs each command as a process
 def test_every_python_module_exists_with_its_subcommand(where: str, argv: list[str]) -> None:
     modules = python_modules(argv)
     assert modules, f"{where}: no `python -m` in {argv}"

@@ -19,11 +19,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import icalendar
+import pytest
 
 from tests.smtp_sink import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+
+pytestmark = pytest.mark.slow  # starts processes
 
 
 def _roomsctl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

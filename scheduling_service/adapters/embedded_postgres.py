@@ -5,13 +5,14 @@ pgserver is a development dependency (the `dev` extra): the production image has
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
+from servicekit.logs import get_logger
+
+log = get_logger(__name__)
 
 
 def start(data_dir: str) -> tuple[str, Any]:
@@ -34,5 +35,5 @@ def start(data_dir: str) -> tuple[str, Any]:
 
         server = pgserver.get_server(str(path), cleanup_mode="stop")
     uri = str(server.get_uri())
-    log.info("embedded postgresql ready", extra={"fields": {"data_dir": os.fspath(path)}})
+    log.info("embedded postgresql ready", data_dir=os.fspath(path))
     return uri, server

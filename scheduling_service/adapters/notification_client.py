@@ -1,13 +1,15 @@
-"""The notification service as the relay sees it: one gRPC call per message."""
+"""The notification service as the relay sees it (ports.NotificationSender): one gRPC
+call per message. The outbox keeps each message as the request's own protobuf; the
+idempotency key is the outbox row's."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import grpc
 from grpc import aio
 from notification.v1 import notification_pb2 as npb
 from notification.v1 import notification_pb2_grpc as npb_grpc
+
+from scheduling_service.domain.outbox import Attempt, Claimed, Outcome
 
 # Calls that never reached a decision on the other side: try again later.
 _TRANSIENT = {
@@ -24,11 +26,12 @@ _TRANSIENT = {
 }
 
 
-@dataclass(frozen=True)
-class Attempt:
-    outcome: npb.Outcome
-    message_id: str
-    detail: str
+_OUTCOMES = {
+    npb.OUTCOME_DELIVERED: Outcome.DELIVERED,
+    npb.OUTCOME_DRY_RUN: Outcome.DRY_RUN,
+    npb.OUTCOME_TEMPORARY_FAILURE: Outcome.TEMPORARY_FAILURE,
+    npb.OUTCOME_PERMANENT_FAILURE: Outcome.PERMANENT_FAILURE,
+}
 
 
 class NotificationClient:
@@ -38,7 +41,9 @@ class NotificationClient:
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._timeout_s = timeout_s
 
-    async def deliver(self, message: npb.CalendarMessage) -> Attempt:
+    async def deliver(self, claimed: Claimed) -> Attempt:
+        message = npb.CalendarMessage.FromString(claimed.payload)
+        message.idempotency_key = f"outbox-{claimed.id}"
         try:
             reply = await self._stub.DeliverCalendarMessage(
                 npb.DeliverCalendarMessageRequest(message=message),
@@ -48,14 +53,12 @@ class NotificationClient:
             )
         except grpc.RpcError as error:
             code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
-            outcome = (
-                npb.OUTCOME_TEMPORARY_FAILURE
-                if code in _TRANSIENT
-                else npb.OUTCOME_PERMANENT_FAILURE
-            )
+            outcome = Outcome.TEMPORARY_FAILURE if code in _TRANSIENT else Outcome.PERMANENT_FAILURE
             details = error.details() if isinstance(error, grpc.Call) else str(error)
             return Attempt(outcome, "", f"notification service: {code.name}: {details}")
-        return Attempt(reply.outcome, reply.message_id, reply.detail)
+        # An outcome this client does not know: the service is newer; try again later.
+        outcome = _OUTCOMES.get(reply.outcome, Outcome.TEMPORARY_FAILURE)
+        return Attempt(outcome, reply.message_id, reply.detail)
 
     async def close(self) -> None:
         await self._channel.close()

@@ -9,7 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from scheduling_service.adapters.database import sync_engine
+from scheduling_service.adapters.database import migration_connection
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -32,12 +32,8 @@ def upgrade_to_head(url: str) -> None:
 
 def check_current(url: str) -> None:
     heads = set(ScriptDirectory.from_config(_config(url)).get_heads())
-    engine = sync_engine(url)
-    try:
-        with engine.connect() as conn:
-            current = set(MigrationContext.configure(conn).get_current_heads())
-    finally:
-        engine.dispose()
+    with migration_connection(url) as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
     if current != heads:
         raise SchemaOutOfDate(
             f"database schema is at {sorted(current) or 'nothing'}, the code needs"

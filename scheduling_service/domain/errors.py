@@ -1,7 +1,7 @@
-"""Every error the scheduling rules can raise; the gRPC layer maps each to a status.
+"""Every error a caller of the scheduling service can get, drawn once, here.
 
-The hierarchy is drawn once, here. `reason` is the google.rpc.ErrorInfo reason the
-API promises for the case (design §2).
+The gRPC layer maps each class to a status code; `reason` is the google.rpc.ErrorInfo
+reason the API promises for the case (design §2).
 """
 
 from __future__ import annotations
@@ -87,3 +87,10 @@ class RevisionCompacted(SchedulingError):
 
 class WatcherTooSlow(SchedulingError):
     reason = "WATCHER_TOO_SLOW"
+
+
+class Unavailable(SchedulingError):
+    """The database cannot be reached, is too busy for the deadline, or the server is
+    stopping; the caller may retry (elsewhere)."""
+
+    reason = "UNAVAILABLE"

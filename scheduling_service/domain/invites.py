@@ -12,7 +12,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from scheduling_service.domain.room import Change, Room
+from scheduling_service.domain.changes import Change
+from scheduling_service.domain.room import Room
 
 
 class Method(enum.Enum):

@@ -1,28 +1,17 @@
 """The booking rules: what a room is and who may do what to it, when.
 
-Plain objects, no I/O. The repository's conditional booking statement mirrors
-`Room.already_guest` so that the race is decided by PostgreSQL; this module is where
-the rules are written down and where a refused booking learns why.
+Plain objects, no I/O. Each rule takes the room as it is and returns the room as it
+will be (SEQUENCE included) or raises why not; the repository writes the new state only
+if the room is still the version the rule saw (see changes.Written).
 """
 
 from __future__ import annotations
 
-import enum
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from scheduling_service.domain import errors
-
-
-class Change(enum.Enum):
-    """Kinds of change recorded in the room change log (WatchRooms event types)."""
-
-    CREATED = "CREATED"
-    BOOKED = "BOOKED"
-    LEFT = "LEFT"
-    RESCHEDULED = "RESCHEDULED"
-    CANCELLED = "CANCELLED"
 
 
 @dataclass(frozen=True)
@@ -99,22 +88,17 @@ class Room:
     def has_started(self, now: datetime) -> bool:
         return now >= self.starts
 
-    def already_guest(self, user_id: str, now: datetime) -> bool:
-        """Whether `user_id` already is the guest (a retried booking by its winner is a
-        success, not a conflict); False when they may book it; raises why not otherwise."""
+    def booked_by(self, user_id: str, now: datetime) -> Room:
+        """The room booked by `user_id`; itself when they already are the guest (a
+        retried booking by its winner is a success, not a conflict)."""
         if user_id == self.host_id:
             raise errors.HostCannotBook("the host cannot book their own room")
         if self.guest_id == user_id:
-            return True
+            return self
         if self.guest_id is not None:
             raise errors.RoomAlreadyBooked("the room is already booked")
         if self.has_started(now):
             raise errors.RoomStarted("the session has already started")
-        return False
-
-    def booked_by(self, user_id: str, now: datetime) -> Room:
-        if self.already_guest(user_id, now):
-            return self
         return replace(self, guest_id=user_id, sequence=self.sequence + 1, update_time=now)
 
     def left_by(self, user_id: str, now: datetime) -> Room:

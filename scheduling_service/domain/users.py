@@ -15,3 +15,23 @@ class User:
     @property
     def profile(self) -> tuple[str | None, str | None, str | None]:
         return (self.email, self.name, self.zoneinfo)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """What the directory knows of a user: where and how to reach them."""
+
+    user_id: str
+    email: str | None
+    name: str | None
+    zoneinfo: str | None
+
+
+@dataclass(frozen=True)
+class People:
+    """The people a change to a room concerns: who holds the room's event in their
+    calendar now (everyone sent a REQUEST for its UID and no CANCEL since), and the
+    contact details of everyone a message may name."""
+
+    holders: frozenset[str]
+    contacts: dict[str, Contact]

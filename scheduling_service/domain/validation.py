@@ -1,7 +1,9 @@
-"""Checks on what callers send, before anything is stored. Pure functions, no I/O.
+"""The rules on what callers send: limits, times, durations, ids. Pure, no I/O.
 
 Each check appends to a list of violations so that one reply names every bad field
-(google.rpc.BadRequest); `raise_if_any` turns the list into InvalidArgument.
+(google.rpc.BadRequest); `raise_if_any` turns the list into InvalidArgument. The text
+hygiene both services share (control characters and the like) is applied where requests
+enter, in entrypoints/commands.py.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from scheduling_service.domain.errors import FieldViolation, InvalidArgument
-from servicekit.text import control_character
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 4000
@@ -34,30 +35,6 @@ class Violations(list[FieldViolation]):
     def raise_if_any(self) -> None:
         if self:
             raise InvalidArgument(list(self))
-
-
-def text(
-    v: Violations,
-    field: str,
-    value: str,
-    *,
-    max_len: int,
-    required: bool = False,
-    multiline: bool = False,
-) -> str:
-    if required and not value.strip():
-        v.add(field, "is required")
-    elif len(value) > max_len:
-        v.add(field, f"must be at most {max_len} characters")
-    elif control_character(value, multiline=multiline):
-        v.add(field, "must not contain control characters")
-    return value
-
-
-def user_id(v: Violations, field: str, value: str) -> str:
-    if not value:
-        return value
-    return text(v, field, value, max_len=USER_ID_MAX)
 
 
 def room_id(v: Violations, field: str, value: str) -> uuid.UUID:

@@ -11,6 +11,7 @@ import jwt
 
 from scheduling_service.domain.errors import Unauthenticated
 from scheduling_service.domain.users import User
+from servicekit.auth import bearer_token
 from servicekit.text import address_problem, control_character
 
 _LEEWAY_S = 30
@@ -73,13 +74,10 @@ class TokenVerifier:
 
 
 def _bearer(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:
-    for key, value in metadata or ():
-        if key == "authorization" and isinstance(value, str):
-            scheme, _, token = value.partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
-            break
-    raise Unauthenticated("send `authorization: Bearer <token>` metadata")
+    token = bearer_token(metadata)
+    if token is None:
+        raise Unauthenticated("send `authorization: Bearer <token>` metadata")
+    return token
 
 
 # Profile claims only feed the directory: a malformed one is dropped, not fatal.

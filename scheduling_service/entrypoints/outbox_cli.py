@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from datetime import UTC, datetime, timedelta
 
-from scheduling_service.adapters.database import async_engine
-from scheduling_service.adapters.outbox import OutboxRepository
+from scheduling_service.adapters.database import PostgresDatabase
 from scheduling_service.config import Settings
+from scheduling_service.service_layer.ports import UnitOfWork
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,28 +27,34 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 async def run(args: argparse.Namespace, settings: Settings, database_url: str) -> int:
-    engine = async_engine(database_url, settings)
+    database = PostgresDatabase(database_url, settings)
+    await database.open()
     try:
-        async with engine.begin() as conn:
-            outbox = OutboxRepository(conn)
-            if args.action == "failed":
-                for row in await outbox.failed(args.limit):
-                    print(json.dumps({**row._asdict()}, default=str))
-            elif args.action == "retry":
-                ids = await outbox.retry_failed(None if args.all else args.ids)
-                print(f"queued again: {len(ids)} {ids}")
-                skipped = set(args.ids or ()) - set(ids)
-                if skipped:
-                    print(
-                        f"not queued (not failed, unknown, or superseded): {sorted(skipped)}",
-                        file=sys.stderr,
-                    )
-            else:
-                hours = args.older_than_hours
-                if hours is None:
-                    hours = settings.outbox_retention_h
-                deleted = await outbox.purge(datetime.now(UTC) - timedelta(hours=hours))
-                print(f"deleted: {deleted}")
+        return await database.run(lambda uow: _act(args, settings, uow))
     finally:
-        await engine.dispose()
+        await database.close()
+
+
+async def _act(args: argparse.Namespace, settings: Settings, uow: UnitOfWork) -> int:
+    if args.action == "failed":
+        failed = await uow.outbox.failed(args.limit)
+        for message in failed:
+            print(json.dumps(dataclasses.asdict(message), default=str))
+        if not failed:
+            print("no failed messages", file=sys.stderr)
+    elif args.action == "retry":
+        ids = await uow.outbox.retry_failed(None if args.all else args.ids)
+        print(f"queued again: {len(ids)} {ids}")
+        skipped = set(args.ids or ()) - set(ids)
+        if skipped:
+            print(
+                f"not queued (not failed, unknown, or superseded): {sorted(skipped)}",
+                file=sys.stderr,
+            )
+    else:
+        hours = args.older_than_hours
+        if hours is None:
+            hours = settings.outbox_retention_h
+        deleted = await uow.outbox.purge(datetime.now(UTC) - timedelta(hours=hours))
+        print(f"deleted: {deleted}")
     return 0

@@ -1,152 +1,123 @@
-"""The scheduling process: database, gRPC server, health, and a graceful stop.
+"""The scheduling process: adapters wired to the service layer, behind a gRPC server.
 
-Liveness ("" in the health service) reports the process; readiness (the service's
-own name) follows the database, so a database blip does not restart every replica.
+Readiness (the service's name in the health service) follows the database; liveness
+("") the process (servicekit.lifecycle). On SIGTERM: health NOT_SERVING, watch streams
+ended with UNAVAILABLE (streams never end by themselves, so this keeps the grace period
+for unary calls), the relay drained, then the server's grace for calls in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import signal
 from datetime import timedelta
 
-from grpc import aio
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from scheduling.v1 import scheduling_pb2, scheduling_pb2_grpc
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from scheduling_service.adapters.change_feed import ChangeFeed
-from scheduling_service.adapters.database import async_engine
-from scheduling_service.adapters.directory import Directory
+from scheduling_service.adapters.database import PostgresDatabase
+from scheduling_service.adapters.listener import PostgresListener
 from scheduling_service.adapters.notification_client import NotificationClient
+from scheduling_service.adapters.wire import EventMarkers
 from scheduling_service.config import Settings
 from scheduling_service.entrypoints.auth import TokenVerifier
-from scheduling_service.entrypoints.interceptor import RpcInterceptor
+from scheduling_service.entrypoints.interceptor import interceptor
 from scheduling_service.entrypoints.servicer import SchedulingServicer
+from scheduling_service.service_layer.feed import ChangeFeed
+from scheduling_service.service_layer.hub import Hub
+from scheduling_service.service_layer.ports import UnitOfWork
 from scheduling_service.service_layer.relay import Relay
 from scheduling_service.service_layer.rooms import RoomService
-from scheduling_service.service_layer.unit_of_work import Transactions
-from scheduling_service.service_layer.watch_hub import Hub
+from scheduling_service.service_layer.watch import Watches
+from servicekit.lifecycle import GrpcServer, serve_until_signalled
+from servicekit.logs import get_logger
 from servicekit.metrics_http import serve_metrics
-from servicekit.serving import SERVER_OPTIONS, ignore_further_signals, stop_event_on_signals
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 SERVICE_NAME = scheduling_pb2.DESCRIPTOR.services_by_name["SchedulingService"].full_name
-SERVING = health_pb2.HealthCheckResponse.SERVING
-NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 class SchedulingServer:
     def __init__(self, settings: Settings, database_url: str) -> None:
         self.settings = settings
-        self.engine: AsyncEngine = async_engine(database_url, settings)
-        self.health = health.aio.HealthServicer()
+        self.database = PostgresDatabase(database_url, settings)
+        listener = PostgresListener(self.database.connect_listener)
         self.hub = Hub(settings.watch_queue_size)
         self.feed = ChangeFeed(
-            database_url,
-            self.engine,
+            self.database,
+            listener,
             self.hub,
             poll_s=settings.watch_poll_s,
             retention=timedelta(hours=settings.watch_retention_h),
             request_retention=timedelta(hours=settings.request_id_retention_h),
             prune_every_s=settings.watch_prune_every_s,
         )
-        rooms = RoomService(
-            Transactions(self.engine, settings.db_retry_attempts, settings.db_statement_timeout_ms),
-            Directory(self.engine),
-            uid_domain=settings.ics_uid_domain,
-        )
+        rooms = RoomService(self.database, uid_domain=settings.ics_uid_domain)
+        watches = Watches(self.database, self.hub, EventMarkers(), settings.watch_heartbeat_s)
         verifier = TokenVerifier(settings.jwt_secret, settings.jwt_issuer, settings.jwt_audience)
-        self.server = aio.server(options=SERVER_OPTIONS, interceptors=[RpcInterceptor(verifier)])
-        scheduling_pb2_grpc.add_SchedulingServiceServicer_to_server(
-            SchedulingServicer(
-                rooms,
-                max_advance_days=settings.max_advance_days,
-                engine=self.engine,
-                hub=self.hub,
-                heartbeat_s=settings.watch_heartbeat_s,
-            ),
-            self.server,
+        self.grpc = GrpcServer(
+            SERVICE_NAME, settings.listen, interceptors=[interceptor(SERVICE_NAME, verifier)]
         )
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        scheduling_pb2_grpc.add_SchedulingServiceServicer_to_server(
+            SchedulingServicer(rooms, watches, max_advance_days=settings.max_advance_days),
+            self.grpc.server,
         )
         self.notifications = NotificationClient(
             settings.notification_target,
             settings.notification_auth_token,
             settings.relay_rpc_timeout_s,
         )
-        self.relay = Relay(self.engine, database_url, self.notifications, settings)
-        self.port = self.server.add_insecure_port(settings.listen)
+        self.relay = Relay(self.database, listener, self.notifications, settings)
+        self.port = self.grpc.port
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        await self.database.open()
         await self.feed.start_position()
         self._tasks += [
             asyncio.create_task(self.feed.run(), name="change-feed"),
             asyncio.create_task(self.feed.prune_forever(), name="change-log-pruner"),
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
         ]
-        await self.server.start()
-        await self.health.set("", SERVING)
-        await self.health.set(SERVICE_NAME, NOT_SERVING)
+        await self.grpc.start(ready=False)
         self._tasks.append(asyncio.create_task(self._probe_database(), name="readiness"))
-        log.info(
-            "listening",
-            extra={"fields": {"listen": self.settings.listen, "port": self.port}},
-        )
+        serve_metrics(self.settings.metrics_port, self.settings.listen)
+        log.info("listening", listen=self.settings.listen, port=self.port)
 
     async def stop(self) -> None:
-        log.info("stopping", extra={"fields": {"grace_s": self.settings.shutdown_grace_s}})
-        await self.health.enter_graceful_shutdown()
-        # Streams never end by themselves: end them first (UNAVAILABLE, so clients
-        # resume elsewhere) and keep the grace period for unary calls.
-        self.hub.close()
-        # Unary calls and invite deliveries in flight share the grace period.
         grace = self.settings.shutdown_grace_s
-        await asyncio.gather(self.relay.stop(grace), self.server.stop(grace))
+        log.info("stopping", grace_s=grace)
+        await self.grpc.stop_serving()
+        self.hub.close()  # watch streams end with UNAVAILABLE: clients resume elsewhere
+        # Unary calls and invite deliveries in flight share the grace period.
+        await asyncio.gather(self.relay.stop(grace), self.grpc.stop(grace))
         for task in self._tasks:
             task.cancel()
-        for task, outcome in zip(
-            self._tasks, await asyncio.gather(*self._tasks, return_exceptions=True), strict=True
-        ):
+        outcomes = await asyncio.gather(*self._tasks, return_exceptions=True)
+        for task, outcome in zip(self._tasks, outcomes, strict=True):
             if isinstance(outcome, Exception):
-                log.error(
-                    "background task had failed",
-                    exc_info=outcome,
-                    extra={"fields": {"task": task.get_name()}},
-                )
+                log.error("background task had failed", exc_info=outcome, task=task.get_name())
         await self.notifications.close()
-        await self.engine.dispose()
+        await self.database.close()
         log.info("stopped")
 
     async def _probe_database(self) -> None:
+        async def ping(uow: UnitOfWork) -> None:
+            await uow.ping()
+
         ready: bool | None = None
         while True:
             try:
                 async with asyncio.timeout(self.settings.readiness_probe_s):
-                    async with self.engine.connect() as conn:
-                        await conn.execute(text("SELECT 1"))
+                    await self.database.run(ping, time_left_s=self.settings.readiness_probe_s)
                 now_ready = True
             except Exception:  # any failure means "not ready"; the next probe retries
                 now_ready = False
             if now_ready != ready:
                 ready = now_ready
-                await self.health.set(SERVICE_NAME, SERVING if ready else NOT_SERVING)
-                log.info("readiness", extra={"fields": {"ready": ready}})
+                await self.grpc.set_ready(ready)
+                log.info("readiness", ready=ready)
             await asyncio.sleep(self.settings.readiness_probe_s)
 
 
 async def serve(settings: Settings, database_url: str) -> None:
-    stop = stop_event_on_signals((signal.SIGTERM, signal.SIGINT))
-    server = SchedulingServer(settings, database_url)
-    await server.start()
-    serve_metrics(settings.metrics_port, settings.listen)
-    await stop.wait()
-    ignore_further_signals()
-    await server.stop()
+    await serve_until_signalled(SchedulingServer(settings, database_url))

@@ -12,87 +12,99 @@ from google.protobuf import empty_pb2
 from grpc import aio
 from scheduling.v1 import scheduling_pb2 as pb
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from scheduling_service import metrics, wire
+from scheduling_service import metrics
+from scheduling_service.adapters import wire
 from scheduling_service.domain import errors
-from scheduling_service.entrypoints import requests
+from scheduling_service.domain.room import Room
+from scheduling_service.entrypoints import commands
 from scheduling_service.entrypoints.interceptor import current_user
+from scheduling_service.service_layer.hub import EndReason
 from scheduling_service.service_layer.rooms import RoomService, utc_now
-from scheduling_service.service_layer.unit_of_work import ServiceUnavailable
-from scheduling_service.service_layer.watch import WatchSession
-from scheduling_service.service_layer.watch_hub import EndReason, Hub
+from scheduling_service.service_layer.watch import Watches
+from servicekit.interceptor import annotate
+
+_WithRoomId = (
+    pb.GetRoomRequest
+    | pb.BookRoomRequest
+    | pb.LeaveRoomRequest
+    | pb.RescheduleRoomRequest
+    | pb.CancelRoomRequest
+)
 
 
 def _time_left(context: aio.ServicerContext) -> float | None:
     return context.time_remaining()
 
 
+def _reply(room: Room) -> pb.Room:
+    annotate(room_id=str(room.room_id))
+    return wire.room_message(room)
+
+
+def _about(request: _WithRoomId) -> None:
+    """Name the room on the call's log line, as the caller sent it (even if malformed)."""
+    annotate(room_id=request.room_id or None)
+
+
 class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
-    def __init__(
-        self,
-        rooms: RoomService,
-        *,
-        max_advance_days: int,
-        engine: AsyncEngine,
-        hub: Hub,
-        heartbeat_s: float,
-    ) -> None:
+    def __init__(self, rooms: RoomService, watches: Watches, *, max_advance_days: int) -> None:
         self._rooms = rooms
+        self._watches = watches
         self._max_days = max_advance_days
-        self._engine = engine
-        self._hub = hub
-        self._heartbeat_s = heartbeat_s
 
     async def CreateRoom(
         self, request: pb.CreateRoomRequest, context: aio.ServicerContext
     ) -> pb.Room:
-        command = requests.create_room(request, now=utc_now(), max_days=self._max_days)
+        command = commands.create_room(request, now=utc_now(), max_days=self._max_days)
         room = await self._rooms.create_room(current_user.get(), command, _time_left(context))
-        return wire.room_message(room)
+        return _reply(room)
 
     async def GetRoom(self, request: pb.GetRoomRequest, context: aio.ServicerContext) -> pb.Room:
-        room_id = requests.room_id(request)
-        await self._rooms.register(current_user.get())
-        room = await self._rooms.get_room(room_id, _time_left(context))
-        return wire.room_message(room)
+        _about(request)
+        room_id = commands.room_id(request)
+        room = await self._rooms.get_room(current_user.get(), room_id, _time_left(context))
+        return _reply(room)
 
     async def ListRooms(
         self, request: pb.ListRoomsRequest, context: aio.ServicerContext
     ) -> pb.ListRoomsResponse:
-        command = requests.list_rooms(request)
-        await self._rooms.register(current_user.get())
-        page = await self._rooms.list_rooms(command, _time_left(context))
+        command = commands.list_rooms(request)
+        page = await self._rooms.list_rooms(current_user.get(), command, _time_left(context))
         return pb.ListRoomsResponse(
             rooms=[wire.room_message(room) for room in page.rooms],
             next_page_token=page.next_page_token,
         )
 
     async def BookRoom(self, request: pb.BookRoomRequest, context: aio.ServicerContext) -> pb.Room:
+        _about(request)
         room = await self._rooms.book_room(
-            current_user.get(), requests.room_id(request), _time_left(context)
+            current_user.get(), commands.room_id(request), _time_left(context)
         )
-        return wire.room_message(room)
+        return _reply(room)
 
     async def LeaveRoom(
         self, request: pb.LeaveRoomRequest, context: aio.ServicerContext
     ) -> pb.Room:
+        _about(request)
         room = await self._rooms.leave_room(
-            current_user.get(), requests.room_id(request), _time_left(context)
+            current_user.get(), commands.room_id(request), _time_left(context)
         )
-        return wire.room_message(room)
+        return _reply(room)
 
     async def RescheduleRoom(
         self, request: pb.RescheduleRoomRequest, context: aio.ServicerContext
     ) -> pb.Room:
-        command = requests.reschedule_room(request, now=utc_now(), max_days=self._max_days)
+        _about(request)
+        command = commands.reschedule_room(request, now=utc_now(), max_days=self._max_days)
         room = await self._rooms.reschedule_room(current_user.get(), command, _time_left(context))
-        return wire.room_message(room)
+        return _reply(room)
 
     async def CancelRoom(
         self, request: pb.CancelRoomRequest, context: aio.ServicerContext
     ) -> empty_pb2.Empty:
-        room_id, reason, etag = requests.cancel_room(request)
+        _about(request)
+        room_id, reason, etag = commands.cancel_room(request)
         await self._rooms.cancel_room(
             current_user.get(), room_id, reason=reason, etag=etag, time_left_s=_time_left(context)
         )
@@ -102,9 +114,9 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         # Written with context.write rather than yield, so that a watcher stuck on a
         # full connection can still be ended: ending its subscription cancels this
         # task wherever it waits, and the status says why.
-        watch = requests.watch_rooms(request)
-        await self._rooms.register(current_user.get())
-        session = WatchSession(self._engine, self._hub, watch, self._heartbeat_s)
+        watch = commands.watch_rooms(request)
+        await self._rooms.register(current_user.get(), _time_left(context))
+        session = self._watches.open(watch)
         this_task = asyncio.current_task()
         assert this_task is not None
         metrics.WATCHERS.inc()
@@ -120,7 +132,7 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
                 raise errors.WatcherTooSlow(
                     "the watcher fell too far behind; resume from its last revision"
                 ) from None
-            raise ServiceUnavailable(
+            raise errors.Unavailable(
                 "the server is shutting down; resume from the last revision"
             ) from None
         finally:

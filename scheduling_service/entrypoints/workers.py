@@ -10,15 +10,15 @@ restarts the whole set.
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
 
 from scheduling_service.config import Settings
+from servicekit.logs import get_logger
 from servicekit.supervise import run_until_stopped
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def supervise(settings: Settings, database_url: str) -> int:
@@ -38,10 +38,10 @@ def supervise(settings: Settings, database_url: str) -> int:
                 start_new_session=True,  # a terminal's Ctrl-C reaches this process only
             )
         )
-    log.info("workers started", extra={"fields": {"workers": [c.pid for c in children]}})
+    log.info("workers started", workers=[c.pid for c in children])
 
     stopping, codes = run_until_stopped(children)
     if not stopping:
         log.error("a worker exited; the others were stopped")
-    log.info("workers stopped", extra={"fields": {"exit_codes": codes}})
+    log.info("workers stopped", exit_codes=codes)
     return 0 if stopping and not any(codes) else 1

@@ -15,17 +15,18 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from notification.v1 import notification_pb2 as npb
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from scheduling_service import metrics
-from scheduling_service.adapters.database import libpq_url
-from scheduling_service.adapters.listener import listen_forever
-from scheduling_service.adapters.notification_client import Attempt, NotificationClient
-from scheduling_service.adapters.outbox import Claimed, OutboxRepository
 from scheduling_service.config import Settings
+from scheduling_service.domain.outbox import Attempt, Claimed, OutboxStats, Outcome, State
+from scheduling_service.service_layer.ports import (
+    Database,
+    Notices,
+    NotificationSender,
+    UnitOfWork,
+)
+from servicekit.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 CHANNEL = "notification_outbox"
 _STATS_EVERY_S = 5.0
@@ -37,24 +38,17 @@ def backoff_s(attempts: int, minimum: float, maximum: float) -> float:
     return max(minimum / 2, random.uniform(0, ceiling))
 
 
-def _outcome_name(outcome: int) -> str:
-    try:
-        return npb.Outcome.Name(outcome)
-    except ValueError:
-        return f"OUTCOME_{outcome}"
-
-
 class Relay:
     """Claims only as many messages as it has free call slots, so every claimed
     message is in flight at once and its lease (longer than the call's deadline)
     cannot run out while it waits its turn."""
 
     def __init__(
-        self, engine: AsyncEngine, database_url: str, client: NotificationClient, s: Settings
+        self, database: Database, notices: Notices, sender: NotificationSender, s: Settings
     ) -> None:
-        self._engine = engine
-        self._dsn = libpq_url(database_url)
-        self._client = client
+        self._db = database
+        self._notices = notices
+        self._sender = sender
         self._s = s
         self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -64,13 +58,7 @@ class Relay:
     async def run(self) -> None:
         background = [
             asyncio.create_task(
-                listen_forever(
-                    self._dsn,
-                    CHANNEL,
-                    self._on_notify,
-                    poll_s=self._s.relay_poll_s,
-                    application_name="scheduling_service.relay",
-                )
+                self._notices.listen_forever(CHANNEL, self._on_notify, poll_s=self._s.relay_poll_s)
             ),
             asyncio.create_task(self._report_stats()),
             asyncio.create_task(self._purge_forever()),
@@ -106,7 +94,7 @@ class Relay:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
 
-    async def _on_notify(self, conn: object) -> None:
+    async def _on_notify(self) -> None:
         self._wake.set()
 
     async def _sleep(self) -> None:
@@ -119,11 +107,14 @@ class Relay:
 
     async def _claim(self, limit: int) -> int:
         token = uuid.uuid4()
+
+        async def work(uow: UnitOfWork) -> list[Claimed]:
+            return await uow.outbox.claim(token, limit, self._s.relay_lease_s)
+
         try:
-            async with self._engine.begin() as conn:
-                batch = await OutboxRepository(conn).claim(token, limit, self._s.relay_lease_s)
+            batch = await self._db.run(work)
         except Exception as error:  # database away: the next round tries again
-            log.warning("outbox claim failed", extra={"fields": {"error": str(error)}})
+            log.warning("outbox claim failed", error=str(error))
             return 0
         for item in batch:
             task = asyncio.create_task(self._deliver(item, token))
@@ -135,91 +126,96 @@ class Relay:
         self._in_flight.discard(task)
         self._wake.set()
         if not task.cancelled() and task.exception() is not None:
-            log.error("invite attempt crashed", exc_info=task.exception(), extra={"fields": {}})
+            log.error("invite attempt crashed", exc_info=task.exception())
 
     async def _deliver(self, item: Claimed, token: uuid.UUID) -> None:
-        message = npb.CalendarMessage()
-        message.CopyFrom(item.message)
-        message.idempotency_key = f"outbox-{item.id}"
-        attempt = await self._client.deliver(message)
+        attempt = await self._sender.deliver(item)
         state, next_at = self._decide(item, attempt)
+
+        async def work(uow: UnitOfWork) -> State | None:
+            return await uow.outbox.finish(
+                item,
+                token,
+                state=state,
+                error=attempt.detail or None,
+                message_id=attempt.message_id or None,
+                next_attempt_at=next_at,
+            )
+
+        recorded: State | None
         try:
-            async with self._engine.begin() as conn:
-                recorded = await OutboxRepository(conn).finish(
-                    item,
-                    token,
-                    state=state,
-                    error=attempt.detail or None,
-                    message_id=attempt.message_id or None,
-                    next_attempt_at=next_at,
-                )
+            recorded = await self._db.run(work)
         except Exception as error:
             # The lease runs out and the message goes again: a repeat, never a loss.
-            log.warning("outbox result not recorded", extra={"fields": {"error": str(error)}})
+            log.warning("outbox result not recorded", error=str(error))
             recorded = None
         self._count(state, attempt)
         log.log(
-            logging.WARNING if state == "failed" else logging.INFO,
+            logging.WARNING if state is State.FAILED else logging.INFO,
             "invite attempt",
-            extra={
-                "fields": {
-                    "room_id": str(item.room_id),
-                    "outbox_id": item.id,
-                    "ics_uid": item.ics_uid,
-                    "sequence": item.sequence,
-                    "method": item.method,
-                    "recipient_id": item.recipient_id,
-                    "attempt": item.attempts,
-                    "outcome": _outcome_name(attempt.outcome),
-                    "state": recorded or "lease lost",
-                    "message_id": attempt.message_id or None,
-                    "detail": attempt.detail or None,
-                    "retry_at": next_at.isoformat() if next_at else None,
-                }
-            },
+            room_id=str(item.room_id),
+            outbox_id=item.id,
+            ics_uid=item.ics_uid,
+            sequence=item.sequence,
+            method=item.method,
+            recipient_id=item.recipient_id,
+            attempt=item.attempts,
+            outcome=attempt.outcome.value,
+            state=recorded.value if recorded else "lease lost",
+            message_id=attempt.message_id or None,
+            detail=attempt.detail or None,
+            retry_at=next_at.isoformat() if next_at else None,
         )
 
-    def _decide(self, item: Claimed, attempt: Attempt) -> tuple[str, datetime | None]:
-        if attempt.outcome in (npb.OUTCOME_DELIVERED, npb.OUTCOME_DRY_RUN):
-            return "delivered", None
-        if attempt.outcome == npb.OUTCOME_TEMPORARY_FAILURE:
+    def _decide(self, item: Claimed, attempt: Attempt) -> tuple[State, datetime | None]:
+        if attempt.outcome in (Outcome.DELIVERED, Outcome.DRY_RUN):
+            return State.DELIVERED, None
+        if attempt.outcome is Outcome.TEMPORARY_FAILURE:
             if item.attempts >= self._s.relay_max_attempts:
-                return "failed", None
+                return State.FAILED, None
             delay = backoff_s(
                 item.attempts, self._s.relay_backoff_min_s, self._s.relay_backoff_max_s
             )
-            return "pending", datetime.now(UTC) + timedelta(seconds=delay)
-        return "failed", None
+            return State.PENDING, datetime.now(UTC) + timedelta(seconds=delay)
+        return State.FAILED, None
 
     @staticmethod
-    def _count(state: str, attempt: Attempt) -> None:
-        if state == "delivered":
-            metrics.OUTBOX_DELIVERED.labels(_outcome_name(attempt.outcome)).inc()
-        elif state == "pending":
+    def _count(state: State, attempt: Attempt) -> None:
+        if state is State.DELIVERED:
+            metrics.OUTBOX_DELIVERED.labels(f"OUTCOME_{attempt.outcome.value}").inc()
+        elif state is State.PENDING:
             metrics.OUTBOX_RETRIED.inc()
         else:
             metrics.OUTBOX_FAILED.inc()
 
     async def _report_stats(self) -> None:
+        async def work(uow: UnitOfWork) -> OutboxStats:
+            return await uow.outbox.stats()
+
         while True:
             try:
-                async with self._engine.connect() as conn:
-                    stats = await OutboxRepository(conn).stats()
-                metrics.OUTBOX_PENDING.set(stats["pending"])
-                metrics.OUTBOX_OLDEST_PENDING.set(stats["oldest_pending_s"])
+                stats = await self._db.run(work)
+                metrics.OUTBOX_PENDING.set(stats.pending)
+                metrics.OUTBOX_OLDEST_PENDING.set(stats.oldest_pending_s)
             except Exception as error:
-                log.debug("outbox stats failed", extra={"fields": {"error": str(error)}})
+                log.debug("outbox stats failed", error=str(error))
             await asyncio.sleep(_STATS_EVERY_S)
 
     async def _purge_forever(self) -> None:
         """Delete finished messages past OUTBOX_RETENTION_H: addresses are not kept forever."""
         while True:
-            before = datetime.now(UTC) - timedelta(hours=self._s.outbox_retention_h)
             try:
-                async with self._engine.begin() as conn:
-                    deleted = await OutboxRepository(conn).purge(before)
-                if deleted:
-                    log.info("outbox purged", extra={"fields": {"deleted": deleted}})
+                await self._purge()
             except Exception as error:
-                log.warning("outbox purge failed", extra={"fields": {"error": str(error)}})
+                log.warning("outbox purge failed", error=str(error))
             await asyncio.sleep(self._s.outbox_purge_every_s)
+
+    async def _purge(self) -> None:
+        before = datetime.now(UTC) - timedelta(hours=self._s.outbox_retention_h)
+
+        async def work(uow: UnitOfWork) -> int:
+            return await uow.outbox.purge(before)
+
+        deleted = await self._db.run(work)
+        if deleted:
+            log.info("outbox purged", deleted=deleted)

@@ -1,7 +1,10 @@
-"""The room use cases: each one transaction that loads, applies a rule, and records.
+"""The room use cases: read the room, let the rules decide, write the outcome.
 
-Callers pass validated commands (see entrypoints/requests.py); rules live in
-domain/room.py; every change appends to the change log in its own transaction.
+Each change is one unit of work: the room and the people it concerns are read, the
+domain computes the new state and who is told, and the writes go to the database with
+the COMMIT in one round trip, guarded by the version the rules saw. When another change
+got there first, the rules decide again on the room as it now stands (the commit brings
+it back): a second booker learns at once that the room is taken.
 """
 
 from __future__ import annotations
@@ -11,17 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from scheduling_service.adapters.directory import Directory
-from scheduling_service.adapters.repository import RoomQuery
-from scheduling_service.domain import errors, paging
+from scheduling_service.domain import errors, queries
+from scheduling_service.domain.changes import Change
 from scheduling_service.domain.invites import invites_for
-from scheduling_service.domain.room import Change, Room
-from scheduling_service.domain.users import User
-from scheduling_service.service_layer.unit_of_work import (
-    Transactions,
-    UnitOfWork,
-    database_errors,
-)
+from scheduling_service.domain.room import Room
+from scheduling_service.domain.users import People, User
+from scheduling_service.service_layer.ports import Clock, Database, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class CreateRoom:
 
 @dataclass(frozen=True)
 class ListRooms:
-    query: RoomQuery
+    query: queries.RoomQuery
     page_size: int
     page_token: str
 
@@ -55,7 +53,9 @@ class Page:
     next_page_token: str
 
 
-_BOOKING_TRIES = 3
+# How often a change is decided again after losing a race to another change of the
+# same room that the rules still allow (e.g. a reschedule landing before a booking).
+_RACES = 3
 
 
 def utc_now() -> datetime:
@@ -63,29 +63,23 @@ def utc_now() -> datetime:
 
 
 class RoomService:
-    def __init__(
-        self,
-        transactions: Transactions,
-        directory: Directory,
-        *,
-        uid_domain: str,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self._tx = transactions
-        self._directory = directory
+    def __init__(self, database: Database, *, uid_domain: str, clock: Clock = utc_now) -> None:
+        self._db = database
         self._uid_domain = uid_domain
         self._clock = clock
 
-    async def register(self, caller: User) -> int:
+    async def register(self, caller: User, time_left_s: float | None = None) -> int:
         """The caller's directory key, after recording any change in their claims
         (every RPC does this: it is how invites find current addresses)."""
-        async with database_errors():
-            return await self._directory.user_no(caller)
+
+        async def work(uow: UnitOfWork) -> int:
+            return await uow.directory.register(caller)
+
+        return await self._db.run(work, time_left_s=time_left_s)
 
     async def create_room(
         self, caller: User, command: CreateRoom, time_left_s: float | None = None
     ) -> Room:
-        host_no = await self.register(caller)
         now = self._clock()
         room = Room.new(
             host_id=caller.user_id,
@@ -99,112 +93,114 @@ class RoomService:
         )
 
         async def work(uow: UnitOfWork) -> Room:
-            if command.request_id is not None:
-                earlier = await uow.rooms.claim_request(
-                    caller.user_id, command.request_id, room.room_id
-                )
-                if earlier is not None:
-                    return await _existing(uow, earlier)
-            await uow.rooms.add(room, host_no)
-            revision = await uow.commit_change(Change.CREATED, None, room, now)
-            return _at(room, revision)
+            host_no = await uow.directory.register(caller)
+            uow.rooms.add(room, host_no, command.request_id)
+            uow.changes.record(Change.CREATED, None, room, now)
+            written = await uow.commit()
+            if written.applied:
+                return replace(room, revision=written.revision)
+            # A repeat of an earlier request: the room that request created.
+            if written.current is None:
+                raise errors.RoomNotFound("the room this request_id created no longer exists")
+            return written.current
 
-        return await self._tx.run(work, time_left_s=time_left_s)
+        return await self._db.run(work, time_left_s=time_left_s)
 
-    async def get_room(self, room_id: uuid.UUID, time_left_s: float | None = None) -> Room:
+    async def get_room(
+        self, caller: User, room_id: uuid.UUID, time_left_s: float | None = None
+    ) -> Room:
         async def work(uow: UnitOfWork) -> Room:
-            return await _existing(uow, room_id)
+            await uow.directory.register(caller)
+            room = await uow.rooms.get(room_id)
+            if room is None:
+                raise _not_found(room_id)
+            return room
 
-        return await self._tx.run(work, time_left_s=time_left_s, read_only=True)
+        return await self._db.run(work, time_left_s=time_left_s)
 
-    async def list_rooms(self, command: ListRooms, time_left_s: float | None = None) -> Page:
-        filters = (
-            command.query.open_only,
-            command.query.participant_id,
-            command.query.start_after,
-            command.query.start_before,
-        )
+    async def list_rooms(
+        self, caller: User, command: ListRooms, time_left_s: float | None = None
+    ) -> Page:
+        filters = command.query.filters
         after = None
         if command.page_token:
             try:
-                after = paging.decode(command.page_token, filters)
-            except paging.BadPageToken as bad:
+                after = queries.decode(command.page_token, filters)
+            except queries.BadPageToken as bad:
                 raise errors.InvalidArgument(
                     [errors.FieldViolation("page_token", str(bad))]
                 ) from None
 
         async def work(uow: UnitOfWork) -> Page:
+            await uow.directory.register(caller)
             rooms = await uow.rooms.list(command.query, after=after, limit=command.page_size + 1)
             if len(rooms) <= command.page_size:
                 return Page(rooms, "")
             rooms = rooms[: command.page_size]
             last = rooms[-1]
-            return Page(rooms, paging.encode(last.starts, last.room_id, filters))
+            return Page(rooms, queries.encode(last.starts, last.room_id, filters))
 
-        return await self._tx.run(work, time_left_s=time_left_s, read_only=True)
+        return await self._db.run(work, time_left_s=time_left_s)
 
     async def book_room(
         self, caller: User, room_id: uuid.UUID, time_left_s: float | None = None
     ) -> Room:
-        guest_no = await self.register(caller)
         now = self._clock()
 
         async def work(uow: UnitOfWork) -> Room:
-            for _ in range(_BOOKING_TRIES):
-                booked = await uow.rooms.book_if_open(room_id, caller.user_id, guest_no, now)
-                if booked is not None:
-                    break
-                # Lost the race or never could book: the room as it stands says why.
-                current = await _existing(uow, room_id)
-                if current.already_guest(caller.user_id, now):
-                    return current  # a retried booking by its winner
-                # Open again already (the winner left in between): try once more.
-            else:
-                raise errors.RoomAlreadyBooked("the room changed hands while booking; retry")
-            before = _before_booking(booked)
-            await _queue_invites(uow, Change.BOOKED, before, booked, now)
-            revision = await uow.commit_change(Change.BOOKED, before, booked, now)
-            return _at(booked, revision)
+            guest_no = await uow.directory.register(caller)
+            return await _change(
+                uow,
+                room_id,
+                caller,
+                Change.BOOKED,
+                now,
+                decide=lambda before: before.booked_by(caller.user_id, now),
+                store=lambda before, after: uow.rooms.update(before, after, guest_no=guest_no),
+            )
 
-        return await self._tx.run(work, time_left_s=time_left_s)
+        return await self._db.run(work, time_left_s=time_left_s)
 
     async def leave_room(
         self, caller: User, room_id: uuid.UUID, time_left_s: float | None = None
     ) -> Room:
-        await self.register(caller)
         now = self._clock()
 
         async def work(uow: UnitOfWork) -> Room:
-            before = await _existing(uow, room_id, for_update=True)
-            after = before.left_by(caller.user_id, now)
-            await uow.rooms.update(before, after)
-            await _queue_invites(uow, Change.LEFT, before, after, now)
-            revision = await uow.commit_change(Change.LEFT, before, after, now)
-            return _at(after, revision)
+            await uow.directory.register(caller)
+            return await _change(
+                uow,
+                room_id,
+                caller,
+                Change.LEFT,
+                now,
+                decide=lambda before: before.left_by(caller.user_id, now),
+                store=uow.rooms.update,
+            )
 
-        return await self._tx.run(work, time_left_s=time_left_s)
+        return await self._db.run(work, time_left_s=time_left_s)
 
     async def reschedule_room(
         self, caller: User, command: Reschedule, time_left_s: float | None = None
     ) -> Room:
-        await self.register(caller)
         now = self._clock()
 
-        async def work(uow: UnitOfWork) -> Room:
-            before = await _existing(uow, command.room_id, for_update=True)
-            after = before.rescheduled_by(
+        def decide(before: Room) -> Room:
+            return before.rescheduled_by(
                 caller.user_id,
                 starts=command.starts,
                 length=command.length,
                 etag=command.etag,
                 now=now,
             )
-            await uow.rooms.update(before, after)
-            await _queue_invites(uow, Change.RESCHEDULED, before, after, now)
-            revision = await uow.commit_change(Change.RESCHEDULED, before, after, now)
-            return _at(after, revision)
 
-        return await self._tx.run(work, time_left_s=time_left_s)
+        async def work(uow: UnitOfWork) -> Room:
+            await uow.directory.register(caller)
+            return await _change(
+                uow, command.room_id, caller, Change.RESCHEDULED, now, decide, uow.rooms.update
+            )
+
+        return await self._db.run(work, time_left_s=time_left_s)
 
     async def cancel_room(
         self,
@@ -215,47 +211,73 @@ class RoomService:
         etag: str,
         time_left_s: float | None = None,
     ) -> None:
-        await self.register(caller)
         now = self._clock()
 
         async def work(uow: UnitOfWork) -> None:
-            before = await _existing(uow, room_id, for_update=True)
-            cancelled = before.cancelled_by(caller.user_id, etag=etag, now=now)
-            # The CANCELs are recorded in the transaction that deletes the room: none
-            # is sent if the delete rolls back, none is lost if it commits.
-            await _queue_invites(uow, Change.CANCELLED, before, cancelled, now, reason)
-            await uow.rooms.delete(room_id)
-            await uow.commit_change(Change.CANCELLED, before, cancelled, now)
+            await uow.directory.register(caller)
+            # The CANCELs are recorded in the transaction that deletes the rounds and
+            # the room: none is sent if the delete rolls back, none is lost if it commits.
+            await _change(
+                uow,
+                room_id,
+                caller,
+                Change.CANCELLED,
+                now,
+                decide=lambda before: before.cancelled_by(caller.user_id, etag=etag, now=now),
+                store=uow.rooms.remove,
+                cancel_reason=reason,
+            )
 
-        await self._tx.run(work, time_left_s=time_left_s)
+        await self._db.run(work, time_left_s=time_left_s)
 
 
-async def _existing(uow: UnitOfWork, room_id: uuid.UUID, *, for_update: bool = False) -> Room:
-    room = await uow.rooms.get(room_id, for_update=for_update)
-    if room is None:
-        raise errors.RoomNotFound(f"no room {room_id}")
-    return room
-
-
-async def _queue_invites(
+async def _change(
     uow: UnitOfWork,
+    room_id: uuid.UUID,
+    caller: User,
     change: Change,
-    before: Room,
-    after: Room,
     now: datetime,
+    decide: Callable[[Room], Room],
+    store: Callable[[Room, Room], None],
+    *,
     cancel_reason: str = "",
-) -> None:
-    people = set(before.participants) | set(after.participants)
-    known = await uow.outbox.recipients(after.room_id, people)
-    invites = invites_for(change, before, after, known.holders)
-    await uow.outbox.record(after, invites, known, now=now, cancel_reason=cancel_reason)
+) -> Room:
+    """Read the room, let `decide` apply the rule, write the outcome: `store` queues the
+    room's own write (the guard, so it goes first), then who is told and the change-log
+    entry follow, and all of it goes with the COMMIT."""
+    before, people = await _read_for_change(uow, room_id, caller)
+    for _ in range(_RACES):
+        after = decide(before)
+        if after is before:
+            return before  # nothing to change (a retried booking by its winner)
+        store(before, after)
+        invites = invites_for(change, before, after, people.holders)
+        uow.outbox.record(
+            change, before, after, invites, people, now=now, cancel_reason=cancel_reason
+        )
+        uow.changes.record(change, before, after, now)
+        written = await uow.commit()
+        if written.applied:
+            return replace(after, revision=written.revision)
+        if written.current is None:
+            raise _not_found(room_id)
+        # Another change won the race. The rules decide on what it left, most often
+        # that this change is no longer allowed (the room is taken): no read needed.
+        current = written.current
+        if decide(current) is current:
+            return current
+        before, people = await _read_for_change(uow, room_id, caller)
+    raise errors.Unavailable("the room kept changing while this change was decided; retry")
 
 
-def _at(room: Room, revision: int) -> Room:
-    return replace(room, revision=revision)
+async def _read_for_change(
+    uow: UnitOfWork, room_id: uuid.UUID, caller: User
+) -> tuple[Room, People]:
+    found = await uow.rooms.get_for_change(room_id, caller.user_id)
+    if found is None:
+        raise _not_found(room_id)
+    return found
 
 
-def _before_booking(room: Room) -> Room:
-    """The room as it was just before `room` was booked: what the change log's
-    participants and open flags are computed from."""
-    return replace(room, guest_id=None, sequence=room.sequence - 1)
+def _not_found(room_id: uuid.UUID) -> errors.RoomNotFound:
+    return errors.RoomNotFound(f"no room {room_id}")

@@ -13,24 +13,10 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from scheduling.v1 import scheduling_pb2 as pb
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from scheduling_service import wire
-from scheduling_service.adapters import change_log
 from scheduling_service.domain import errors
-from scheduling_service.service_layer.unit_of_work import database_errors
-from scheduling_service.service_layer.watch_hub import (
-    EndReason,
-    Hub,
-    Subscription,
-    WatchFilter,
-)
-
-# A watcher that reads its snapshot slowly keeps the transaction open between rows;
-# its own bounded queue, not the session timeout, decides when it is too slow.
-_NO_IDLE_LIMIT = text("SET LOCAL idle_in_transaction_session_timeout = 0")
+from scheduling_service.domain.watch import WatchFilter
+from scheduling_service.service_layer.hub import EndReason, Hub, Subscription
+from scheduling_service.service_layer.ports import Database, Markers
 
 
 @dataclass(frozen=True)
@@ -39,19 +25,28 @@ class Watch:
     filter: WatchFilter
 
 
-def _marker(kind: pb.RoomEvent.Type, revision: int) -> bytes:
-    return pb.RoomEvent(
-        type=kind,
-        revision=revision,
-        event_time=wire.timestamp(datetime.now(UTC)),
-    ).SerializeToString()
+class Watches:
+    """Opens watch sessions on this replica's hub."""
+
+    def __init__(self, database: Database, hub: Hub, markers: Markers, heartbeat_s: float) -> None:
+        self._db = database
+        self._hub = hub
+        self._markers = markers
+        self._heartbeat_s = heartbeat_s
+
+    def open(self, watch: Watch) -> WatchSession:
+        """A session subscribed to the hub now (call from the watcher's own task)."""
+        return WatchSession(self._db, self._hub, self._markers, watch, self._heartbeat_s)
 
 
 class WatchSession:
     """One watcher's stream of serialized RoomEvents; `ended` says why it must stop."""
 
-    def __init__(self, engine: AsyncEngine, hub: Hub, watch: Watch, heartbeat_s: float) -> None:
-        self._engine = engine
+    def __init__(
+        self, database: Database, hub: Hub, markers: Markers, watch: Watch, heartbeat_s: float
+    ) -> None:
+        self._db = database
+        self._markers = markers
         self._watch = watch
         self._heartbeat_s = heartbeat_s
         self._hub = hub
@@ -76,37 +71,31 @@ class WatchSession:
             yield data
 
     async def _snapshot(self) -> AsyncIterator[bytes]:
-        async with database_errors(), self._engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="REPEATABLE READ")
-            async with conn.begin():
-                await conn.execute(_NO_IDLE_LIMIT)
-                revision, _ = await change_log.head(conn)
-                now = datetime.now(UTC)
-                async for data in change_log.stream_snapshot(conn, self._watch.filter, now):
-                    yield data
+        async with self._db.snapshot() as uow:
+            revision, _ = await uow.changes.head()
+            now = datetime.now(UTC)
+            async for data in uow.changes.stream_snapshot(self._watch.filter, now):
+                yield data
         self.position = revision
-        yield _marker(pb.RoomEvent.TYPE_SYNCED, revision)
+        yield self._markers.synced(revision)
 
     async def _backlog(self) -> AsyncIterator[bytes]:
         since = self._watch.since_revision
-        async with database_errors(), self._engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="REPEATABLE READ")
-            async with conn.begin():
-                await conn.execute(_NO_IDLE_LIMIT)
-                head, compacted = await change_log.head(conn)
-                if since < compacted:
-                    raise errors.RevisionCompacted(
-                        f"revisions up to {compacted} are no longer kept; watch from 0 again"
-                    )
-                if since > head:
-                    raise errors.InvalidArgument(
-                        [errors.FieldViolation("since_revision", f"is after the latest, {head}")]
-                    )
-                self.position = since
-                async for event in change_log.stream_events_after(conn, since):
-                    self.position = event.revision
-                    if event.matches(self._watch.filter):
-                        yield event.data
+        async with self._db.snapshot() as uow:
+            head, compacted = await uow.changes.head()
+            if since < compacted:
+                raise errors.RevisionCompacted(
+                    f"revisions up to {compacted} are no longer kept; watch from 0 again"
+                )
+            if since > head:
+                raise errors.InvalidArgument(
+                    [errors.FieldViolation("since_revision", f"is after the latest, {head}")]
+                )
+            self.position = since
+            async for event in uow.changes.stream_after(since):
+                self.position = event.revision
+                if event.matches(self._watch.filter):
+                    yield event.data
 
     async def _live(self) -> AsyncIterator[bytes]:
         queue = self.subscription.queue
@@ -120,7 +109,7 @@ class WatchSession:
                     async with asyncio.timeout_at(next_beat):
                         event = await queue.get()
                 except TimeoutError:
-                    yield _marker(pb.RoomEvent.TYPE_HEARTBEAT, self.position)
+                    yield self._markers.heartbeat(self.position)
                     next_beat = loop.time() + self._heartbeat_s
                     continue
             else:
@@ -132,5 +121,5 @@ class WatchSession:
                 yield event.data
                 next_beat = loop.time() + self._heartbeat_s
             elif loop.time() >= next_beat:
-                yield _marker(pb.RoomEvent.TYPE_HEARTBEAT, self.position)
+                yield self._markers.heartbeat(self.position)
                 next_beat = loop.time() + self._heartbeat_s

@@ -23,6 +23,8 @@ from tests.processes import JWT_SECRET, SchedulingProcess
 from tests.scheduling_service.client import auth, create_request, failure, future, new_user, ts
 from tests.smtp_sink import free_port
 
+pytestmark = pytest.mark.slow  # starts processes
+
 
 def _serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

@@ -6,7 +6,11 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 from tests.processes import SchedulingProcess
+
+pytestmark = pytest.mark.slow  # starts processes
 
 
 def closed_port() -> int:

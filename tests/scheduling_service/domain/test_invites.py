@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from scheduling_service.domain.changes import Change
 from scheduling_service.domain.invites import Invite, Method, holders_after, invites_for
-from scheduling_service.domain.room import Change, Room
+from scheduling_service.domain.room import Room
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 OPEN = Room.new(

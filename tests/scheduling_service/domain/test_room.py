@@ -39,12 +39,12 @@ def test_booking_rules() -> None:
     booked = room.booked_by("guest", NOW)
     assert booked.guest_id == "guest" and booked.sequence == 1 and booked.ics_uid == room.ics_uid
     with pytest.raises(errors.HostCannotBook):
-        room.already_guest("host", NOW)
+        room.booked_by("host", NOW)
     with pytest.raises(errors.RoomAlreadyBooked):
-        booked.already_guest("someone-else", NOW)
-    assert booked.already_guest("guest", NOW) is True  # a retry by the winner
+        booked.booked_by("someone-else", NOW)
+    assert booked.booked_by("guest", NOW) is booked  # a retry by the winner: no change
     with pytest.raises(errors.RoomStarted):
-        room.already_guest("guest", room.starts)
+        room.booked_by("guest", room.starts)
 
 
 def test_leave_rules() -> None:

@@ -1,4 +1,5 @@
-"""Domain objects as scheduling.v1 messages (for replies and for the change log)."""
+"""Domain objects as scheduling.v1 messages: the API's replies, and the change log's
+stored form (so an event is serialized once, when it is written)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from google.protobuf.timestamp_pb2 import Timestamp
 from scheduling.v1 import scheduling_pb2 as pb
 
-from scheduling_service.domain.room import Change, Room
+from scheduling_service.domain.changes import Change
+from scheduling_service.domain.room import Room
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
@@ -54,3 +56,21 @@ def room_message(room: Room, *, with_version: bool = True) -> pb.Room:
         message.revision = room.revision
         message.etag = room.etag
     return message
+
+
+class EventMarkers:
+    """The stream's own events (ports.Markers): SYNCED and HEARTBEAT, serialized."""
+
+    @staticmethod
+    def synced(revision: int) -> bytes:
+        return _marker(pb.RoomEvent.TYPE_SYNCED, revision)
+
+    @staticmethod
+    def heartbeat(revision: int) -> bytes:
+        return _marker(pb.RoomEvent.TYPE_HEARTBEAT, revision)
+
+
+def _marker(kind: pb.RoomEvent.Type, revision: int) -> bytes:
+    return pb.RoomEvent(
+        type=kind, revision=revision, event_time=timestamp(datetime.now(UTC))
+    ).SerializeToString()

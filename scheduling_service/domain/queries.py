@@ -1,7 +1,8 @@
-"""ListRooms page tokens: where the last page ended, bound to the filters it used.
+"""Room queries: the filters of ListRooms, and its page tokens.
 
-Opaque to callers (base64url JSON); a token used with other filters, or one that was
-tampered with, is a bad argument rather than a silently wrong page (AIP-158).
+A page token says where the last page ended, bound to the filters it used. Opaque to
+callers (base64url JSON); a token used with other filters, or one that was tampered
+with, is a bad argument rather than a silently wrong page (AIP-158).
 """
 
 from __future__ import annotations
@@ -11,7 +12,21 @@ import binascii
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+
+
+@dataclass(frozen=True)
+class RoomQuery:
+    open_only: bool = False
+    participant_id: str | None = None
+    start_after: datetime | None = None
+    start_before: datetime | None = None
+
+    @property
+    def filters(self) -> tuple[object, ...]:
+        """What a page token is bound to."""
+        return (self.open_only, self.participant_id, self.start_after, self.start_before)
 
 
 class BadPageToken(ValueError):

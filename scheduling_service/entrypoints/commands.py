@@ -1,4 +1,8 @@
-"""scheduling.v1 requests as validated commands: every bad field named, nothing stored."""
+"""scheduling.v1 requests as validated commands: every bad field named, nothing stored.
+
+The text hygiene both services share (servicekit.text) is applied here, where caller
+text enters; the rules on times, durations and ids are the domain's (domain/validation).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,39 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 from scheduling.v1 import scheduling_pb2 as pb
 
-from scheduling_service.adapters.repository import RoomQuery
 from scheduling_service.domain import validation as check
+from scheduling_service.domain.queries import RoomQuery
+from scheduling_service.domain.watch import WatchFilter
 from scheduling_service.service_layer.rooms import CreateRoom, ListRooms, Reschedule
 from scheduling_service.service_layer.watch import Watch
-from scheduling_service.service_layer.watch_hub import WatchFilter
+from servicekit.text import control_character
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+
+
+def text(
+    v: check.Violations,
+    field: str,
+    value: str,
+    *,
+    max_len: int,
+    required: bool = False,
+    multiline: bool = False,
+) -> str:
+    if required and not value.strip():
+        v.add(field, "is required")
+    elif len(value) > max_len:
+        v.add(field, f"must be at most {max_len} characters")
+    elif control_character(value, multiline=multiline):
+        v.add(field, "must not contain control characters")
+    return value
+
+
+def user_id(v: check.Violations, field: str, value: str) -> str:
+    if not value:
+        return value
+    return text(v, field, value, max_len=check.USER_ID_MAX)
 
 
 def _timestamp(
@@ -35,11 +64,9 @@ def _duration(
 
 def create_room(request: pb.CreateRoomRequest, *, now: datetime, max_days: int) -> CreateRoom:
     v = check.Violations()
-    check.text(v, "title", request.title, max_len=check.TITLE_MAX, required=True)
-    check.text(v, "description", request.description, max_len=check.DESCRIPTION_MAX, multiline=True)
-    check.text(
-        v, "first_round_topic", request.first_round_topic, max_len=check.TOPIC_MAX, required=True
-    )
+    text(v, "title", request.title, max_len=check.TITLE_MAX, required=True)
+    text(v, "description", request.description, max_len=check.DESCRIPTION_MAX, multiline=True)
+    text(v, "first_round_topic", request.first_round_topic, max_len=check.TOPIC_MAX, required=True)
     starts = _timestamp(v, "start_time", request.start_time, required=True, whole_second=True)
     check.session_start(v, "start_time", starts, now=now, max_advance_days=max_days)
     length = _duration(v, "duration", request.duration, check.DEFAULT_DURATION)
@@ -70,7 +97,7 @@ def list_rooms(request: pb.ListRoomsRequest) -> ListRooms:
     size = check.page_size(
         v, "page_size", request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE
     )
-    participant = check.user_id(v, "participant_id", request.participant_id)
+    participant = user_id(v, "participant_id", request.participant_id)
     after = _timestamp(v, "start_after", request.start_after, required=False, whole_second=False)
     before = _timestamp(v, "start_before", request.start_before, required=False, whole_second=False)
     if after is not None and before is not None and before <= after:
@@ -107,7 +134,7 @@ def reschedule_room(
 def cancel_room(request: pb.CancelRoomRequest) -> tuple[uuid.UUID, str, str]:
     v = check.Violations()
     parsed_id = check.room_id(v, "room_id", request.room_id)
-    check.text(v, "reason", request.reason, max_len=check.REASON_MAX)
+    text(v, "reason", request.reason, max_len=check.REASON_MAX)
     _etag(v, request.etag)
     v.raise_if_any()
     return parsed_id, request.reason, request.etag
@@ -117,7 +144,7 @@ def watch_rooms(request: pb.WatchRoomsRequest) -> Watch:
     v = check.Violations()
     if request.since_revision < 0:
         v.add("since_revision", "must not be negative")
-    participant = check.user_id(v, "participant_id", request.participant_id)
+    participant = user_id(v, "participant_id", request.participant_id)
     v.raise_if_any()
     return Watch(
         since_revision=request.since_revision,

@@ -1,0 +1,299 @@
+"""Rooms in PostgreSQL: reads, and the guarded writes of each change.
+
+Statements run on the unit of work's Session (adapters/database.py). A change's first
+write is its guard: it applies only to the version of the room the rules saw, and
+every later write takes effect only if it did. Overlaps are refused by the exclusion
+constraint on room_slots, whatever the rules let through.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from psycopg.rows import TupleRow
+
+from scheduling_service.adapters.session import (
+    GUARD_HELD,
+    IF_GUARD_FAILED,
+    IF_GUARD_HELD,
+    Session,
+)
+from scheduling_service.domain.queries import RoomQuery
+from scheduling_service.domain.room import Room, Round
+from scheduling_service.domain.users import Contact, People
+
+# A room and its rounds (as parallel arrays, which psycopg loads natively).
+_ROOM = """
+    r.room_id, r.host_id, r.guest_id, r.title, r.description, r.starts, r.ends,
+    r.ics_uid, r.sequence, r.revision, r.create_time, r.update_time,
+    d.ids, d.numbers, d.topics, d.times
+"""
+_ROUNDS = """
+    LEFT JOIN LATERAL (
+        SELECT array_agg(d.round_id ORDER BY d.number) AS ids,
+               array_agg(d.number ORDER BY d.number) AS numbers,
+               array_agg(d.topic ORDER BY d.number) AS topics,
+               array_agg(d.create_time ORDER BY d.number) AS times
+          FROM rounds d WHERE d.room_id = r.room_id
+    ) AS d ON true
+"""
+_ROOM_WIDTH = 16
+
+_GET = f"SELECT {_ROOM} FROM rooms r {_ROUNDS} WHERE r.room_id = %(room_id)s"
+
+# The room, who holds its event, and the contact details of everyone a message about
+# a change may name: host, guest, holders and the caller.
+_GET_FOR_CHANGE = f"""
+    SELECT {_ROOM}, h.holders, c.ids, c.emails, c.names, c.zones
+      FROM rooms r {_ROUNDS}
+      CROSS JOIN LATERAL (
+          SELECT coalesce(array_agg(i.user_id), '{{}}') AS holders
+            FROM room_invitees i WHERE i.room_id = r.room_id
+      ) AS h
+      CROSS JOIN LATERAL (
+          SELECT array_agg(u.user_id) AS ids, array_agg(u.email) AS emails,
+                 array_agg(u.name) AS names, array_agg(u.zoneinfo) AS zones
+            FROM users u
+           WHERE u.user_id = ANY(ARRAY[r.host_id, r.guest_id, %(caller)s] || h.holders)
+      ) AS c
+     WHERE r.room_id = %(room_id)s
+"""
+
+_CURRENT = (
+    f"SELECT {_ROOM} FROM rooms r {_ROUNDS} WHERE r.room_id = %(room_id)s AND {IF_GUARD_FAILED}"
+)
+
+# A change applies only to the version the rules saw: SEQUENCE rises with every change.
+_UPDATE_GUARD = f"""
+    WITH updated AS (
+        UPDATE rooms SET guest_id = %(guest_id)s, starts = %(starts)s, ends = %(ends)s,
+                         sequence = %(sequence)s, update_time = %(update_time)s
+         WHERE room_id = %(room_id)s AND sequence = %(seen_sequence)s
+        RETURNING 1
+    )
+    {GUARD_HELD} FROM updated
+"""
+_LOCK_GUARD = f"""
+    WITH locked AS (
+        SELECT 1 FROM rooms WHERE room_id = %(room_id)s AND sequence = %(seen_sequence)s
+           FOR UPDATE
+    )
+    {GUARD_HELD} FROM locked
+"""
+_REQUEST_GUARD = f"""
+    WITH claimed AS (
+        INSERT INTO room_requests (host_id, request_id, room_id)
+        VALUES (%(host_id)s, %(request_id)s, %(room_id)s)
+        ON CONFLICT (host_id, request_id) DO NOTHING
+        RETURNING 1
+    )
+    {GUARD_HELD} FROM claimed
+"""
+_EARLIER_REQUEST = f"""
+    SELECT {_ROOM} FROM rooms r {_ROUNDS}
+     WHERE r.room_id = (SELECT q.room_id FROM room_requests q
+                         WHERE q.host_id = %(host_id)s AND q.request_id = %(request_id)s)
+       AND {IF_GUARD_FAILED}
+"""
+
+# The room, its rounds and the host's slot in one statement (foreign keys are checked
+# at its end).
+_ADD_ROOM = f"""
+    WITH room AS (
+        INSERT INTO rooms (room_id, host_id, guest_id, title, description, starts, ends,
+                           ics_uid, sequence, revision, create_time, update_time)
+        SELECT %(room_id)s, %(host_id)s, NULL, %(title)s, %(description)s, %(starts)s,
+               %(ends)s, %(ics_uid)s, %(sequence)s, 0, %(create_time)s, %(update_time)s
+         WHERE {IF_GUARD_HELD}
+    ), rounds AS (
+        INSERT INTO rounds (round_id, room_id, number, topic, create_time)
+        SELECT d.round_id, %(room_id)s, d.number, d.topic, %(create_time)s
+          FROM unnest(%(round_ids)s::uuid[], %(numbers)s::integer[], %(topics)s::text[])
+               AS d(round_id, number, topic)
+         WHERE {IF_GUARD_HELD}
+    )
+    INSERT INTO room_slots (room_id, user_no, role, starts, ends)
+    SELECT %(room_id)s, %(host_no)s, 'host', %(starts)s, %(ends)s
+      FROM (SELECT pg_advisory_xact_lock(%(host_no)s) WHERE {IF_GUARD_HELD}) AS one_writer
+"""
+
+# Two transactions inserting slots that overlap each other's can deadlock inside the
+# exclusion constraint's check (each waits for the other's uncommitted row), and
+# PostgreSQL then takes a second to find it. So the writers of one person's slots go
+# one at a time: a transaction-scoped advisory lock per user, taken after the room's row
+# lock (the guard) and in user order. The constraint still decides; the lock only queues.
+_ADD_GUEST_SLOT = f"""
+    INSERT INTO room_slots (room_id, user_no, role, starts, ends)
+    SELECT %(room_id)s, %(guest_no)s, 'guest', %(starts)s, %(ends)s
+      FROM (SELECT pg_advisory_xact_lock(%(guest_no)s) WHERE {IF_GUARD_HELD}) AS one_writer
+"""
+_DELETE_GUEST_SLOT = (
+    f"DELETE FROM room_slots WHERE room_id = %(room_id)s AND role = 'guest' AND {IF_GUARD_HELD}"
+)
+_LOCK_PARTICIPANTS = f"""
+    SELECT pg_advisory_xact_lock(s.user_no)
+      FROM (SELECT user_no FROM room_slots WHERE room_id = %(room_id)s AND {IF_GUARD_HELD}
+             ORDER BY user_no OFFSET 0) AS s
+"""
+_MOVE_SLOTS = f"""
+    UPDATE room_slots SET starts = %(starts)s, ends = %(ends)s
+     WHERE room_id = %(room_id)s AND {IF_GUARD_HELD}
+"""
+# Slots and invitees go with the room (ON DELETE CASCADE); the rounds first, as the
+# product asks.
+_DELETE_ROUNDS = f"DELETE FROM rounds WHERE room_id = %(room_id)s AND {IF_GUARD_HELD}"
+_DELETE_ROOM = f"DELETE FROM rooms WHERE room_id = %(room_id)s AND {IF_GUARD_HELD}"
+
+
+def room_from_row(row: TupleRow) -> Room:
+    ids, numbers, topics, times = row[12:16]
+    return Room(
+        room_id=row[0],
+        host_id=row[1],
+        guest_id=row[2],
+        title=row[3],
+        description=row[4],
+        starts=row[5],
+        ends=row[6],
+        ics_uid=row[7],
+        sequence=row[8],
+        revision=row[9],
+        create_time=row[10],
+        update_time=row[11],
+        rounds=tuple(map(Round, ids, numbers, topics, times)) if ids else (),
+    )
+
+
+def view_conditions(
+    open_only: bool, participant_id: str | None, params: dict[str, Any]
+) -> list[str]:
+    """SQL conditions on `rooms r` for the two views callers filter by (ListRooms and
+    the WatchRooms snapshot), adding their parameters to `params`."""
+    conditions = []
+    if open_only:
+        conditions.append("r.guest_id IS NULL")
+    if participant_id:
+        conditions.append("(r.host_id = %(participant)s OR r.guest_id = %(participant)s)")
+        params["participant"] = participant_id
+    return conditions
+
+
+def select_rooms(where: list[str], order: str = "r.starts, r.room_id") -> str:
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    return f"SELECT {_ROOM} FROM rooms r {_ROUNDS} {clause} ORDER BY {order}"
+
+
+class RoomsSql:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def get(self, room_id: uuid.UUID) -> Room | None:
+        row = await self._session.fetchone(_GET, {"room_id": room_id})
+        return room_from_row(row) if row else None
+
+    async def get_for_change(
+        self, room_id: uuid.UUID, caller_id: str
+    ) -> tuple[Room, People] | None:
+        row = await self._session.fetchone(
+            _GET_FOR_CHANGE, {"room_id": room_id, "caller": caller_id}
+        )
+        if row is None:
+            return None
+        holders, ids, emails, names, zones = row[_ROOM_WIDTH:]
+        contacts = {
+            user_id: Contact(user_id, email, name, zone)
+            for user_id, email, name, zone in zip(
+                ids or (), emails or (), names or (), zones or (), strict=True
+            )
+        }
+        return room_from_row(row), People(frozenset(holders), contacts)
+
+    async def list(
+        self, query: RoomQuery, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Room]:
+        params: dict[str, Any] = {"limit": limit}
+        where = view_conditions(query.open_only, query.participant_id, params)
+        if query.start_after is not None:
+            where.append("r.starts >= %(start_after)s")
+            params["start_after"] = query.start_after
+        if query.start_before is not None:
+            where.append("r.starts < %(start_before)s")
+            params["start_before"] = query.start_before
+        if after is not None:
+            where.append("(r.starts, r.room_id) > (%(after_starts)s, %(after_id)s)")
+            params["after_starts"], params["after_id"] = after
+        rows = await self._session.fetchall(select_rooms(where) + " LIMIT %(limit)s", params)
+        return [room_from_row(row) for row in rows]
+
+    def add(self, room: Room, host_no: int, request_id: uuid.UUID | None) -> None:
+        if request_id is None:
+            self._session.guard(GUARD_HELD, ())
+        else:
+            request = {"host_id": room.host_id, "request_id": request_id, "room_id": room.room_id}
+            self._session.guard(
+                _REQUEST_GUARD,
+                request,
+                current_sql=_EARLIER_REQUEST,
+                current_params=request,
+                load_current=room_from_row,
+            )
+        self._session.queue(
+            _ADD_ROOM,
+            {
+                "room_id": room.room_id,
+                "host_id": room.host_id,
+                "title": room.title,
+                "description": room.description,
+                "starts": room.starts,
+                "ends": room.ends,
+                "ics_uid": room.ics_uid,
+                "sequence": room.sequence,
+                "create_time": room.create_time,
+                "update_time": room.update_time,
+                "round_ids": [r.round_id for r in room.rounds],
+                "numbers": [r.number for r in room.rounds],
+                "topics": [r.topic for r in room.rounds],
+                "host_no": host_no,
+            },
+        )
+
+    def update(self, before: Room, after: Room, *, guest_no: int | None = None) -> None:
+        key = {"room_id": after.room_id}
+        self._session.guard(
+            _UPDATE_GUARD,
+            {
+                **key,
+                "guest_id": after.guest_id,
+                "starts": after.starts,
+                "ends": after.ends,
+                "sequence": after.sequence,
+                "update_time": after.update_time,
+                "seen_sequence": before.sequence,
+            },
+            current_sql=_CURRENT,
+            current_params=key,
+            load_current=room_from_row,
+        )
+        times = {**key, "starts": after.starts, "ends": after.ends}
+        if before.guest_id is None and after.guest_id is not None:
+            assert guest_no is not None, "a new guest's slot needs their directory key"
+            self._session.queue(_ADD_GUEST_SLOT, {**times, "guest_no": guest_no})
+        elif before.guest_id is not None and after.guest_id is None:
+            self._session.queue(_DELETE_GUEST_SLOT, key)
+        if (before.starts, before.ends) != (after.starts, after.ends):
+            self._session.queue(_LOCK_PARTICIPANTS, key)
+            self._session.queue(_MOVE_SLOTS, times)
+
+    def remove(self, before: Room, after: Room) -> None:
+        key = {"room_id": before.room_id}
+        self._session.guard(
+            _LOCK_GUARD,
+            {**key, "seen_sequence": before.sequence},
+            current_sql=_CURRENT,
+            current_params=key,
+            load_current=room_from_row,
+        )
+        self._session.queue(_DELETE_ROUNDS, key)
+        self._session.queue(_DELETE_ROOM, key)

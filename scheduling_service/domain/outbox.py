@@ -1,0 +1,68 @@
+"""Messages waiting in the notification outbox, and how an attempt to deliver one ended."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class Outcome(enum.Enum):
+    """The notification service's verdict on one attempt."""
+
+    DELIVERED = "DELIVERED"
+    DRY_RUN = "DRY_RUN"
+    TEMPORARY_FAILURE = "TEMPORARY_FAILURE"
+    PERMANENT_FAILURE = "PERMANENT_FAILURE"
+
+
+class State(enum.Enum):
+    """Where a message stands in the outbox."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message claimed under a lease, ready to deliver; `payload` is opaque here
+    (the notification client knows its format)."""
+
+    id: int
+    room_id: uuid.UUID
+    ics_uid: str
+    sequence: int
+    method: str
+    recipient_id: str
+    attempts: int
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class Attempt:
+    outcome: Outcome
+    message_id: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class FailedMessage:
+    id: int
+    room_id: uuid.UUID
+    ics_uid: str
+    sequence: int
+    method: str
+    recipient_id: str
+    attempts: int
+    last_error: str | None
+    update_time: datetime
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    pending: int
+    failed: int
+    oldest_pending_s: float

@@ -1,0 +1,187 @@
+"""What the service layer needs from the outside world, as typing.Protocols.
+
+Adapters implement these (adapters/ never import the service layer); tests stand in
+in-memory fakes (tests/scheduling_service/service_layer/fakes.py).
+
+Writes that make up a room change are queued on the unit of work and sent with its
+COMMIT in one round trip: the first is the guard (the room is still the version the
+rules saw), and every later one takes effect only if the guard held. Reads run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from scheduling_service.domain.changes import Change, Written
+from scheduling_service.domain.invites import Invite
+from scheduling_service.domain.outbox import (
+    Attempt,
+    Claimed,
+    FailedMessage,
+    OutboxStats,
+    State,
+)
+from scheduling_service.domain.queries import RoomQuery
+from scheduling_service.domain.room import Room
+from scheduling_service.domain.users import People, User
+from scheduling_service.domain.watch import WatchEvent, WatchFilter
+
+T = TypeVar("T")
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...
+
+
+class RoomRepository(Protocol):
+    async def get(self, room_id: uuid.UUID) -> Room | None: ...
+
+    async def get_for_change(
+        self, room_id: uuid.UUID, caller_id: str
+    ) -> tuple[Room, People] | None:
+        """The room with the people a change to it concerns (its participants, the
+        holders of its event, and the caller)."""
+
+    async def list(
+        self, query: RoomQuery, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Room]: ...
+
+    def add(self, room: Room, host_no: int, request_id: uuid.UUID | None) -> None:
+        """Queue the room's creation; guarded by the request id (a repeat finds the
+        room the first request created as `Written.current`)."""
+
+    def update(self, before: Room, after: Room, *, guest_no: int | None = None) -> None:
+        """Queue `after` in place of `before`, guarded by `before`'s version; the
+        participants' slots follow (`guest_no` is a new guest's directory key)."""
+
+    def remove(self, before: Room, after: Room) -> None:
+        """Queue the deletion of the room's rounds, then the room (guarded)."""
+
+
+class OutboxRepository(Protocol):
+    def record(
+        self,
+        change: Change,
+        before: Room | None,
+        after: Room,
+        invites: list[Invite],
+        people: People,
+        *,
+        now: datetime,
+        cancel_reason: str = "",
+    ) -> None:
+        """Queue the messages for `invites` (follows the guard)."""
+
+    async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[Claimed]: ...
+
+    async def finish(
+        self,
+        claimed: Claimed,
+        token: uuid.UUID,
+        *,
+        state: State,
+        error: str | None,
+        message_id: str | None,
+        next_attempt_at: datetime | None,
+    ) -> State | None:
+        """Record an attempt's result; None when the lease was lost."""
+
+    async def failed(self, limit: int) -> list[FailedMessage]: ...
+
+    async def retry_failed(self, ids: list[int] | None) -> list[int]: ...
+
+    async def purge(self, before: datetime) -> int: ...
+
+    async def stats(self) -> OutboxStats: ...
+
+
+class Directory(Protocol):
+    async def register(self, user: User) -> int:
+        """The user's integer key, after recording any change in their claims."""
+
+
+class ChangeLog(Protocol):
+    def record(self, change: Change, before: Room | None, after: Room, now: datetime) -> None:
+        """Queue the change-log entry (the last write of a change; follows the guard)."""
+
+    async def head(self) -> tuple[int, int]:
+        """(latest revision, highest pruned revision)."""
+
+    async def after(self, revision: int, limit: int) -> list[WatchEvent]: ...
+
+    def stream_after(self, revision: int) -> AsyncIterator[WatchEvent]:
+        """Every event after `revision` (in a snapshot unit of work)."""
+
+    def stream_snapshot(self, f: WatchFilter, now: datetime) -> AsyncIterator[bytes]:
+        """A serialized SNAPSHOT event per room not yet ended (in a snapshot unit of work)."""
+
+    async def prune(self, cutoff: datetime) -> tuple[int, int]:
+        """Delete events older than `cutoff`; (compacted revision, rows deleted)."""
+
+    async def prune_requests(self, cutoff: datetime) -> int:
+        """Forget CreateRoom request ids older than `cutoff`."""
+
+
+class UnitOfWork(Protocol):
+    @property
+    def rooms(self) -> RoomRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def directory(self) -> Directory: ...
+
+    @property
+    def changes(self) -> ChangeLog: ...
+
+    async def commit(self) -> Written:
+        """Send the queued writes and COMMIT, in one round trip."""
+
+    async def ping(self) -> None:
+        """One trivial statement (readiness)."""
+
+
+class Database(Protocol):
+    """Where units of work come from: the one way to talk to the database."""
+
+    async def run(
+        self, work: Callable[[UnitOfWork], Awaitable[T]], *, time_left_s: float | None = None
+    ) -> T:
+        """Run `work` in a fresh unit of work, again when the database says another try
+        may succeed (deadlock, serialization failure, a connection dropped before
+        anything was sent); `time_left_s` bounds every statement."""
+
+    def snapshot(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A unit of work whose reads all see one snapshot (REPEATABLE READ)."""
+
+
+class Notices(Protocol):
+    """Wake-up hints from the database (LISTEN/NOTIFY): a reason to look now, never the
+    data itself; a poll every `poll_s` stands behind them."""
+
+    async def listen_forever(
+        self,
+        channel: str,
+        on_wake: Callable[[], Awaitable[None]],
+        *,
+        poll_s: float,
+        connected: asyncio.Event | None = None,
+    ) -> None: ...
+
+
+class Markers(Protocol):
+    """The stream's own events, serialized: SYNCED after a snapshot, HEARTBEAT."""
+
+    def synced(self, revision: int) -> bytes: ...
+
+    def heartbeat(self, revision: int) -> bytes: ...
+
+
+class NotificationSender(Protocol):
+    async def deliver(self, message: Claimed) -> Attempt: ...

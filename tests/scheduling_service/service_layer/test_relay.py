@@ -1,0 +1,88 @@
+"""The outbox relay's decisions against fakes: deliver, retry, give up, record."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from scheduling_service.config import Settings
+from scheduling_service.domain.outbox import Outcome, State
+from scheduling_service.service_layer.relay import Relay, backoff_s
+from scheduling_service.service_layer.rooms import CreateRoom, RoomService
+from tests.scheduling_service.service_layer.fakes import (
+    FakeClock,
+    FakeDatabase,
+    FakeNotices,
+    FakeSender,
+    person,
+)
+
+NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
+SETTINGS = Settings(relay_poll_s=0.01, relay_max_attempts=3, outbox_purge_every_s=3600)
+
+
+async def _booked(db: FakeDatabase) -> None:
+    rooms = RoomService(db, uid_domain="example.test", clock=FakeClock(NOW))
+    room = await rooms.create_room(
+        person("host"),
+        CreateRoom("Mock", "", NOW + timedelta(days=1), timedelta(hours=1), "Arrays", None),
+    )
+    await rooms.book_room(person("guest"), room.room_id)
+
+
+async def _until(predicate: Callable[[], bool], within_s: float = 5.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
+async def _relay_until(db: FakeDatabase, sender: FakeSender, done: Callable[[], bool]) -> None:
+    relay = Relay(db, FakeNotices(), sender, SETTINGS)
+    task = asyncio.create_task(relay.run())
+    try:
+        await _until(done)
+    finally:
+        await relay.stop(1.0)
+        await task
+
+
+def _states(db: FakeDatabase) -> list[tuple[State, int]]:
+    return [(m.state, m.attempts) for m in db.store.outbox]
+
+
+async def test_delivered_messages_are_recorded_once() -> None:
+    db = FakeDatabase()
+    await _booked(db)
+    sender = FakeSender(Outcome.DELIVERED)
+    await _relay_until(db, sender, lambda: all(m.state is State.DELIVERED for m in db.store.outbox))
+    assert _states(db) == [(State.DELIVERED, 1), (State.DELIVERED, 1)]
+    assert sorted(c.recipient_id for c in sender.sent) == ["guest", "host"]
+
+
+async def test_temporary_failures_are_retried_and_dry_runs_count_as_done() -> None:
+    db = FakeDatabase()
+    await _booked(db)
+    sender = FakeSender(Outcome.TEMPORARY_FAILURE, Outcome.TEMPORARY_FAILURE, Outcome.DRY_RUN)
+    await _relay_until(db, sender, lambda: all(m.state is State.DELIVERED for m in db.store.outbox))
+    assert sum(m.attempts for m in db.store.outbox) == 4  # two retries, then both done
+
+
+async def test_permanent_failures_and_too_many_attempts_are_given_up_on() -> None:
+    db = FakeDatabase()
+    await _booked(db)
+    await _relay_until(
+        db,
+        FakeSender(Outcome.PERMANENT_FAILURE, Outcome.TEMPORARY_FAILURE),
+        lambda: all(m.state is State.FAILED for m in db.store.outbox),
+    )
+    # One refused for good at once; the other after RELAY_MAX_ATTEMPTS temporary ones.
+    assert sorted(m.attempts for m in db.store.outbox) == [1, 3]
+
+
+def test_backoff_grows_and_stays_within_bounds() -> None:
+    for attempts in range(1, 12):
+        delay = backoff_s(attempts, 1.0, 300.0)
+        assert 0.5 <= delay <= min(300.0, 2 ** (attempts - 1))

@@ -1,0 +1,129 @@
+"""WatchRooms against fakes: the feed publishing the change log to the hub, and a
+session's snapshot, SYNCED, resume, live events and heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from scheduling_service.domain import errors
+from scheduling_service.domain.watch import WatchFilter
+from scheduling_service.service_layer.feed import ChangeFeed
+from scheduling_service.service_layer.hub import Hub
+from scheduling_service.service_layer.rooms import CreateRoom, RoomService
+from scheduling_service.service_layer.watch import Watch, Watches
+from tests.scheduling_service.service_layer.fakes import (
+    FakeClock,
+    FakeDatabase,
+    FakeNotices,
+    person,
+)
+
+NOW = datetime.now(UTC)
+HOST, GUEST = person("host"), person("guest")
+
+
+class Markers:
+    @staticmethod
+    def synced(revision: int) -> bytes:
+        return f"SYNCED {revision}".encode()
+
+    @staticmethod
+    def heartbeat(revision: int) -> bytes:
+        return f"HEARTBEAT {revision}".encode()
+
+
+class System:
+    def __init__(self, heartbeat_s: float) -> None:
+        self.db = FakeDatabase()
+        self.rooms = RoomService(self.db, uid_domain="t", clock=FakeClock(NOW))
+        self.notices = FakeNotices()
+        self.hub = Hub(queue_size=8)
+        self.feed = ChangeFeed(
+            self.db,
+            self.notices,
+            self.hub,
+            poll_s=60,
+            retention=timedelta(hours=1),
+            request_retention=timedelta(hours=1),
+            prune_every_s=3600,
+        )
+        self.watches = Watches(self.db, self.hub, Markers(), heartbeat_s)
+
+    async def create(self, days: int) -> uuid.UUID:
+        command = CreateRoom("Mock", "", NOW + timedelta(days=days), timedelta(hours=1), "A", None)
+        room = await self.rooms.create_room(HOST, command)
+        self.notices.notify()
+        return room.room_id
+
+
+@asynccontextmanager
+async def running(heartbeat_s: float = 60.0) -> AsyncIterator[System]:
+    system = System(heartbeat_s)
+    await system.feed.start_position()
+    task = asyncio.create_task(system.feed.run())
+    try:
+        yield system
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _next(events: AsyncGenerator[bytes, None]) -> str:
+    async with asyncio.timeout(5):
+        return (await anext(events)).decode()
+
+
+async def test_snapshot_then_synced_then_every_live_event_once() -> None:
+    async with running() as system:
+        first = await system.create(1)
+        await system.create(2)
+        session = system.watches.open(Watch(0, WatchFilter()))
+        events = session.events()
+        assert [(await _next(events)).split()[0] for _ in range(3)] == [
+            "SNAPSHOT",
+            "SNAPSHOT",
+            "SYNCED",
+        ]
+        await system.rooms.book_room(GUEST, first)
+        system.notices.notify()
+        assert await _next(events) == f"BOOKED {first}"
+        session.close()
+
+
+async def test_resume_from_a_revision_replays_what_came_after_then_goes_live() -> None:
+    async with running() as system:
+        await system.create(1)
+        second = await system.create(2)
+        session = system.watches.open(Watch(1, WatchFilter()))
+        events = session.events()
+        assert await _next(events) == f"CREATED {second}"
+        third = await system.create(3)
+        assert await _next(events) == f"CREATED {third}"
+        session.close()
+
+
+async def test_a_filtered_watcher_gets_heartbeats_with_resume_points() -> None:
+    async with running(heartbeat_s=0.05) as system:
+        await system.create(1)
+        session = system.watches.open(Watch(0, WatchFilter(participant_id="nobody")))
+        events = session.events()
+        assert await _next(events) == "SYNCED 1"
+        await system.create(2)  # not in this watcher's view
+        while (beat := await _next(events)) != "HEARTBEAT 2":
+            assert beat == "HEARTBEAT 1"
+        session.close()
+
+
+async def test_a_revision_ahead_of_the_log_is_a_bad_argument() -> None:
+    async with running() as system:
+        await system.create(1)
+        session = system.watches.open(Watch(5, WatchFilter()))
+        with pytest.raises(errors.InvalidArgument):
+            await _next(session.events())
+        session.close()
