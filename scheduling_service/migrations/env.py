@@ -1,17 +1,28 @@
-"""Alembic environment: the URL comes from the caller (scheduling_service.schema)."""
+"""Alembic environment: the caller (scheduling_service.adapters.schema) hands over an open
+connection in a transaction, so that it can read the revision before and after on it;
+without one (the alembic command line), the URL it set."""
 
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from scheduling_service.adapters.database import sqlalchemy_url
 
-url = context.config.get_main_option("sqlalchemy.url")
-assert url, "scheduling_service.schema sets sqlalchemy.url"
-engine = create_engine(sqlalchemy_url(url))
-with engine.connect() as connection:
+
+def _run(connection: Connection) -> None:
     context.configure(connection=connection, transactional_ddl=True)
     with context.begin_transaction():
         context.run_migrations()
-engine.dispose()
+
+
+given = context.config.attributes.get("connection")
+if isinstance(given, Connection):
+    _run(given)
+else:
+    url = context.config.get_main_option("sqlalchemy.url")
+    assert url, "scheduling_service.adapters.schema sets sqlalchemy.url"
+    engine = create_engine(sqlalchemy_url(url))
+    with engine.connect() as connection:
+        _run(connection)
+    engine.dispose()
