@@ -107,7 +107,7 @@ def _event_identity(ics: bytes) -> tuple[str, str, str]:
     try:
         calendar = icalendar.Calendar.from_ical(ics)
         events = calendar.walk("VEVENT")
-    except ValueError:
+    except (ValueError, LookupError, TypeError):  # whatever a sender made of it
         return "?", "?", "?"
     if not events:
         return "?", "?", str(calendar.get("METHOD", "?"))
@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in message_files(args.maildir):
         try:
             messages.append(read(path))
-        except (OSError, ValueError, LookupError) as error:
+        except (OSError, ValueError, LookupError, TypeError) as error:  # one bad file hides none
             print(f"{path}: unreadable ({escape(str(error))})", file=sys.stderr)
     if not messages:
         print(f"no messages in {args.maildir} yet (book a room: the invites land here)")

@@ -199,3 +199,17 @@ def test_empty_and_missing_folders_say_so(tmp_path: Path) -> None:
     empty = mailbox(tmp_path / "var")
     assert empty.returncode == 0
     assert empty.stdout.startswith(f"no messages in {tmp_path / 'var' / 'mail'} yet")
+
+
+def test_an_unreadable_calendar_is_listed_with_question_marks(stack: Stack) -> None:
+    broken = (
+        b"From: x@example.test\r\nTo: bob@example.com\r\nSubject: broken\r\n"
+        b"Date: " + format_datetime(STAMP).encode() + b"\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/calendar; method=CANCEL\r\n\r\nBEGIN:VCALENDAR\r\nnot ical\r\n"
+    )
+    with smtplib.SMTP("127.0.0.1", stack.sink_port, timeout=30) as smtp:
+        smtp.sendmail("x@example.test", ["bob@example.com"], broken)
+    listed = mailbox(stack.var)
+    assert listed.returncode == 0, listed.stderr
+    [row] = rows(listed.stdout)
+    assert row.split()[2:7] == ["bob@example.com", "CANCEL", "?", "?", "broken"]
