@@ -10,30 +10,36 @@ GRPC_PROTOS = $(shell $(PY) -c 'import grpc_tools, os; print(os.path.join(grpc_t
 BUF_VERSION := 1.75.0
 BUF_DIR := $(VENV)/buf
 
-.PHONY: install proto test bench lint run descriptor clean
+.PHONY: install proto test bench lint run mail descriptor clean
 
 install: $(STAMP) $(PROTO_STAMP)
 
+# pip is quiet, so each long step says what it is doing first (a fresh clone spends
+# about a minute here; later runs skip it).
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	# generated/ is rewritten by `make proto`; a .pth keeps it importable whatever it holds.
-	$(PY) -c 'import site, os; open(os.path.join(site.getsitepackages()[0], "practice_rooms_generated.pth"), "w").write(os.path.abspath("generated") + "\n")'
-	touch $(STAMP)
+	@test -x $(PY) || { echo "==> creating the virtual environment $(VENV)" && $(PYTHON) -m venv $(VENV); }
+	@echo "==> upgrading pip in $(VENV)"
+	@$(PY) -m pip install --quiet --upgrade pip
+	@echo "==> installing the project and its dev dependencies from PyPI (pip install -e '.[dev]'; PostgreSQL comes as the pgserver wheel)"
+	@$(PY) -m pip install --quiet -e '.[dev]'
+	@# generated/ is rewritten by `make proto`; a .pth keeps it importable whatever it holds.
+	@$(PY) -c 'import site, os; open(os.path.join(site.getsitepackages()[0], "practice_rooms_generated.pth"), "w").write(os.path.abspath("generated") + "\n")'
+	@touch $(STAMP)
 
 # Generated code is not committed: `make install` writes it from protos/, so the
 # .proto files are the one source and the grpcio-tools pin decides the output.
 proto: $(PROTO_STAMP)
 
 $(PROTO_STAMP): $(PROTOS) $(STAMP)
-	rm -rf generated && mkdir -p generated
-	$(PY) -m grpc_tools.protoc -I protos -I $(GOOGLE_PROTOS) -I $(GRPC_PROTOS) \
+	@echo "==> generating the protobuf and gRPC code from protos/ into generated/"
+	@rm -rf generated && mkdir -p generated
+	@$(PY) -m grpc_tools.protoc -I protos -I $(GOOGLE_PROTOS) -I $(GRPC_PROTOS) \
 		--python_out=generated --pyi_out=generated --grpc_python_out=generated $(PROTOS)
-	touch $(PROTO_STAMP)
+	@touch $(PROTO_STAMP)
 
 test: install
-	$(PY) -m pytest
+	@echo "==> running the test suite (pytest: real PostgreSQL, SMTP and service processes; a few minutes)"
+	@$(PY) -m pytest
 
 bench: install
 	$(PY) -m bench
@@ -56,6 +62,11 @@ descriptor: install
 
 run: install
 	$(PY) -m tools.devstack
+
+# The messages make run's SMTP sink received (var/mail/, or DEV_VAR_DIR), one a line,
+# and their calendars as .ics files to import.
+mail: install
+	@$(PY) -m tools.mailbox
 
 clean:
 	rm -rf $(VENV) generated var

@@ -7,7 +7,7 @@ import asyncio
 import sys
 
 from notification_service.config import Config, ConfigError, check_exposure
-from servicekit.logs import configure
+from servicekit.logs import LogFormatError, configure
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,10 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = Config.from_env()
         check_exposure(config)
-    except ConfigError as exc:
+        configure("notification_service", config.log_level)
+    except (ConfigError, LogFormatError) as exc:
         print(f"notification_service: configuration error: {exc}", file=sys.stderr)
         return 2
-    configure("notification_service", config.log_level)
 
     from notification_service.server import serve  # after logging is set up
 

@@ -1,4 +1,5 @@
-"""`roomsctl` / `python -m roomsctl`: create, get, list, book, leave, reschedule, cancel, watch.
+"""`roomsctl` / `python -m roomsctl`: create, get, list, book, leave, reschedule, cancel, watch,
+token.
 
 Exit codes are in roomsctl.errors (0 ok, 2 usage/INVALID_ARGUMENT, 3 NOT_FOUND,
 4 conflicts, 5 PERMISSION_DENIED/UNAUTHENTICATED, 6 FAILED_PRECONDITION, 7 other).
@@ -27,9 +28,12 @@ CHANNEL_OPTIONS = [
     ("grpc.keepalive_permit_without_calls", 1),
 ]
 
-EPILOG = """\
-times: ISO 8601, with an offset (2030-01-31T17:00:00Z, 2030-01-31T18:00+01:00) or
-  without one, then read in --tz (2030-01-31T18:00). Durations: 90 (minutes), 90m, 1h30m.
+
+def _epilog() -> str:
+    day = times.example_day()
+    return f"""\
+times: ISO 8601, with an offset ({day}T17:00:00Z, {day}T18:00+01:00) or
+  without one, then read in --tz ({day}T18:00). Durations: 90 (minutes), 90m, 1h30m.
 exit codes: 0 ok; 2 usage or INVALID_ARGUMENT; 3 NOT_FOUND; 4 ALREADY_EXISTS or ABORTED;
   5 PERMISSION_DENIED or UNAUTHENTICATED; 6 FAILED_PRECONDITION; 7 UNAVAILABLE and others.
 """
@@ -95,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="roomsctl",
         description="Command-line client of the practice-room scheduling service.",
-        epilog=EPILOG,
+        epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_global_options(parser, env, defaults=True)
@@ -111,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--duration", help="default 60 minutes")
     create.add_argument("--description")
     create.add_argument("--request-id", help="UUID: a retry with it returns the same room")
+    create.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only the new room's id, for a shell: ROOM=$(roomsctl create -q ...)",
+    )
 
     get = sub.add_parser("get", parents=[common], help="show one room")
     get.add_argument("room_id")
@@ -150,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--open-only", action="store_true")
     watch.add_argument("--participant", metavar="USER")
+
+    sub.add_parser(
+        "token",
+        parents=[common],
+        help="print the bearer token --as USER sends (for grpcurl and other clients)",
+    )
     return parser
 
 
@@ -165,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             email=args.email,
             zone_name=getattr(tz, "key", None),
         )
+        if args.command == "token":
+            return commands.print_token(token)
         with grpc.insecure_channel(args.target, options=CHANNEL_OPTIONS) as channel:
             ctx = commands.Context(
                 stub=pb_grpc.SchedulingServiceStub(channel),

@@ -13,6 +13,7 @@ from scheduling.v1 import scheduling_pb2 as pb
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 
 from roomsctl import times
+from roomsctl.errors import CliError
 from roomsctl.output import Renderer
 
 # Unary calls get this deadline unless --timeout says otherwise; `watch` gets none.
@@ -43,7 +44,10 @@ def create(ctx: Context, args: argparse.Namespace) -> int:
     if args.duration:
         request.duration.CopyFrom(times.parse_duration(args.duration, "--duration"))
     room = ctx.stub.CreateRoom(request, metadata=ctx.metadata, timeout=ctx.unary_timeout)
-    ctx.render.room(room, f"created room {room.room_id}")
+    if args.quiet:
+        print(room.room_id, flush=True)
+    else:
+        ctx.render.room(room, f"created room {room.room_id}")
     return 0
 
 
@@ -142,6 +146,14 @@ def watch(ctx: Context, args: argparse.Namespace) -> int:
         if isinstance(call, grpc.Call) and call.code() in done:
             return 0
         raise
+    return 0
+
+
+def print_token(token: str | None) -> int:
+    """What `--as USER` would send, for clients that take a token (grpcurl -H)."""
+    if not token:
+        raise CliError("token needs --as USER (and JWT_SECRET or --jwt-secret) to sign one")
+    print(token, flush=True)
     return 0
 
 

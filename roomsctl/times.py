@@ -47,14 +47,20 @@ def local_zone() -> tzinfo:
     return datetime.now().astimezone().tzinfo or UTC
 
 
+def example_day() -> str:
+    """Tomorrow's date, for examples a person may copy: a fixed date goes stale, and
+    the service refuses a start in the past or beyond MAX_ADVANCE_DAYS."""
+    return (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+
+
 def parse_time(text: str, tz: tzinfo, option: str) -> datetime:
     """ISO 8601; with an offset (or Z) as given, without one in `tz`."""
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
+        day = example_day()
         raise CliError(
-            f"{option} {text!r} is not an ISO 8601 time like 2030-01-31T18:00 "
-            "or 2030-01-31T17:00:00Z"
+            f"{option} {text!r} is not an ISO 8601 time like {day}T18:00 or {day}T17:00:00Z"
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)

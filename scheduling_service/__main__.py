@@ -48,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    logs.configure("scheduling_service", settings.log_level)
+    try:
+        logs.configure("scheduling_service", settings.log_level)
+    except logs.LogFormatError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
 
     if args.command == "serve" and not settings.jwt_secret:
         log.error("JWT_SECRET is not set: refusing to serve without token verification")
@@ -58,16 +62,20 @@ def main(argv: list[str] | None = None) -> int:
     except NoDatabase as error:
         log.error(str(error))
         return 2
-    if args.command == "migrate":
-        schema.upgrade_to_head(url)
-        log.info("schema is at head")
-        return 0
-    if args.command == "outbox":
-        return asyncio.run(outbox_cli.run(args, settings, url))
+    where = schema.location(url)
     try:
+        if args.command == "migrate":
+            _migrate(url, where)
+            return 0
+        if args.command == "outbox":
+            schema.check_database(url)
+            return asyncio.run(outbox_cli.run(args, settings, url))
         schema.check_current(url)
-    except schema.SchemaOutOfDate as error:
-        log.error(str(error))
+    except schema.DatabaseUnreachable as error:
+        log.error("cannot connect to the database", **where, error=str(error))
+        return 2
+    except (schema.UnsupportedDatabase, schema.SchemaOutOfDate) as error:
+        log.error(str(error), **where)
         return 2
     if settings.workers > 1:
         return workers.supervise(settings, url)
@@ -75,6 +83,19 @@ def main(argv: list[str] | None = None) -> int:
 
     asyncio.run(serve(settings, url))
     return 0
+
+
+def _migrate(url: str, where: dict[str, str]) -> None:
+    migration = schema.upgrade_to_head(url)
+    if migration.changed:
+        log.info(
+            "schema migrated",
+            from_revision=migration.before,
+            to_revision=migration.after,
+            **where,
+        )
+    else:
+        log.info("schema already current", revision=migration.after, **where)
 
 
 if __name__ == "__main__":

@@ -66,14 +66,23 @@ def sqlalchemy_url(url: str) -> str:
 
 
 @contextmanager
-def migration_connection(url: str) -> Iterator[Connection]:
-    """Alembic's connection: migrations and the start-up schema check run on SQLAlchemy."""
+def migration_connection(url: str, *, transaction: bool = False) -> Iterator[Connection]:
+    """Alembic's connection: migrations and the start-up schema check run on SQLAlchemy.
+    `transaction`: inside one transaction, committed at the end (a migration)."""
     engine = create_engine(sqlalchemy_url(url), connect_args={"connect_timeout": 5})
     try:
-        with engine.connect() as connection:
+        with engine.begin() if transaction else engine.connect() as connection:
             yield connection
     finally:
         engine.dispose()
+
+
+def server_encoding(url: str) -> str:
+    """The database's encoding, read with psycopg alone: SQLAlchemy's first connect to a
+    SQL_ASCII database already fails, with a TypeError that names nothing."""
+    with psycopg.connect(libpq_url(url), connect_timeout=5) as conn:
+        raw = conn.pgconn.parameter_status(b"server_encoding") or b"unknown"
+    return raw.decode("ascii", "replace")
 
 
 def libpq_url(url: str) -> str:

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
 import time
 import urllib.request
+import uuid
+from pathlib import Path
 
 import grpc
 import psycopg
 import pytest
+from alembic.script import ScriptDirectory
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from scheduling.v1 import scheduling_pb2 as pb
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
+from sqlalchemy.engine import make_url
 
+import scheduling_service
 from scheduling_service.adapters import schema
 from tests import postgres
 from tests.processes import JWT_SECRET, SchedulingProcess
@@ -256,3 +262,88 @@ def _listed(port: int) -> float:
             if line.startswith('scheduling_rpcs_total{code="OK",method="ListRooms"}'):
                 return float(line.split()[-1])
     return 0.0
+
+
+# Start-up messages: what an operator reads when migrate or serve meets the database.
+
+
+def _run_command(command: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "JWT_SECRET": JWT_SECRET}
+    env.pop("LOG_FORMAT", None)
+    return subprocess.run(
+        [sys.executable, "-m", "scheduling_service", *command.split()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _only_line(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    """The one log line a failed start writes: JSON, since stderr is a pipe here."""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    entry = json.loads(lines[0])
+    assert isinstance(entry, dict)
+    return entry
+
+
+def _with_password(url: str, password: str) -> str:
+    """`url` with a password (ignored by the test server's trust authentication)."""
+    parsed = make_url(url)
+    if parsed.password:
+        return url
+    return parsed.set(password=password).render_as_string(hide_password=False)
+
+
+def test_migrate_says_from_which_revision_to_which_and_where(postgres_server) -> None:
+    migrations = Path(scheduling_service.__file__).parent / "migrations"
+    heads = ScriptDirectory(str(migrations)).get_heads()
+    with postgres.fresh_database(postgres_server) as empty:
+        url = _with_password(empty, "pw-never-in-logs")
+        password = make_url(url).password
+        expected_place = schema.location(url)
+        first = _run_command("migrate", url)
+        again = _run_command("migrate", url)
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+    migrated = _only_line(first)
+    assert migrated["event"] == "schema migrated"
+    assert (migrated["from_revision"], migrated["to_revision"]) == ("none", ", ".join(heads))
+    assert migrated["database"] == make_url(url).database
+    assert migrated["host"] == expected_place["host"] and migrated["host"]
+    current = _only_line(again)
+    assert current["event"] == "schema already current"
+    assert current["revision"] == ", ".join(heads)
+    assert str(password) not in first.stderr + again.stderr
+
+
+@pytest.mark.parametrize("command", ["migrate", "serve", "outbox failed"])
+def test_an_unreachable_database_is_one_line_and_exit_2(command: str) -> None:
+    port = free_port()  # nothing listens there
+    url = f"postgresql://rooms:pw-never-in-logs@127.0.0.1:{port}/rooms"
+    result = _run_command(command, url)
+    assert result.returncode == 2
+    entry = _only_line(result)
+    assert entry["event"] == "cannot connect to the database"
+    assert (entry["host"], entry["database"]) == (f"127.0.0.1:{port}", "rooms")
+    assert "Connection refused" in str(entry["error"])
+    assert "pw-never-in-logs" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["migrate", "serve"])
+def test_a_sql_ascii_database_is_refused_and_says_so(command: str, postgres_server) -> None:
+    name = f"rooms_ascii_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0")
+    try:
+        url = make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+        result = _run_command(command, url)
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    assert result.returncode == 2
+    entry = _only_line(result)
+    assert entry["level"] == "error"
+    assert f"database '{name}'" in str(entry["event"])
+    assert "is encoded SQL_ASCII" in str(entry["event"])
+    assert "needs a UTF8 database" in str(entry["event"])
