@@ -28,8 +28,8 @@ COPY protos/ protos/
 RUN GOOGLE_PROTOS="$(/opt/tools/bin/python -c 'import google.api, os; print(os.path.dirname(os.path.dirname(google.api.__path__[0])))')" \
  && GRPC_PROTOS="$(/opt/tools/bin/python -c 'import grpc_tools, os; print(os.path.join(grpc_tools.__path__[0], "_proto"))')" \
  && mkdir -p generated \
- && find protos -name '*.proto' -exec /opt/tools/bin/python -m grpc_tools.protoc \
-      -I protos -I "$GOOGLE_PROTOS" -I "$GRPC_PROTOS" \
+ && find protos -name '*.proto' -exec /opt/tools/bin/python -m grpc_tools.protoc -I protos \
+      -I "$GOOGLE_PROTOS" -I "$GRPC_PROTOS" \
       --python_out=generated --pyi_out=generated --grpc_python_out=generated {} +
 
 COPY servicekit/ servicekit/

@@ -141,11 +141,11 @@ def start_order(services: dict[str, Service]) -> list[str]:
     order: list[str] = []
 
     def visit(name: str, path: tuple[str, ...] = ()) -> None:
-        assert name not in path, f"depends_on cycle: {path + (name,)}"
+        assert name not in path, f"depends_on cycle: {(*path, name)}"
         if name in order:
             return
         for other in services[name].depends_on:
-            visit(other, path + (name,))
+            visit(other, (*path, name))
         order.append(name)
 
     for name in services:

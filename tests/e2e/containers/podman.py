@@ -13,7 +13,10 @@ from pathlib import Path
 from tests.e2e.containers.compose import ROOT
 
 CONF = ROOT / "deploy" / "podman"
-ENV = {**os.environ, "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", str(CONF / "containers.conf"))}
+ENV = {
+    **os.environ,
+    "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", str(CONF / "containers.conf")),
+}
 
 
 @dataclass

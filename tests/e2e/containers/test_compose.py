@@ -91,8 +91,15 @@ def test_database_is_postgresql_16_in_utf8(topology: Topology) -> None:
     (db,) = [n for n, s in SERVICES.items() if s.image.startswith("postgres")]
     env = SERVICES[db].environment
     done = topology.exec(
-        db, "psql", "--username", env["POSTGRES_USER"], "--dbname", env["POSTGRES_DB"],
-        "--no-align", "--tuples-only", "--command",
+        db,
+        "psql",
+        "--username",
+        env["POSTGRES_USER"],
+        "--dbname",
+        env["POSTGRES_DB"],
+        "--no-align",
+        "--tuples-only",
+        "--command",
         "SELECT current_setting('server_version_num')::int / 10000, "
         "pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()",
     )
@@ -111,7 +118,12 @@ def test_readiness_and_liveness_probes_answer_inside_the_container(
     )
     assert liveness.code == 0, liveness.out + liveness.err
     unknown = topology.exec(
-        name, "python", "-m", "servicekit.probe", "--service", "no.such.Service",
+        name,
+        "python",
+        "-m",
+        "servicekit.probe",
+        "--service",
+        "no.such.Service",
         f"127.0.0.1:{listen_port(name)}",
     )
     assert unknown.code == 1  # the probe can fail: a probe that cannot is no probe
@@ -150,7 +162,8 @@ def calendar(message: EmailMessage) -> str:
 
 def itip(messages: list[EmailMessage], uid: str, method: str) -> list[EmailMessage]:
     return [
-        m for m in messages
+        m
+        for m in messages
         if f"UID:{uid}" in calendar(m).replace("\r\n ", "") and f"METHOD:{method}" in calendar(m)
     ]
 
@@ -160,8 +173,16 @@ def test_a_booking_sends_exactly_two_invites_across_the_containers(
 ) -> None:
     start = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
     room = roomsctl(
-        topology, "--as", "alice", "create", "--title", "Mock interview",
-        "--start", start.strftime("%Y-%m-%dT%H:%M:%SZ"), "--topic", "Arrays",
+        topology,
+        "--as",
+        "alice",
+        "create",
+        "--title",
+        "Mock interview",
+        "--start",
+        start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "--topic",
+        "Arrays",
     )
     booked = roomsctl(topology, "--as", "bob", "book", str(room["roomId"]))
     assert booked["guestId"] == "bob"
@@ -200,10 +221,14 @@ def test_the_image_holds_no_development_packages_and_runs_as_non_root(
 ) -> None:
     image = topology.images[OUR_IMAGE]
     done = podman(
-        "run", "--rm", image, "python", "-c",
-        "import importlib.util, os; print(os.getuid(), "
-        "[m for m in ('pgserver', 'aiosmtpd', 'pytest', 'grpc_tools') "
-        "if importlib.util.find_spec(m)], importlib.util.find_spec('scheduling_service') is not None)",
+        "run",
+        "--rm",
+        image,
+        "python",
+        "-c",
+        "import importlib.util as u, os; print(os.getuid(), "
+        "[m for m in ('pgserver', 'aiosmtpd', 'pytest', 'grpc_tools') if u.find_spec(m)], "
+        "u.find_spec('scheduling_service') is not None)",
     )
     assert done.out.split() == ["10001", "[]", "True"], done.out
 

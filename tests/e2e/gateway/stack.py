@@ -112,4 +112,3 @@ def stack(postgres_server: str, log_dir: Path, **env: str) -> Iterator[Stack]:
         finally:
             if service.process is not None and service.process.poll() is None:
                 assert service.stop() == 0, service.log()
-
