@@ -13,17 +13,17 @@ if podman image exists "$image"; then
     exit 0
 fi
 root=$(mktemp -d /var/tmp/rooms-base.XXXXXX)
-trap 'rm -rf "$root"' EXIT
+log=$(mktemp)
+trap 'rm -rf "$root" "$log"' EXIT
 debootstrap --variant=minbase \
     --include=python3,python3-venv,python-is-python3,ca-certificates \
-    bookworm "$root" "$mirror" >"$root.log" 2>&1 || { tail -n 30 "$root.log"; exit 1; }
-rm -f "$root.log"
+    bookworm "$root" "$mirror" >"$log" 2>&1 || { tail -n 30 "$log"; exit 1; }
 if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
     cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
-    chroot "$root" update-ca-certificates >/dev/null
+    chroot "$root" update-ca-certificates >/dev/null 2>&1
 fi
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-tar -C "$root" -c . | podman import \
+tar -C "$root" -c . | podman import --quiet \
     --change 'CMD ["python3"]' \
     --change 'LABEL org.opencontainers.image.description=stand-in for python:3.11-slim-bookworm (debootstrap)' \
     - "$image" >/dev/null
