@@ -64,7 +64,7 @@ run: install
 GATEWAY_DEBS := golang-go golang-grpc-gateway golang-github-grpc-ecosystem-grpc-gateway-dev \
 	golang-google-grpc-dev golang-google-genproto-dev golang-goprotobuf-dev \
 	golang-golang-x-net-dev protobuf-compiler
-PODMAN_DEBS := podman runc netavark aardvark-dns debootstrap
+PODMAN_DEBS := podman runc netavark aardvark-dns iptables debootstrap
 HADOLINT := $(VENV)/tools/bin/hadolint
 HADOLINT_VERSION := 2.15.1
 
