@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,14 +115,13 @@ def inspect_state(container: str) -> dict[str, object]:
     return dict(json.loads(podman("inspect", "--format", "{{json .State}}", container).out))
 
 
-def wait_until(predicate: object, timeout: float, what: str, interval: float = 0.3) -> None:
+def wait_until(
+    predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.3
+) -> None:
+    """Polls for a positive signal, with a deadline."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return
         time.sleep(interval)
     raise TimeoutError(f"{what}: not within {timeout}s")
-
-
-def run_args(argv: Sequence[str]) -> list[str]:
-    return [str(word) for word in argv]

@@ -101,7 +101,8 @@ def stack(postgres_server: str, log_dir: Path, **env: str) -> Iterator[Stack]:
     with postgres.fresh_database(postgres_server) as url:
         schema.upgrade_to_head(url)
         settings = {"JWT_SECRET": DEV_SECRET, "WATCH_HEARTBEAT_S": "1", **env}
-        service = SchedulingProcess(url, log_dir, **settings).start()
+        service = SchedulingProcess(url, log_dir, **settings)
+        service.start()
         try:
             gateway = GatewayProcess(service.address, log_dir).start()
             try:
