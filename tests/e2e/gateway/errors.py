@@ -20,6 +20,11 @@ class Observed:
     message: str
     details: list[dict[str, Any]]
     mid_stream: bool = False
+    # Only for a stream cut by a shutting-down replica: grpc's own server shutdown can
+    # cancel the call ("Cancelling all calls", no ErrorInfo) before the service ends it
+    # with its UNAVAILABLE status (a race in the service, reported; code and HTTP
+    # status are the same either way).
+    reason_may_be_missing: bool = False
 
     @property
     def code_name(self) -> str:
