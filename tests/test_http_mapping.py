@@ -2,7 +2,9 @@
 
 The descriptor set is built as `make descriptor` builds it (grpc_tools.protoc with
 the same -I paths and --include_imports), into a temporary directory; the rules are
-read from it, as Envoy reads them. deploy/envoy.yaml is checked, not run.
+read from it, as Envoy reads them. deploy/envoy.yaml is checked, not run; the
+grpc-gateway of deploy/gateway/ is built and run by `make e2e-gateway`
+(tests/e2e/gateway/).
 """
 
 from __future__ import annotations
@@ -198,3 +200,14 @@ def test_http_doc_shows_every_route() -> None:
         assert f"{verb} {path}" in doc, f"docs/http.md: no {verb} {path} ({name})"
         curl_path = re.sub(r"\{[^}]+\}", "$ROOM", path)
         assert f"{curl_path}" in doc, f"docs/http.md: no curl example for {verb} {path}"
+
+
+def test_gateways_know_the_error_detail_types() -> None:
+    # Without them a gateway cannot print a status's details: grpc-gateway answers
+    # every error with HTTP 500, Envoy leaves ErrorInfo out.
+    build = (ROOT / "deploy" / "gateway" / "build.sh").read_text()
+    assert "google/rpc/error_details.proto" in build
+    main = (ROOT / "deploy" / "gateway" / "main.go").read_text()
+    assert '_ "rooms-gateway/gen/google/rpc"' in main
+    descriptor = (ROOT / "Makefile").read_text().split("descriptor: install", 1)[1]
+    assert "google/rpc/error_details.proto" in descriptor.split("\n\n", 1)[0]
