@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from servicekit.config import ConfigError, Env
 
@@ -24,6 +25,13 @@ class Settings:
     jwt_secret: str = ""
     jwt_issuer: str = ""
     jwt_audience: str = ""
+    jwt_leeway: timedelta = timedelta(seconds=30)
+    # Tokens that live longer are refused: a stolen one is not good for a century.
+    jwt_max_ttl: timedelta = timedelta(hours=24)
+    jwt_admin_scope: str = "rooms.admin"
+    # Before the start of a booked session, each participant is mailed at these offsets
+    # (a room created with its own keeps those); empty: no reminders.
+    reminder_offsets: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
     notification_target: str = "127.0.0.1:50052"
     notification_auth_token: str = ""
     metrics_port: int = 0
@@ -45,6 +53,13 @@ class Settings:
     db_retry_attempts: int = 5
     readiness_probe_s: float = 2.0
     watch_queue_size: int = 1024
+    watch_max_per_user: int = 20
+    # Snapshot and backlog reads streaming at once (each holds a pooled connection).
+    watch_snapshot_concurrency: int = 4
+    # HTTP/2 streams one connection may have open at once (a client queues the rest).
+    grpc_max_streams_per_connection: int = 1000
+    # A connection that has not completed its HTTP/2 handshake by then is closed.
+    grpc_handshake_timeout_s: float = 10.0
     # AIP-155 asks for at least 24 h; a repeat after that creates a new room.
     request_id_retention_h: float = 48.0
     watch_poll_s: float = 1.0
@@ -75,6 +90,12 @@ class Settings:
             jwt_secret=e.text("JWT_SECRET"),
             jwt_issuer=e.text("JWT_ISSUER"),
             jwt_audience=e.text("JWT_AUDIENCE"),
+            jwt_leeway=e.duration("JWT_LEEWAY", d.jwt_leeway, low=timedelta(0)),
+            jwt_max_ttl=e.duration("JWT_MAX_TTL", d.jwt_max_ttl, low=timedelta(minutes=1)),
+            jwt_admin_scope=e.text("JWT_ADMIN_SCOPE", d.jwt_admin_scope),
+            reminder_offsets=tuple(
+                sorted(e.durations("REMINDER_OFFSETS", d.reminder_offsets), reverse=True)
+            ),
             notification_target=e.text("NOTIFICATION_TARGET", d.notification_target),
             notification_auth_token=e.text("NOTIFICATION_AUTH_TOKEN"),
             metrics_port=e.integer("METRICS_PORT", d.metrics_port, low=0, high=65535),
@@ -98,6 +119,16 @@ class Settings:
             db_retry_attempts=e.integer("DB_RETRY_ATTEMPTS", d.db_retry_attempts, low=1),
             readiness_probe_s=e.number("READINESS_PROBE_S", d.readiness_probe_s, low=0.1),
             watch_queue_size=e.integer("WATCH_QUEUE_SIZE", d.watch_queue_size, low=1),
+            watch_max_per_user=e.integer("WATCH_MAX_PER_USER", d.watch_max_per_user, low=1),
+            watch_snapshot_concurrency=e.integer(
+                "WATCH_SNAPSHOT_CONCURRENCY", d.watch_snapshot_concurrency, low=1
+            ),
+            grpc_max_streams_per_connection=e.integer(
+                "GRPC_MAX_STREAMS_PER_CONNECTION", d.grpc_max_streams_per_connection, low=1
+            ),
+            grpc_handshake_timeout_s=e.number(
+                "GRPC_HANDSHAKE_TIMEOUT_S", d.grpc_handshake_timeout_s, low=0.1
+            ),
             request_id_retention_h=e.number(
                 "REQUEST_ID_RETENTION_H", d.request_id_retention_h, low=0.0001
             ),

@@ -26,3 +26,15 @@ OUTBOX_PENDING = Gauge("scheduling_outbox_pending", "Messages waiting to be deli
 OUTBOX_OLDEST_PENDING = Gauge(
     "scheduling_outbox_oldest_pending_seconds", "Age of the oldest message waiting"
 )
+
+REMINDERS_SCHEDULED = Counter(
+    "scheduling_reminders_scheduled_total", "Reminder e-mails written, due before a session"
+)
+REMINDERS_SENT = Counter(
+    "scheduling_reminders_sent_total", "Reminders the notification service accepted", ["outcome"]
+)
+REMINDERS_DROPPED = Counter(
+    "scheduling_reminders_dropped_total",
+    "Reminders not sent because they no longer fit when due",
+    ["reason"],
+)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import TypeVar
 
 from servicekit.text import control_character
@@ -19,6 +21,8 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 N = TypeVar("N", int, float)
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class ConfigError(ValueError):
@@ -87,9 +91,49 @@ class Env:
             raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}")
         return value
 
+    def duration(self, name: str, default: timedelta, *, low: timedelta) -> timedelta:
+        """A duration with a unit (`90s`, `15m`, `24h`, `7d`) or plain seconds."""
+        value = self._raw(name)
+        if not value:
+            return default
+        parsed = parse_duration(value)
+        if parsed is None:
+            raise ConfigError(f"{name}={value!r} is not a duration like 90s, 15m, 24h or 7d")
+        if parsed < low:
+            raise ConfigError(f"{name}={value!r} must be at least {low}")
+        return parsed
+
+    def durations(self, name: str, default: tuple[timedelta, ...]) -> tuple[timedelta, ...]:
+        """Comma-separated durations; set but empty is the empty tuple."""
+        value = self._raw(name)
+        if value is None:
+            return default
+        parsed = []
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            one = parse_duration(part)
+            if one is None or one <= timedelta(0):
+                raise ConfigError(
+                    f"{name}={value!r}: {part!r} is not a duration like 90s, 15m, 24h or 7d"
+                )
+            parsed.append(one)
+        return tuple(parsed)
+
     @staticmethod
     def _in_range(name: str, number: N, low: N, high: N | None) -> N:
         if number < low or (high is not None and number > high):
             bounds = f"{low}..{high}" if high is not None else f"at least {low}"
             raise ConfigError(f"{name}={number} is out of range ({bounds})")
         return number
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """`90s`, `15m`, `24h`, `7d`, or plain seconds; None when it is none of those."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        return None
+    try:
+        return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+    except OverflowError:
+        return None

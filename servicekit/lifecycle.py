@@ -37,7 +37,24 @@ SERVER_OPTIONS: list[tuple[str, int]] = [
     ("grpc.max_connection_age_ms", 30 * 60_000),
     ("grpc.max_connection_age_grace_ms", 60_000),
     ("grpc.max_connection_idle_ms", 10 * 60_000),
+    # grpc.aio takes new calls from gRPC core one at a time; a burst waits in core's
+    # queue meanwhile, and past 1,000 (the default) core cancels calls before the
+    # service ever sees them: the client gets a bare CANCELLED, nothing is logged. The
+    # bounds on what callers may open are the service's own (streams per connection,
+    # watches per user), which answer with a status and a log line.
+    ("grpc.server.max_pending_requests", 20_000),
+    ("grpc.server.max_pending_requests_hard_limit", 40_000),
 ]
+
+
+def limits(max_streams_per_connection: int, handshake_timeout_s: float) -> list[tuple[str, int]]:
+    """Bounds on what one connection may hold: HTTP/2 streams at once (a client queues
+    the rest), and how long it may take to say anything (a connection that never
+    completes its handshake is closed; gRPC's own default keeps it two minutes)."""
+    return [
+        ("grpc.max_concurrent_streams", max_streams_per_connection),
+        ("grpc.server_handshake_timeout_ms", int(handshake_timeout_s * 1000)),
+    ]
 
 
 class GrpcServer:

@@ -21,6 +21,8 @@ from scheduling_service.adapters.rooms_sql import room_from_row, select_rooms, v
 from scheduling_service.adapters.session import IF_GUARD_HELD, Session
 from scheduling_service.domain.changes import Change
 from scheduling_service.domain.room import Room
+from scheduling_service.domain.users import User
+from scheduling_service.domain.views import Seen, public, seen_by
 from scheduling_service.domain.watch import WatchEvent, WatchFilter
 
 _RECORD = f"""
@@ -32,14 +34,14 @@ _RECORD = f"""
     ), notified AS (
         SELECT pg_notify('room_events', counter.value::text) FROM counter
     )
-    INSERT INTO room_events (revision, room_id, change, room, participants,
+    INSERT INTO room_events (revision, room_id, change, room, room_public, participants,
                              open_before, open_after, event_time)
-    SELECT counter.value, %(room_id)s, %(change)s, %(room)s, %(participants)s,
-           %(open_before)s, %(open_after)s, %(now)s
+    SELECT counter.value, %(room_id)s, %(change)s, %(room)s, %(room_public)s,
+           %(participants)s, %(open_before)s, %(open_after)s, %(now)s
       FROM counter, notified
     RETURNING revision
 """
-_EVENTS = "revision, change, room, participants, open_before, open_after, event_time"
+_EVENTS = "revision, change, room, room_public, participants, open_before, open_after, event_time"
 _AFTER = f"SELECT {_EVENTS} FROM room_events WHERE revision > %s ORDER BY revision LIMIT %s"
 _ALL_AFTER = f"SELECT {_EVENTS} FROM room_events WHERE revision > %s ORDER BY revision"
 _HEAD = "SELECT c.value, h.compacted FROM revision_counter c, room_events_horizon h"
@@ -61,32 +63,26 @@ _PRUNE_REQUESTS = """
 
 
 def event_from_row(row: TupleRow) -> WatchEvent:
-    revision, change, stored, participants, open_before, open_after, event_time = row
-    room = pb.Room.FromString(stored)
-    room.revision = revision
-    room.etag = str(revision)
-    message = pb.RoomEvent(
-        type=wire.EVENT_TYPES[Change(change)],
-        room=room,
-        revision=revision,
-        event_time=wire.timestamp(event_time),
-    )
+    revision, change, private, public, participants, open_before, open_after, at = row
+    kind = wire.EVENT_TYPES[Change(change)]
+    private_event = wire.event_message(kind, private, revision, at)
     return WatchEvent(
         revision=revision,
         participants=frozenset(participants),
         open_before=open_before,
         open_after=open_after,
-        data=message.SerializeToString(),
+        private=private_event,
+        public=private_event if public is None else wire.event_message(kind, public, revision, at),
     )
 
 
-def _snapshot_event(row: TupleRow) -> bytes:
-    room = room_from_row(row)
+def _snapshot_event(row: TupleRow, viewer: User) -> bytes:
+    seen = seen_by(room_from_row(row), viewer)
     return pb.RoomEvent(
         type=pb.RoomEvent.TYPE_SNAPSHOT,
-        room=wire.room_message(room),
-        revision=room.revision,
-        event_time=wire.timestamp(room.update_time),
+        room=wire.room_message(seen),
+        revision=seen.room.revision,
+        event_time=wire.timestamp(seen.room.update_time),
     ).SerializeToString()
 
 
@@ -96,12 +92,19 @@ class ChangeLogSql:
 
     def record(self, change: Change, before: Room | None, after: Room, now: datetime) -> None:
         participants = set(after.participants) | set(before.participants if before else ())
+        private = Seen(after, booked=after.guest_id is not None, private=True)
+        others = public(after)
         self._session.queue(
             _RECORD,
             {
                 "room_id": after.room_id,
                 "change": change.value,
-                "room": wire.room_message(after, with_version=False).SerializeToString(),
+                "room": wire.room_message(private, with_version=False).SerializeToString(),
+                "room_public": (
+                    None
+                    if others.room is after
+                    else wire.room_message(others, with_version=False).SerializeToString()
+                ),
                 "participants": sorted(participants),
                 "open_before": before.is_open if before else after.is_open,
                 "open_after": after.is_open and change is not Change.CANCELLED,
@@ -123,11 +126,13 @@ class ChangeLogSql:
         async for row in self._session.stream(_ALL_AFTER, (revision,)):
             yield event_from_row(row)
 
-    async def stream_snapshot(self, f: WatchFilter, now: datetime) -> AsyncIterator[bytes]:
+    async def stream_snapshot(
+        self, f: WatchFilter, viewer: User, now: datetime
+    ) -> AsyncIterator[bytes]:
         params: dict[str, Any] = {"now": now}
         where = ["r.ends > %(now)s", *view_conditions(f.open_only, f.participant_id, params)]
         async for row in self._session.stream(select_rooms(where), params):
-            yield _snapshot_event(row)
+            yield _snapshot_event(row, viewer)
 
     async def prune(self, cutoff: datetime) -> tuple[int, int]:
         rows = await self._session.execute(_PRUNE, {"cutoff": cutoff}, idempotent=True)

@@ -42,15 +42,12 @@ class NotificationClient:
         self._timeout_s = timeout_s
 
     async def deliver(self, claimed: Claimed) -> Attempt:
-        message = npb.CalendarMessage.FromString(claimed.payload)
-        message.idempotency_key = f"outbox-{claimed.id}"
+        reply: npb.DeliverCalendarMessageResponse | npb.DeliverReminderResponse
         try:
-            reply = await self._stub.DeliverCalendarMessage(
-                npb.DeliverCalendarMessageRequest(message=message),
-                metadata=self._metadata,
-                timeout=self._timeout_s,
-                wait_for_ready=False,
-            )
+            if claimed.reminder is not None:
+                reply = await self._remind(claimed)
+            else:
+                reply = await self._invite(claimed)
         except grpc.RpcError as error:
             code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
             outcome = Outcome.TEMPORARY_FAILURE if code in _TRANSIENT else Outcome.PERMANENT_FAILURE
@@ -59,6 +56,29 @@ class NotificationClient:
         # An outcome this client does not know: the service is newer; try again later.
         outcome = _OUTCOMES.get(reply.outcome, Outcome.TEMPORARY_FAILURE)
         return Attempt(outcome, reply.message_id, reply.detail)
+
+    async def _invite(self, claimed: Claimed) -> npb.DeliverCalendarMessageResponse:
+        message = npb.CalendarMessage.FromString(claimed.payload)
+        message.idempotency_key = f"outbox-{claimed.id}"
+        return await self._stub.DeliverCalendarMessage(
+            npb.DeliverCalendarMessageRequest(message=message),
+            metadata=self._metadata,
+            timeout=self._timeout_s,
+            wait_for_ready=False,
+        )
+
+    async def _remind(self, claimed: Claimed) -> npb.DeliverReminderResponse:
+        message = npb.ReminderMessage.FromString(claimed.payload)
+        message.idempotency_key = f"outbox-{claimed.id}"
+        # The body says how soon the session starts, from the time of this attempt.
+        message.send_time.GetCurrentTime()
+        message.send_time.nanos = 0
+        return await self._stub.DeliverReminder(
+            npb.DeliverReminderRequest(message=message),
+            metadata=self._metadata,
+            timeout=self._timeout_s,
+            wait_for_ready=False,
+        )
 
     async def close(self) -> None:
         await self._channel.close()

@@ -3,23 +3,34 @@ claimed under a lease by whichever replica's relay gets them first.
 
 A result is recorded only by the holder of the lease (its attempt token), so two
 relays never both send and a crashed relay's rows come back when its lease ends.
-Per (UID, recipient), a newer message supersedes an older one still pending, and an
-older pending one holds the newer back: messages go out in SEQUENCE order.
+Per (UID, recipient), a newer invite supersedes an older one still pending, and an
+older pending one holds the newer back: invites go out in SEQUENCE order. Reminders
+are rows of their own kind, due at start - offset, outside that order.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 
+from google.protobuf.duration_pb2 import Duration
 from notification.v1 import notification_pb2 as npb
+from psycopg.rows import TupleRow
 
 from scheduling_service import metrics
 from scheduling_service.adapters import wire
 from scheduling_service.adapters.session import IF_GUARD_HELD, Session
 from scheduling_service.domain.changes import Change
 from scheduling_service.domain.invites import Invite, Method, holders_after
-from scheduling_service.domain.outbox import Claimed, FailedMessage, OutboxStats, State
+from scheduling_service.domain.outbox import (
+    Claimed,
+    FailedMessage,
+    OutboxStats,
+    Outcome,
+    State,
+)
+from scheduling_service.domain.reminders import Due, Reminder, ReminderPlan
 from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import Contact, People
 from servicekit.logs import get_logger
@@ -30,7 +41,7 @@ log = get_logger(__name__)
 # guard. Older messages not in flight are superseded; one in flight finishes first, and
 # the newer one waits for it (see _CLAIM). Data-modifying CTEs share one snapshot, so
 # the new rows are not superseded by their own statement.
-_RECORD = f"""
+_INVITES = f"""
     WITH added AS (
         INSERT INTO room_invitees (room_id, user_id)
         SELECT %(room_id)s, unnest(%(added)s::text[]) WHERE {IF_GUARD_HELD}
@@ -41,49 +52,75 @@ _RECORD = f"""
     ), superseded AS (
         UPDATE notification_outbox SET state = 'superseded', update_time = now()
          WHERE ics_uid = %(uid)s AND recipient_id = ANY(%(recipients)s::text[])
-           AND state = 'pending' AND (lease_until IS NULL OR lease_until < now())
-           AND {IF_GUARD_HELD}
+           AND kind = 'invite' AND state = 'pending'
+           AND (lease_until IS NULL OR lease_until < now()) AND {IF_GUARD_HELD}
     ), inserted AS (
         INSERT INTO notification_outbox
-               (room_id, ics_uid, sequence, method, recipient_id, message)
-        SELECT %(room_id)s, %(uid)s, %(sequence)s, m.method, m.recipient_id, m.message
-          FROM unnest(%(methods)s::text[], %(recipients)s::text[], %(messages)s::bytea[])
-               AS m(method, recipient_id, message)
+               (room_id, ics_uid, sequence, method, recipient_id, message, change, state)
+        SELECT %(room_id)s, %(uid)s, %(sequence)s, m.method, m.recipient_id, m.message,
+               %(change)s, m.state
+          FROM unnest(%(methods)s::text[], %(recipients)s::text[], %(messages)s::bytea[],
+                      %(states)s::text[]) AS m(method, recipient_id, message, state)
          WHERE {IF_GUARD_HELD}
-        RETURNING 1
+        RETURNING state
     )
-    SELECT pg_notify('notification_outbox', '') FROM (SELECT 1 FROM inserted LIMIT 1) AS any_row
+    SELECT pg_notify('notification_outbox', '')
+      FROM (SELECT 1 FROM inserted WHERE state = 'pending' LIMIT 1) AS any_row
 """
+# A change's effect on the room's reminders: the pending ones go (a leave, a cancel, a
+# reschedule), and the ones it calls for come in, due at start - offset.
+_REMINDERS = f"""
+    WITH removed AS (
+        DELETE FROM notification_outbox
+         WHERE room_id = %(room_id)s AND kind = 'reminder' AND state = 'pending'
+           AND (lease_until IS NULL OR lease_until < now())
+           AND %(remove)s AND {IF_GUARD_HELD}
+    )
+    INSERT INTO notification_outbox
+           (room_id, ics_uid, sequence, method, recipient_id, message, kind,
+            next_attempt_at, session_start, offset_s)
+    SELECT %(room_id)s, %(uid)s, %(sequence)s, 'REMINDER', r.recipient_id, r.message,
+           'reminder', r.due, %(starts)s, r.offset_s
+      FROM unnest(%(recipients)s::text[], %(messages)s::bytea[], %(dues)s::timestamptz[],
+                  %(offsets)s::integer[]) AS r(recipient_id, message, due, offset_s)
+     WHERE {IF_GUARD_HELD}
+"""
+# Due messages, under a lease; a reminder comes with the room as it stands now.
 _CLAIM = """
     WITH due AS (
         SELECT o.id FROM notification_outbox o
          WHERE o.state = 'pending' AND o.next_attempt_at <= now()
            AND (o.lease_until IS NULL OR o.lease_until < now())
-           AND NOT EXISTS (
+           AND (o.kind = 'reminder' OR NOT EXISTS (
                SELECT 1 FROM notification_outbox p
                 WHERE p.ics_uid = o.ics_uid AND p.recipient_id = o.recipient_id
-                  AND p.state = 'pending' AND p.sequence < o.sequence)
+                  AND p.kind = 'invite' AND p.state = 'pending'
+                  AND p.sequence < o.sequence))
          ORDER BY o.next_attempt_at, o.id
          LIMIT %(limit)s
          FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+        UPDATE notification_outbox o
+           SET lease_token = %(token)s,
+               lease_until = now() + make_interval(secs => %(lease_s)s),
+               attempts = o.attempts + 1, update_time = now()
+          FROM due WHERE o.id = due.id
+        RETURNING o.id, o.room_id, o.ics_uid, o.sequence, o.method, o.recipient_id,
+                  o.attempts, o.message, o.kind, o.session_start
     )
-    UPDATE notification_outbox o
-       SET lease_token = %(token)s, lease_until = now() + make_interval(secs => %(lease_s)s),
-           attempts = o.attempts + 1, update_time = now()
-      FROM due WHERE o.id = due.id
-    RETURNING o.id, o.room_id, o.ics_uid, o.sequence, o.method, o.recipient_id,
-              o.attempts, o.message
+    SELECT c.*, r.starts, r.host_id, r.guest_id
+      FROM claimed c LEFT JOIN rooms r ON r.room_id = c.room_id
 """
 _FINISH = """
     UPDATE notification_outbox o
        SET state = CASE
-               WHEN %(state)s = 'pending' AND EXISTS (
+               WHEN %(state)s = 'pending' AND o.kind = 'invite' AND EXISTS (
                    SELECT 1 FROM notification_outbox n
                     WHERE n.ics_uid = o.ics_uid AND n.recipient_id = o.recipient_id
-                      AND n.sequence > o.sequence) THEN 'superseded'
+                      AND n.kind = 'invite' AND n.sequence > o.sequence) THEN 'superseded'
                ELSE %(state)s END,
            next_attempt_at = coalesce(%(next_attempt_at)s, o.next_attempt_at),
-           lease_token = NULL, lease_until = NULL,
+           lease_token = NULL, lease_until = NULL, outcome = %(outcome)s,
            last_error = %(error)s, message_id = coalesce(%(message_id)s, o.message_id),
            update_time = now()
      WHERE o.id = %(id)s AND o.lease_token = %(token)s
@@ -94,23 +131,25 @@ _FAILED = """
            update_time
       FROM notification_outbox WHERE state = 'failed' ORDER BY id LIMIT %(limit)s
 """
-# A failed message goes again only while nothing newer for its recipient exists.
+# A failed invite goes again only while nothing newer for its recipient exists; a
+# failed reminder is checked again against the room when it comes due.
 _RETRY = """
     UPDATE notification_outbox o
        SET state = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL,
            update_time = now()
      WHERE o.state = 'failed' AND (%(all)s OR o.id = ANY(%(ids)s::bigint[]))
-       AND NOT EXISTS (
+       AND (o.kind = 'reminder' OR NOT EXISTS (
            SELECT 1 FROM notification_outbox n
             WHERE n.ics_uid = o.ics_uid AND n.recipient_id = o.recipient_id
-              AND n.sequence > o.sequence)
+              AND n.kind = 'invite' AND n.sequence > o.sequence))
     RETURNING o.id
 """
 # Finished messages hold addresses; they are not kept past the retention.
 _PURGE = """
     WITH gone AS (
         DELETE FROM notification_outbox
-         WHERE state IN ('delivered', 'superseded', 'failed') AND update_time < %(before)s
+         WHERE state IN ('delivered', 'superseded', 'failed', 'skipped', 'dropped')
+           AND update_time < %(before)s
         RETURNING 1
     )
     SELECT count(*) FROM gone
@@ -149,51 +188,77 @@ class OutboxSql:
         if not invites:
             return
         holders = holders_after(people.holders, invites)
-        methods, recipients, messages = [], [], []
+        methods, recipients, messages, states = [], [], [], []
+        skipped = []
         for invite in invites:
             contact = people.contacts.get(invite.recipient_id)
+            methods.append(invite.method.value)
+            recipients.append(invite.recipient_id)
             if contact is None or not contact.email:
-                self._skipped(after, invite)
+                # Kept as a `skipped` row: the participant sees it was never sent, and why.
+                skipped.append(invite)
+                messages.append(b"")
+                states.append(State.SKIPPED.value)
                 continue
             message = _calendar_message(
                 change, before, after, invite, people.contacts, contact, now, cancel_reason
             )
-            methods.append(invite.method.value)
-            recipients.append(invite.recipient_id)
             messages.append(message.SerializeToString())
+            states.append(State.PENDING.value)
         self._session.queue(
-            _RECORD,
+            _INVITES,
             {
                 "room_id": after.room_id,
                 "uid": after.ics_uid,
                 "sequence": after.sequence,
+                "change": change.value,
                 "added": sorted(holders - people.holders),
                 "removed": sorted(people.holders - holders),
                 "methods": methods,
                 "recipients": recipients,
                 "messages": messages,
+                "states": states,
             },
         )
-        queued = len(messages)
+        queued = len(messages) - len(skipped)
         self._session.after_commit(lambda: metrics.OUTBOX_QUEUED.inc(queued))
+        for invite in skipped:
+            self._session.after_commit(functools.partial(_skipped, after, invite))
 
-    def _skipped(self, room: Room, invite: Invite) -> None:
-        def count_and_warn() -> None:
-            metrics.OUTBOX_SKIPPED.inc()
-            log.warning(
-                "invite skipped: no e-mail address known",
-                room_id=str(room.room_id),
-                recipient_id=invite.recipient_id,
-                method=invite.method.value,
-            )
-
-        self._session.after_commit(count_and_warn)
+    def remind(self, room: Room, plan: ReminderPlan, people: People) -> None:
+        if not plan.changes_anything:
+            return
+        recipients, messages, dues, offsets = [], [], [], []
+        for reminder in plan.add:
+            contact = people.contacts.get(reminder.recipient_id)
+            if contact is None or not contact.email:
+                continue  # the invitation's `skipped` row already says why
+            recipients.append(reminder.recipient_id)
+            messages.append(_reminder_message(room, reminder, people.contacts, contact))
+            dues.append(reminder.due)
+            offsets.append(int(reminder.offset.total_seconds()))
+        self._session.queue(
+            _REMINDERS,
+            {
+                "room_id": room.room_id,
+                "uid": room.ics_uid,
+                "sequence": room.sequence,
+                "starts": room.starts,
+                "remove": plan.remove_pending,
+                "recipients": recipients,
+                "messages": messages,
+                "dues": dues,
+                "offsets": offsets,
+            },
+        )
+        scheduled = len(recipients)
+        self._session.after_commit(lambda: metrics.REMINDERS_SCHEDULED.inc(scheduled))
 
     async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[Claimed]:
         rows = await self._session.execute(
             _CLAIM, {"token": token, "limit": limit, "lease_s": lease_s}
         )
-        return [Claimed(*row) for row in rows]
+        return [_claimed(row) for row in rows]
 
     async def finish(
         self,
@@ -201,6 +266,7 @@ class OutboxSql:
         token: uuid.UUID,
         *,
         state: State,
+        outcome: Outcome | None,
         error: str | None,
         message_id: str | None,
         next_attempt_at: datetime | None,
@@ -211,6 +277,7 @@ class OutboxSql:
                 "id": claimed.id,
                 "token": token,
                 "state": state.value,
+                "outcome": outcome.value if outcome else None,
                 "error": error,
                 "message_id": message_id,
                 "next_attempt_at": next_attempt_at,
@@ -236,6 +303,78 @@ class OutboxSql:
         return OutboxStats(int(row[0]), int(row[1]), float(row[2]))
 
 
+def _claimed(row: TupleRow) -> Claimed:
+    (
+        mid,
+        room_id,
+        uid,
+        sequence,
+        method,
+        recipient,
+        attempts,
+        payload,
+        kind,
+        session_start,
+        room_starts,
+        host_id,
+        guest_id,
+    ) = row
+    due = None
+    if kind == "reminder":
+        participants = tuple(p for p in (host_id, guest_id) if p is not None)
+        due = Due(recipient, session_start, room_starts, participants)
+    return Claimed(mid, room_id, uid, sequence, method, recipient, attempts, payload, due)
+
+
+def _skipped(room: Room, invite: Invite) -> None:
+    metrics.OUTBOX_SKIPPED.inc()
+    log.warning(
+        "invite skipped: no e-mail address known",
+        room_id=str(room.room_id),
+        recipient_id=invite.recipient_id,
+        method=invite.method.value,
+    )
+
+
+def _participant(contact: Contact) -> npb.Participant:
+    return npb.Participant(email=contact.email or "", display_name=contact.name or "")
+
+
+def _recipient(contact: Contact) -> npb.Recipient:
+    return npb.Recipient(
+        email=contact.email or "",
+        display_name=contact.name or "",
+        time_zone=contact.zoneinfo or "",
+    )
+
+
+def _rounds(room: Room) -> list[npb.EventRound]:
+    return [npb.EventRound(number=r.number, topic=r.topic) for r in room.rounds]
+
+
+def _reminder_message(
+    room: Room, reminder: Reminder, contacts: dict[str, Contact], recipient: Contact
+) -> bytes:
+    """The reminder as the notification service renders it; the relay adds the time of
+    each attempt (the body says how soon the session starts from then)."""
+    return npb.ReminderMessage(
+        uid=room.ics_uid,
+        start_time=wire.timestamp(room.starts),
+        end_time=wire.timestamp(room.ends),
+        title=room.title,
+        description=room.description,
+        rounds=_rounds(room),
+        recipient=_recipient(recipient),
+        participants=[
+            _participant(contacts[user])
+            for user in room.participants
+            if user in contacts and contacts[user].email
+        ],
+        offset=Duration(seconds=int(reminder.offset.total_seconds())),
+        due_time=wire.timestamp(reminder.due),
+    ).SerializeToString()
+
+
 def _calendar_message(
     change: Change,
     before: Room | None,
@@ -247,8 +386,7 @@ def _calendar_message(
     cancel_reason: str,
 ) -> npb.CalendarMessage:
     def participant(user_id: str) -> npb.Participant:
-        contact = contacts[user_id]
-        return npb.Participant(email=contact.email or "", display_name=contact.name or "")
+        return _participant(contacts[user_id])
 
     def reachable(user_id: str | None) -> bool:
         return user_id is not None and user_id in contacts and bool(contacts[user_id].email)
@@ -261,7 +399,7 @@ def _calendar_message(
         title=room.title,
         description=room.description,
         cancel_reason=cancel_reason if invite.method is Method.CANCEL else "",
-        rounds=[npb.EventRound(number=r.number, topic=r.topic) for r in room.rounds],
+        rounds=_rounds(room),
     )
     if change is Change.RESCHEDULED and before is not None:
         event.previous_start_time.CopyFrom(wire.timestamp(before.starts))
@@ -270,11 +408,7 @@ def _calendar_message(
         method=npb.METHOD_REQUEST if invite.method is Method.REQUEST else npb.METHOD_CANCEL,
         event=event,
         attendees=[participant(user) for user in room.participants if reachable(user)],
-        recipient=npb.Recipient(
-            email=recipient.email or "",
-            display_name=recipient.name or "",
-            time_zone=recipient.zoneinfo or "",
-        ),
+        recipient=_recipient(recipient),
         dtstamp=wire.timestamp(now),
         uninvite=invite.uninvite,
         change=_CHANGES[change],

@@ -9,7 +9,7 @@ constraint on room_slots, whatever the rules let through.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg.rows import TupleRow
@@ -28,7 +28,7 @@ from scheduling_service.domain.users import Contact, People
 _ROOM = """
     r.room_id, r.host_id, r.guest_id, r.title, r.description, r.starts, r.ends,
     r.ics_uid, r.sequence, r.revision, r.create_time, r.update_time,
-    d.ids, d.numbers, d.topics, d.times
+    d.ids, d.numbers, d.topics, d.times, r.reminder_offsets
 """
 _ROUNDS = """
     LEFT JOIN LATERAL (
@@ -39,7 +39,7 @@ _ROUNDS = """
           FROM rounds d WHERE d.room_id = r.room_id
     ) AS d ON true
 """
-_ROOM_WIDTH = 16
+_ROOM_WIDTH = 17
 
 _GET = f"SELECT {_ROOM} FROM rooms r {_ROUNDS} WHERE r.room_id = %(room_id)s"
 
@@ -103,9 +103,11 @@ _EARLIER_REQUEST = f"""
 _ADD_ROOM = f"""
     WITH room AS (
         INSERT INTO rooms (room_id, host_id, guest_id, title, description, starts, ends,
-                           ics_uid, sequence, revision, create_time, update_time)
+                           ics_uid, sequence, revision, create_time, update_time,
+                           reminder_offsets)
         SELECT %(room_id)s, %(host_id)s, NULL, %(title)s, %(description)s, %(starts)s,
-               %(ends)s, %(ics_uid)s, %(sequence)s, 0, %(create_time)s, %(update_time)s
+               %(ends)s, %(ics_uid)s, %(sequence)s, 0, %(create_time)s, %(update_time)s,
+               %(reminder_offsets)s::integer[]
          WHERE {IF_GUARD_HELD}
     ), rounds AS (
         INSERT INTO rounds (round_id, room_id, number, topic, create_time)
@@ -163,6 +165,7 @@ def room_from_row(row: TupleRow) -> Room:
         create_time=row[10],
         update_time=row[11],
         rounds=tuple(map(Round, ids, numbers, topics, times)) if ids else (),
+        reminder_offsets=tuple(timedelta(seconds=s) for s in row[16]),
     )
 
 
@@ -256,6 +259,7 @@ class RoomsSql:
                 "numbers": [r.number for r in room.rounds],
                 "topics": [r.topic for r in room.rounds],
                 "host_no": host_no,
+                "reminder_offsets": [int(o.total_seconds()) for o in room.reminder_offsets],
             },
         )
 

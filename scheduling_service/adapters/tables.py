@@ -58,6 +58,8 @@ rooms = Table(
     Column("revision", BigInteger, nullable=False, server_default=text("0")),
     Column("create_time", TIME, nullable=False),
     Column("update_time", TIME, nullable=False),
+    # Seconds before the start at which each participant of a booked room is reminded.
+    Column("reminder_offsets", ARRAY(Integer), nullable=False, server_default=text("'{}'")),
     CheckConstraint("ends > starts", name="rooms_time_order"),
     CheckConstraint("guest_id IS DISTINCT FROM host_id", name="rooms_guest_not_host"),
     # ListRooms pages by (starts, room_id); open_only reads the partial index.
@@ -144,6 +146,8 @@ room_events = Table(
     Column("room_id", Uuid, nullable=False),
     Column("change", Text, nullable=False),
     Column("room", LargeBinary, nullable=False),
+    # As non-participants see it (design §8); NULL when nothing is hidden.
+    Column("room_public", LargeBinary),
     Column("participants", ARRAY(Text), nullable=False),
     Column("open_before", Boolean, nullable=False),
     Column("open_after", Boolean, nullable=False),
@@ -189,10 +193,24 @@ notification_outbox = Table(
     Column("message_id", Text),
     Column("create_time", TIME, nullable=False, server_default=func.now()),
     Column("update_time", TIME, nullable=False, server_default=func.now()),
-    CheckConstraint("method IN ('REQUEST', 'CANCEL')", name="notification_outbox_method_check"),
+    # 'invite' (an iTIP message) or 'reminder' (due at session_start - offset_s).
+    Column("kind", Text, nullable=False, server_default=text("'invite'")),
+    # The change the message tells of (domain Change), and how its last attempt ended.
+    Column("change", Text),
+    Column("outcome", Text),
+    Column("session_start", TIME),
+    Column("offset_s", Integer),
     CheckConstraint(
-        "state IN ('pending', 'delivered', 'failed', 'superseded')",
+        "method IN ('REQUEST', 'CANCEL', 'REMINDER')", name="notification_outbox_method_check"
+    ),
+    CheckConstraint(
+        "state IN ('pending', 'delivered', 'failed', 'superseded', 'skipped', 'dropped')",
         name="notification_outbox_state_check",
+    ),
+    CheckConstraint("kind IN ('invite', 'reminder')", name="notification_outbox_kind_check"),
+    CheckConstraint(
+        "(kind = 'reminder') = (session_start IS NOT NULL AND offset_s IS NOT NULL)",
+        name="notification_outbox_reminder_fields",
     ),
     Index(
         "notification_outbox_due",
@@ -205,7 +223,8 @@ notification_outbox = Table(
         "ics_uid",
         "recipient_id",
         "sequence",
-        postgresql_where=text("state = 'pending'"),
+        postgresql_where=text("state = 'pending' AND kind = 'invite'"),
     ),
     Index("notification_outbox_by_state", "state", "update_time"),
+    Index("notification_outbox_by_room", "room_id", "recipient_id", "id"),
 )

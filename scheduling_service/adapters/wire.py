@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 from scheduling.v1 import scheduling_pb2 as pb
 
 from scheduling_service.domain.changes import Change
-from scheduling_service.domain.room import Room
+from scheduling_service.domain.views import Seen
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
@@ -28,8 +29,10 @@ def timestamp(value: datetime) -> Timestamp:
     return Timestamp(seconds=(value - _EPOCH) // _SECOND, nanos=value.microsecond * 1000)
 
 
-def room_message(room: Room, *, with_version: bool = True) -> pb.Room:
-    """`with_version=False` leaves out revision and etag (the change log adds them)."""
+def room_message(seen: Seen, *, with_version: bool = True) -> pb.Room:
+    """The room as its viewer may see it; `with_version=False` leaves out revision and
+    etag (the change log adds them)."""
+    room = seen.room
     message = pb.Room(
         room_id=str(room.room_id),
         host_id=room.host_id,
@@ -51,11 +54,28 @@ def room_message(room: Room, *, with_version: bool = True) -> pb.Room:
             )
             for r in room.rounds
         ],
+        booked=seen.booked,
+        reminder_offsets=[
+            Duration(seconds=int(offset.total_seconds())) for offset in room.reminder_offsets
+        ],
     )
     if with_version:
         message.revision = room.revision
         message.etag = room.etag
     return message
+
+
+def event_message(
+    kind: pb.RoomEvent.Type, stored_room: bytes, revision: int, event_time: datetime
+) -> bytes:
+    """A change-log event as sent: the stored room (without version) with the revision,
+    as the etag too."""
+    room = pb.Room.FromString(stored_room)
+    room.revision = revision
+    room.etag = str(revision)
+    return pb.RoomEvent(
+        type=kind, room=room, revision=revision, event_time=timestamp(event_time)
+    ).SerializeToString()
 
 
 class EventMarkers:

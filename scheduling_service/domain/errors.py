@@ -49,6 +49,12 @@ class NotRoomGuest(PermissionDenied):
     reason = "NOT_ROOM_GUEST"
 
 
+class NotOwnSchedule(PermissionDenied):
+    """A `participant_id` filter naming someone else, without the trusted scope."""
+
+    reason = "NOT_OWN_SCHEDULE"
+
+
 class RoomNotFound(SchedulingError):
     reason = "ROOM_NOT_FOUND"
 
@@ -87,6 +93,12 @@ class RevisionCompacted(SchedulingError):
 
 class WatcherTooSlow(SchedulingError):
     reason = "WATCHER_TOO_SLOW"
+
+
+class TooManyWatches(SchedulingError):
+    """The caller already has WATCH_MAX_PER_USER streams open on this replica."""
+
+    reason = "TOO_MANY_WATCHES"
 
 
 class Unavailable(SchedulingError):

@@ -7,6 +7,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from scheduling_service.domain.reminders import Due
+
 
 class Outcome(enum.Enum):
     """The notification service's verdict on one attempt."""
@@ -24,6 +26,8 @@ class State(enum.Enum):
     DELIVERED = "delivered"
     FAILED = "failed"
     SUPERSEDED = "superseded"
+    SKIPPED = "skipped"  # never sent: no address known for the recipient
+    DROPPED = "dropped"  # a reminder that no longer fit the room when it came due
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class Claimed:
     recipient_id: str
     attempts: int
     payload: bytes
+    # A reminder, with the room as it stands now: checked again before it is sent.
+    reminder: Due | None = None
 
 
 @dataclass(frozen=True)

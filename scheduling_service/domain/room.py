@@ -37,6 +37,8 @@ class Room:
     create_time: datetime
     update_time: datetime
     rounds: tuple[Round, ...] = field(default=())
+    # How long before the start each participant of a booked room is reminded.
+    reminder_offsets: tuple[timedelta, ...] = field(default=())
 
     @classmethod
     def new(
@@ -50,6 +52,7 @@ class Room:
         first_round_topic: str,
         uid_domain: str,
         now: datetime,
+        reminder_offsets: tuple[timedelta, ...] = (),
     ) -> Room:
         room_id = uuid.uuid4()
         return cls(
@@ -67,6 +70,7 @@ class Room:
             create_time=now,
             update_time=now,
             rounds=(Round(uuid.uuid4(), 1, first_round_topic, now),),
+            reminder_offsets=reminder_offsets,
         )
 
     @property

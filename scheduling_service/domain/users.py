@@ -11,6 +11,9 @@ class User:
     email: str | None = None
     name: str | None = None
     zoneinfo: str | None = None
+    # A trusted backend (its token carries JWT_ADMIN_SCOPE): sees every room's details
+    # and anyone's schedule.
+    trusted: bool = False
 
     @property
     def profile(self) -> tuple[str | None, str | None, str | None]:

@@ -19,6 +19,10 @@ TOPIC_MAX = 200
 REASON_MAX = 500
 USER_ID_MAX = 128
 
+REMINDERS_MAX = 3
+MIN_REMINDER = timedelta(minutes=5)
+MAX_REMINDER = timedelta(days=7)
+
 DEFAULT_DURATION = timedelta(minutes=60)
 MIN_DURATION = timedelta(minutes=5)
 MAX_DURATION = timedelta(hours=8)
@@ -111,3 +115,24 @@ def page_size(v: Violations, field: str, value: int, *, default: int, maximum: i
     if value == 0:
         return default
     return min(value, maximum)
+
+
+def reminder_offsets(
+    v: Violations, field: str, offsets: list[tuple[int, int]]
+) -> tuple[timedelta, ...] | None:
+    """A room's own reminder offsets (protobuf Durations' parts): at most 3, whole
+    minutes from 5 minutes to 7 days, sorted and without repeats; None when unset."""
+    if not offsets:
+        return None
+    if len(offsets) > REMINDERS_MAX:
+        v.add(field, f"at most {REMINDERS_MAX} reminders")
+        return None
+    chosen = set()
+    for index, (seconds, nanos) in enumerate(offsets):
+        if nanos != 0 or seconds % 60 != 0:
+            v.add(f"{field}[{index}]", "must be whole minutes")
+        elif not MIN_REMINDER.total_seconds() <= seconds <= MAX_REMINDER.total_seconds():
+            v.add(f"{field}[{index}]", "must be from 5 minutes to 7 days")
+        else:
+            chosen.add(timedelta(seconds=seconds))
+    return tuple(sorted(chosen, reverse=True))

@@ -1,8 +1,14 @@
-"""What WatchRooms streams: change-log events, and the filters watchers choose."""
+"""What WatchRooms streams: change-log events, and the filters watchers choose.
+
+Each event comes serialized twice at most: as its participants see it, and as everyone
+else does (domain/views.py); a watcher gets one of the two, never its own copy.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from scheduling_service.domain.users import User
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +23,13 @@ class WatchEvent:
     participants: frozenset[str]
     open_before: bool
     open_after: bool
-    data: bytes  # a serialized scheduling.v1.RoomEvent
+    private: bytes  # a serialized scheduling.v1.RoomEvent, as the participants see it
+    public: bytes  # as everyone else sees it (the same object when nothing is hidden)
+
+    def seen_by(self, viewer: User) -> bytes:
+        if viewer.trusted or viewer.user_id in self.participants:
+            return self.private
+        return self.public
 
     def matches(self, f: WatchFilter) -> bool:
         # A room leaving a filtered view is sent too, so the watcher's copy never

@@ -1,37 +1,69 @@
-"""Bearer-token verification: a JWT (HS256) whose `sub` is the calling user."""
+"""Bearer-token verification: a JWT (HS256) whose `sub` is the calling user.
+
+Whatever a token holds, a call gets either on with a claim it cannot use ignored
+(one warning per token) or UNAUTHENTICATED; never INTERNAL. The rules:
+- HS256 with JWT_SECRET; `exp` and `sub` required; `nbf` and `iat` honoured; `iss`
+  and `aud` checked when JWT_ISSUER / JWT_AUDIENCE are set; JWT_LEEWAY_S of clock skew.
+- A token may not live longer than JWT_MAX_TTL: neither from now to `exp`, nor from
+  `iat` to `exp` when it says when it was issued.
+- `sub`: 1 to 128 characters, no control characters.
+- `email`, `name`, `zoneinfo` only feed the directory: one that is malformed, or a zone
+  the tz database does not name, is dropped, and the call goes on.
+- `scope` (a space-separated string or a list) holding JWT_ADMIN_SCOPE marks a trusted
+  backend, which sees every room's details and anyone's schedule.
+"""
 
 from __future__ import annotations
 
+import functools
 import time
 import zoneinfo
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 import jwt
 
 from scheduling_service.domain.errors import Unauthenticated
 from scheduling_service.domain.users import User
 from servicekit.auth import bearer_token
+from servicekit.logs import get_logger
 from servicekit.text import address_problem, control_character
 
-_LEEWAY_S = 30
+log = get_logger(__name__)
+
 _CACHE_SIZE = 10_000
+_NAME_MAX = 200
+_ZONE_MAX = 64
+
+
+@dataclass(frozen=True)
+class TokenRules:
+    secret: str
+    issuer: str = ""
+    audience: str = ""
+    leeway: timedelta = timedelta(seconds=30)
+    max_ttl: timedelta = timedelta(hours=24)
+    admin_scope: str = "rooms.admin"
 
 
 class TokenVerifier:
     """Verifies bearer tokens; a token already verified is answered from a small
     cache until it expires (callers send the same token many times)."""
 
-    def __init__(self, secret: str, issuer: str = "", audience: str = "") -> None:
-        self.secret = secret
-        self.issuer = issuer
-        self.audience = audience
+    def __init__(self, rules: TokenRules) -> None:
+        self._rules = rules
+        self._leeway_s = rules.leeway.total_seconds()
         self._verified: OrderedDict[str, tuple[User, float]] = OrderedDict()
 
     def user(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> User:
-        token = _bearer(metadata)
+        token = bearer_token(metadata)
+        if token is None:
+            raise Unauthenticated("send `authorization: Bearer <token>` metadata")
         cached = self._verified.get(token)
-        if cached is not None and time.time() < cached[1] + _LEEWAY_S:
+        if cached is not None and time.time() < cached[1] + self._leeway_s:
             self._verified.move_to_end(token)
             return cached[0]
         user, expires = self._verify(token)
@@ -41,63 +73,103 @@ class TokenVerifier:
         return user
 
     def _verify(self, token: str) -> tuple[User, float]:
+        rules = self._rules
         try:
             claims = jwt.decode(
                 token,
-                self.secret,
+                rules.secret,
                 algorithms=["HS256"],
-                issuer=self.issuer or None,
-                audience=self.audience or None,
+                issuer=rules.issuer or None,
+                audience=rules.audience or None,
                 options={
                     "require": ["exp", "sub"],
-                    "verify_aud": bool(self.audience),
-                    "verify_iss": bool(self.issuer),
+                    "verify_aud": bool(rules.audience),
+                    "verify_iss": bool(rules.issuer),
                 },
-                leeway=_LEEWAY_S,
+                leeway=rules.leeway,
             )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("the token has expired") from None
+        except jwt.ImmatureSignatureError:
+            raise Unauthenticated("the token is not valid yet (nbf or iat)") from None
         except jwt.InvalidTokenError as error:
             raise Unauthenticated(f"the token is not valid: {error}") from None
+        expires = float(claims["exp"])
+        self._check_lifetime(expires, claims.get("iat"))
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or len(subject) > 128:
             raise Unauthenticated("the token's sub must be a user id of 1 to 128 characters")
         if control_character(subject):
             raise Unauthenticated("the token's sub must not contain control characters")
+        ignored: list[str] = []
         user = User(
             user_id=subject,
-            email=_email(claims.get("email")),
-            name=_text(claims.get("name")),
-            zoneinfo=_zone(claims.get("zoneinfo")),
+            email=_profile(claims, "email", _email, ignored),
+            name=_profile(claims, "name", _name, ignored),
+            zoneinfo=_profile(claims, "zoneinfo", _zone, ignored),
+            trusted=_scopes(claims.get("scope"), ignored, rules.admin_scope),
         )
-        return user, float(claims["exp"])
+        if ignored:
+            log.warning("token claims ignored", user_id=subject, claims=ignored)
+        return user, expires
+
+    def _check_lifetime(self, expires: float, issued: object) -> None:
+        longest = (self._rules.max_ttl + self._rules.leeway).total_seconds()
+        if expires - time.time() > longest:
+            raise Unauthenticated(
+                f"the token lives longer than JWT_MAX_TTL ({self._rules.max_ttl}): ask for a"
+                " shorter-lived one"
+            )
+        # PyJWT has checked that iat, when present, is a number.
+        if isinstance(issued, int | float) and expires - float(issued) > longest:
+            raise Unauthenticated(
+                f"the token was issued for longer than JWT_MAX_TTL ({self._rules.max_ttl})"
+            )
 
 
-def _bearer(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:
-    token = bearer_token(metadata)
-    if token is None:
-        raise Unauthenticated("send `authorization: Bearer <token>` metadata")
-    return token
+def _profile(claims: dict[str, Any], name: str, check: Any, ignored: list[str]) -> str | None:
+    """A profile claim's value when usable; None (and noted) when present but not."""
+    if name not in claims:
+        return None
+    value = check(claims[name])
+    if value is None:
+        ignored.append(name)
+    return value
 
 
-# Profile claims only feed the directory: a malformed one is dropped, not fatal.
 def _email(value: object) -> str | None:
     if isinstance(value, str) and address_problem(value) is None:
         return value
     return None
 
 
-def _text(value: object) -> str | None:
-    if isinstance(value, str) and 0 < len(value) <= 200 and not control_character(value):
+def _name(value: object) -> str | None:
+    if isinstance(value, str) and 0 < len(value) <= _NAME_MAX and not control_character(value):
         return value
     return None
 
 
 def _zone(value: object) -> str | None:
-    if not isinstance(value, str) or not value or len(value) > 64:
-        return None
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None
-    return value
+    # Only names the tz database lists: a directory of it (`Europe`) or a path is not a
+    # zone, and must not reach the file system.
+    if isinstance(value, str) and 0 < len(value) <= _ZONE_MAX and value in _zone_names():
+        return value
+    return None
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _scopes(value: object, ignored: list[str], admin_scope: str) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, str):
+        scopes = value.split()
+    elif isinstance(value, list) and all(isinstance(s, str) for s in value):
+        scopes = value
+    else:
+        ignored.append("scope")
+        return False
+    return bool(admin_scope) and admin_scope in scopes

@@ -15,6 +15,7 @@ from scheduling.v1 import scheduling_pb2 as pb
 
 from scheduling_service.domain import validation as check
 from scheduling_service.domain.queries import RoomQuery
+from scheduling_service.domain.users import User
 from scheduling_service.domain.watch import WatchFilter
 from scheduling_service.service_layer.rooms import CreateRoom, ListRooms, Reschedule
 from scheduling_service.service_layer.watch import Watch
@@ -71,6 +72,9 @@ def create_room(request: pb.CreateRoomRequest, *, now: datetime, max_days: int) 
     check.session_start(v, "start_time", starts, now=now, max_advance_days=max_days)
     length = _duration(v, "duration", request.duration, check.DEFAULT_DURATION)
     request_id = check.request_id(v, "request_id", request.request_id)
+    offsets = check.reminder_offsets(
+        v, "reminder_offsets", [(d.seconds, d.nanos) for d in request.reminder_offsets]
+    )
     v.raise_if_any()
     assert starts is not None and length is not None
     return CreateRoom(
@@ -80,6 +84,7 @@ def create_room(request: pb.CreateRoomRequest, *, now: datetime, max_days: int) 
         length=length,
         first_round_topic=request.first_round_topic,
         request_id=request_id,
+        reminder_offsets=offsets,
     )
 
 
@@ -140,7 +145,7 @@ def cancel_room(request: pb.CancelRoomRequest) -> tuple[uuid.UUID, str, str]:
     return parsed_id, request.reason, request.etag
 
 
-def watch_rooms(request: pb.WatchRoomsRequest) -> Watch:
+def watch_rooms(request: pb.WatchRoomsRequest, viewer: User) -> Watch:
     v = check.Violations()
     if request.since_revision < 0:
         v.add("since_revision", "must not be negative")
@@ -149,6 +154,7 @@ def watch_rooms(request: pb.WatchRoomsRequest) -> Watch:
     return Watch(
         since_revision=request.since_revision,
         filter=WatchFilter(open_only=request.open_only, participant_id=participant or None),
+        viewer=viewer,
     )
 
 

@@ -18,7 +18,7 @@ from scheduling_service.adapters.listener import PostgresListener
 from scheduling_service.adapters.notification_client import NotificationClient
 from scheduling_service.adapters.wire import EventMarkers
 from scheduling_service.config import Settings
-from scheduling_service.entrypoints.auth import TokenVerifier
+from scheduling_service.entrypoints.auth import TokenRules, TokenVerifier
 from scheduling_service.entrypoints.interceptor import interceptor
 from scheduling_service.entrypoints.servicer import SchedulingServicer
 from scheduling_service.service_layer.feed import ChangeFeed
@@ -27,7 +27,7 @@ from scheduling_service.service_layer.ports import UnitOfWork
 from scheduling_service.service_layer.relay import Relay
 from scheduling_service.service_layer.rooms import RoomService
 from scheduling_service.service_layer.watch import Watches
-from servicekit.lifecycle import GrpcServer, serve_until_signalled
+from servicekit.lifecycle import GrpcServer, limits, serve_until_signalled
 from servicekit.logs import get_logger
 from servicekit.metrics_http import serve_metrics
 
@@ -41,7 +41,7 @@ class SchedulingServer:
         self.settings = settings
         self.database = PostgresDatabase(database_url, settings)
         listener = PostgresListener(self.database.connect_listener)
-        self.hub = Hub(settings.watch_queue_size)
+        self.hub = Hub(settings.watch_queue_size, settings.watch_max_per_user)
         self.feed = ChangeFeed(
             self.database,
             listener,
@@ -51,11 +51,35 @@ class SchedulingServer:
             request_retention=timedelta(hours=settings.request_id_retention_h),
             prune_every_s=settings.watch_prune_every_s,
         )
-        rooms = RoomService(self.database, uid_domain=settings.ics_uid_domain)
-        watches = Watches(self.database, self.hub, EventMarkers(), settings.watch_heartbeat_s)
-        verifier = TokenVerifier(settings.jwt_secret, settings.jwt_issuer, settings.jwt_audience)
+        rooms = RoomService(
+            self.database,
+            uid_domain=settings.ics_uid_domain,
+            reminder_offsets=settings.reminder_offsets,
+        )
+        watches = Watches(
+            self.database,
+            self.hub,
+            EventMarkers(),
+            settings.watch_heartbeat_s,
+            settings.watch_snapshot_concurrency,
+        )
+        verifier = TokenVerifier(
+            TokenRules(
+                secret=settings.jwt_secret,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                leeway=settings.jwt_leeway,
+                max_ttl=settings.jwt_max_ttl,
+                admin_scope=settings.jwt_admin_scope,
+            )
+        )
         self.grpc = GrpcServer(
-            SERVICE_NAME, settings.listen, interceptors=[interceptor(SERVICE_NAME, verifier)]
+            SERVICE_NAME,
+            settings.listen,
+            interceptors=[interceptor(SERVICE_NAME, verifier)],
+            options=limits(
+                settings.grpc_max_streams_per_connection, settings.grpc_handshake_timeout_s
+            ),
         )
         scheduling_pb2_grpc.add_SchedulingServiceServicer_to_server(
             SchedulingServicer(rooms, watches, max_advance_days=settings.max_advance_days),
@@ -87,7 +111,10 @@ class SchedulingServer:
         grace = self.settings.shutdown_grace_s
         log.info("stopping", grace_s=grace)
         await self.grpc.stop_serving()
-        self.hub.close()  # watch streams end with UNAVAILABLE: clients resume elsewhere
+        # Watch streams end with UNAVAILABLE (and its reason), so that clients resume
+        # elsewhere; the server stops only once they said so, or it would cut them first.
+        self.hub.close()
+        await self.hub.wait_closed(grace)
         # Unary calls and invite deliveries in flight share the grace period.
         await asyncio.gather(self.relay.stop(grace), self.grpc.stop(grace))
         for task in self._tasks:

@@ -16,11 +16,12 @@ from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 from scheduling_service import metrics
 from scheduling_service.adapters import wire
 from scheduling_service.domain import errors
-from scheduling_service.domain.room import Room
+from scheduling_service.domain.views import Seen
 from scheduling_service.entrypoints import commands
 from scheduling_service.entrypoints.interceptor import current_user
 from scheduling_service.service_layer.hub import EndReason
-from scheduling_service.service_layer.rooms import RoomService, utc_now
+from scheduling_service.service_layer.ports import utc_now
+from scheduling_service.service_layer.rooms import RoomService
 from scheduling_service.service_layer.watch import Watches
 from servicekit.interceptor import annotate
 
@@ -37,9 +38,9 @@ def _time_left(context: aio.ServicerContext) -> float | None:
     return context.time_remaining()
 
 
-def _reply(room: Room) -> pb.Room:
-    annotate(room_id=str(room.room_id))
-    return wire.room_message(room)
+def _reply(seen: Seen) -> pb.Room:
+    annotate(room_id=str(seen.room.room_id))
+    return wire.room_message(seen)
 
 
 def _about(request: _WithRoomId) -> None:
@@ -114,8 +115,9 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         # Written with context.write rather than yield, so that a watcher stuck on a
         # full connection can still be ended: ending its subscription cancels this
         # task wherever it waits, and the status says why.
-        watch = commands.watch_rooms(request)
-        await self._rooms.register(current_user.get(), _time_left(context))
+        caller = current_user.get()
+        watch = commands.watch_rooms(request, caller)
+        await self._rooms.register(caller, _time_left(context))
         session = self._watches.open(watch)
         this_task = asyncio.current_task()
         assert this_task is not None

@@ -20,6 +20,7 @@ _CODES: list[tuple[type[errors.SchedulingError], grpc.StatusCode]] = [
     (errors.EtagMismatch, grpc.StatusCode.ABORTED),
     (errors.RevisionCompacted, grpc.StatusCode.OUT_OF_RANGE),
     (errors.WatcherTooSlow, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.TooManyWatches, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
 ]
 

@@ -14,7 +14,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
 from scheduling_service.domain.changes import Change, Written
@@ -24,9 +24,11 @@ from scheduling_service.domain.outbox import (
     Claimed,
     FailedMessage,
     OutboxStats,
+    Outcome,
     State,
 )
 from scheduling_service.domain.queries import RoomQuery
+from scheduling_service.domain.reminders import ReminderPlan
 from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import People, User
 from scheduling_service.domain.watch import WatchEvent, WatchFilter
@@ -36,6 +38,11 @@ T = TypeVar("T")
 
 class Clock(Protocol):
     def __call__(self) -> datetime: ...
+
+
+def utc_now() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
 
 
 class RoomRepository(Protocol):
@@ -77,6 +84,9 @@ class OutboxRepository(Protocol):
     ) -> None:
         """Queue the messages for `invites` (follows the guard)."""
 
+    def remind(self, room: Room, plan: ReminderPlan, people: People) -> None:
+        """Queue what the change does to the room's reminders (follows the guard)."""
+
     async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[Claimed]: ...
 
     async def finish(
@@ -85,6 +95,7 @@ class OutboxRepository(Protocol):
         token: uuid.UUID,
         *,
         state: State,
+        outcome: Outcome | None,
         error: str | None,
         message_id: str | None,
         next_attempt_at: datetime | None,
@@ -117,8 +128,9 @@ class ChangeLog(Protocol):
     def stream_after(self, revision: int) -> AsyncIterator[WatchEvent]:
         """Every event after `revision` (in a snapshot unit of work)."""
 
-    def stream_snapshot(self, f: WatchFilter, now: datetime) -> AsyncIterator[bytes]:
-        """A serialized SNAPSHOT event per room not yet ended (in a snapshot unit of work)."""
+    def stream_snapshot(self, f: WatchFilter, viewer: User, now: datetime) -> AsyncIterator[bytes]:
+        """A SNAPSHOT event per room not yet ended, serialized as `viewer` may see it
+        (in a snapshot unit of work)."""
 
     async def prune(self, cutoff: datetime) -> tuple[int, int]:
         """Delete events older than `cutoff`; (compacted revision, rows deleted)."""

@@ -13,16 +13,19 @@ import asyncio
 import logging
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from scheduling_service import metrics
 from scheduling_service.config import Settings
+from scheduling_service.domain import reminders
 from scheduling_service.domain.outbox import Attempt, Claimed, OutboxStats, Outcome, State
 from scheduling_service.service_layer.ports import (
+    Clock,
     Database,
     Notices,
     NotificationSender,
     UnitOfWork,
+    utc_now,
 )
 from servicekit.logs import get_logger
 
@@ -44,8 +47,14 @@ class Relay:
     cannot run out while it waits its turn."""
 
     def __init__(
-        self, database: Database, notices: Notices, sender: NotificationSender, s: Settings
+        self,
+        database: Database,
+        notices: Notices,
+        sender: NotificationSender,
+        s: Settings,
+        clock: Clock = utc_now,
     ) -> None:
+        self._clock = clock
         self._db = database
         self._notices = notices
         self._sender = sender
@@ -129,30 +138,34 @@ class Relay:
             log.error("invite attempt crashed", exc_info=task.exception())
 
     async def _deliver(self, item: Claimed, token: uuid.UUID) -> None:
+        if item.reminder is not None:
+            dropped = reminders.why_not_send(item.reminder, self._clock())
+            if dropped is not None:
+                await self._record(item, token, State.DROPPED, None, dropped.value, None, None)
+                metrics.REMINDERS_DROPPED.labels(dropped.value).inc()
+                log.info(
+                    "reminder dropped",
+                    room_id=str(item.room_id),
+                    outbox_id=item.id,
+                    recipient_id=item.recipient_id,
+                    reason=dropped.value,
+                )
+                return
         attempt = await self._sender.deliver(item)
         state, next_at = self._decide(item, attempt)
-
-        async def work(uow: UnitOfWork) -> State | None:
-            return await uow.outbox.finish(
-                item,
-                token,
-                state=state,
-                error=attempt.detail or None,
-                message_id=attempt.message_id or None,
-                next_attempt_at=next_at,
-            )
-
-        recorded: State | None
-        try:
-            recorded = await self._db.run(work)
-        except Exception as error:
-            # The lease runs out and the message goes again: a repeat, never a loss.
-            log.warning("outbox result not recorded", error=str(error))
-            recorded = None
-        self._count(state, attempt)
+        recorded = await self._record(
+            item,
+            token,
+            state,
+            attempt.outcome,
+            attempt.detail or None,
+            attempt.message_id or None,
+            next_at,
+        )
+        self._count(item, state, attempt)
         log.log(
             logging.WARNING if state is State.FAILED else logging.INFO,
-            "invite attempt",
+            "reminder attempt" if item.reminder else "invite attempt",
             room_id=str(item.room_id),
             outbox_id=item.id,
             ics_uid=item.ics_uid,
@@ -167,6 +180,34 @@ class Relay:
             retry_at=next_at.isoformat() if next_at else None,
         )
 
+    async def _record(
+        self,
+        item: Claimed,
+        token: uuid.UUID,
+        state: State,
+        outcome: Outcome | None,
+        error: str | None,
+        message_id: str | None,
+        next_at: datetime | None,
+    ) -> State | None:
+        async def work(uow: UnitOfWork) -> State | None:
+            return await uow.outbox.finish(
+                item,
+                token,
+                state=state,
+                outcome=outcome,
+                error=error,
+                message_id=message_id,
+                next_attempt_at=next_at,
+            )
+
+        try:
+            return await self._db.run(work)
+        except Exception as error:
+            # The lease runs out and the message goes again: a repeat, never a loss.
+            log.warning("outbox result not recorded", error=str(error))
+            return None
+
     def _decide(self, item: Claimed, attempt: Attempt) -> tuple[State, datetime | None]:
         if attempt.outcome in (Outcome.DELIVERED, Outcome.DRY_RUN):
             return State.DELIVERED, None
@@ -176,13 +217,15 @@ class Relay:
             delay = backoff_s(
                 item.attempts, self._s.relay_backoff_min_s, self._s.relay_backoff_max_s
             )
-            return State.PENDING, datetime.now(UTC) + timedelta(seconds=delay)
+            return State.PENDING, self._clock() + timedelta(seconds=delay)
         return State.FAILED, None
 
     @staticmethod
-    def _count(state: State, attempt: Attempt) -> None:
+    def _count(item: Claimed, state: State, attempt: Attempt) -> None:
         if state is State.DELIVERED:
             metrics.OUTBOX_DELIVERED.labels(f"OUTCOME_{attempt.outcome.value}").inc()
+            if item.reminder is not None:
+                metrics.REMINDERS_SENT.labels(attempt.outcome.value).inc()
         elif state is State.PENDING:
             metrics.OUTBOX_RETRIED.inc()
         else:
@@ -211,7 +254,7 @@ class Relay:
             await asyncio.sleep(self._s.outbox_purge_every_s)
 
     async def _purge(self) -> None:
-        before = datetime.now(UTC) - timedelta(hours=self._s.outbox_retention_h)
+        before = self._clock() - timedelta(hours=self._s.outbox_retention_h)
 
         async def work(uow: UnitOfWork) -> int:
             return await uow.outbox.purge(before)

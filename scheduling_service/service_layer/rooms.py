@@ -12,14 +12,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from scheduling_service.domain import errors, queries
+from scheduling_service.domain import errors, queries, reminders
 from scheduling_service.domain.changes import Change
 from scheduling_service.domain.invites import invites_for
 from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import People, User
-from scheduling_service.service_layer.ports import Clock, Database, UnitOfWork
+from scheduling_service.domain.views import Seen, check_schedule_filter, seen_by
+from scheduling_service.service_layer.ports import Clock, Database, UnitOfWork, utc_now
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class CreateRoom:
     length: timedelta
     first_round_topic: str
     request_id: uuid.UUID | None
+    # The room's own reminder offsets; None: the service's default.
+    reminder_offsets: tuple[timedelta, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class Reschedule:
 
 @dataclass(frozen=True)
 class Page:
-    rooms: list[Room]
+    rooms: list[Seen]
     next_page_token: str
 
 
@@ -58,14 +61,18 @@ class Page:
 _RACES = 3
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class RoomService:
-    def __init__(self, database: Database, *, uid_domain: str, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        uid_domain: str,
+        reminder_offsets: tuple[timedelta, ...] = (),
+        clock: Clock = utc_now,
+    ) -> None:
         self._db = database
         self._uid_domain = uid_domain
+        self._reminder_offsets = reminder_offsets
         self._clock = clock
 
     async def register(self, caller: User, time_left_s: float | None = None) -> int:
@@ -79,7 +86,7 @@ class RoomService:
 
     async def create_room(
         self, caller: User, command: CreateRoom, time_left_s: float | None = None
-    ) -> Room:
+    ) -> Seen:
         now = self._clock()
         room = Room.new(
             host_id=caller.user_id,
@@ -90,37 +97,43 @@ class RoomService:
             first_round_topic=command.first_round_topic,
             uid_domain=self._uid_domain,
             now=now,
+            reminder_offsets=(
+                self._reminder_offsets
+                if command.reminder_offsets is None
+                else command.reminder_offsets
+            ),
         )
 
-        async def work(uow: UnitOfWork) -> Room:
+        async def work(uow: UnitOfWork) -> Seen:
             host_no = await uow.directory.register(caller)
             uow.rooms.add(room, host_no, command.request_id)
             uow.changes.record(Change.CREATED, None, room, now)
             written = await uow.commit()
             if written.applied:
-                return replace(room, revision=written.revision)
+                return seen_by(replace(room, revision=written.revision), caller)
             # A repeat of an earlier request: the room that request created.
             if written.current is None:
                 raise errors.RoomNotFound("the room this request_id created no longer exists")
-            return written.current
+            return seen_by(written.current, caller)
 
         return await self._db.run(work, time_left_s=time_left_s)
 
     async def get_room(
         self, caller: User, room_id: uuid.UUID, time_left_s: float | None = None
-    ) -> Room:
-        async def work(uow: UnitOfWork) -> Room:
+    ) -> Seen:
+        async def work(uow: UnitOfWork) -> Seen:
             await uow.directory.register(caller)
             room = await uow.rooms.get(room_id)
             if room is None:
                 raise _not_found(room_id)
-            return room
+            return seen_by(room, caller)
 
         return await self._db.run(work, time_left_s=time_left_s)
 
     async def list_rooms(
         self, caller: User, command: ListRooms, time_left_s: float | None = None
     ) -> Page:
+        check_schedule_filter(command.query.participant_id, caller)
         filters = command.query.filters
         after = None
         if command.page_token:
@@ -134,20 +147,20 @@ class RoomService:
         async def work(uow: UnitOfWork) -> Page:
             await uow.directory.register(caller)
             rooms = await uow.rooms.list(command.query, after=after, limit=command.page_size + 1)
-            if len(rooms) <= command.page_size:
-                return Page(rooms, "")
-            rooms = rooms[: command.page_size]
-            last = rooms[-1]
-            return Page(rooms, queries.encode(last.starts, last.room_id, filters))
+            token = ""
+            if len(rooms) > command.page_size:
+                rooms = rooms[: command.page_size]
+                token = queries.encode(rooms[-1].starts, rooms[-1].room_id, filters)
+            return Page([seen_by(room, caller) for room in rooms], token)
 
         return await self._db.run(work, time_left_s=time_left_s)
 
     async def book_room(
         self, caller: User, room_id: uuid.UUID, time_left_s: float | None = None
-    ) -> Room:
+    ) -> Seen:
         now = self._clock()
 
-        async def work(uow: UnitOfWork) -> Room:
+        async def work(uow: UnitOfWork) -> Seen:
             guest_no = await uow.directory.register(caller)
             return await _change(
                 uow,
@@ -163,10 +176,10 @@ class RoomService:
 
     async def leave_room(
         self, caller: User, room_id: uuid.UUID, time_left_s: float | None = None
-    ) -> Room:
+    ) -> Seen:
         now = self._clock()
 
-        async def work(uow: UnitOfWork) -> Room:
+        async def work(uow: UnitOfWork) -> Seen:
             await uow.directory.register(caller)
             return await _change(
                 uow,
@@ -182,7 +195,7 @@ class RoomService:
 
     async def reschedule_room(
         self, caller: User, command: Reschedule, time_left_s: float | None = None
-    ) -> Room:
+    ) -> Seen:
         now = self._clock()
 
         def decide(before: Room) -> Room:
@@ -194,7 +207,7 @@ class RoomService:
                 now=now,
             )
 
-        async def work(uow: UnitOfWork) -> Room:
+        async def work(uow: UnitOfWork) -> Seen:
             await uow.directory.register(caller)
             return await _change(
                 uow, command.room_id, caller, Change.RESCHEDULED, now, decide, uow.rooms.update
@@ -241,7 +254,7 @@ async def _change(
     store: Callable[[Room, Room], None],
     *,
     cancel_reason: str = "",
-) -> Room:
+) -> Seen:
     """Read the room, let `decide` apply the rule, write the outcome: `store` queues the
     room's own write (the guard, so it goes first), then who is told and the change-log
     entry follow, and all of it goes with the COMMIT."""
@@ -249,23 +262,24 @@ async def _change(
     for _ in range(_RACES):
         after = decide(before)
         if after is before:
-            return before  # nothing to change (a retried booking by its winner)
+            return seen_by(before, caller)  # nothing to change (a retried booking by its winner)
         store(before, after)
         invites = invites_for(change, before, after, people.holders)
         uow.outbox.record(
             change, before, after, invites, people, now=now, cancel_reason=cancel_reason
         )
+        uow.outbox.remind(after, reminders.plan(change, before, after, now), people)
         uow.changes.record(change, before, after, now)
         written = await uow.commit()
         if written.applied:
-            return replace(after, revision=written.revision)
+            return seen_by(replace(after, revision=written.revision), caller)
         if written.current is None:
             raise _not_found(room_id)
         # Another change won the race. The rules decide on what it left, most often
         # that this change is no longer allowed (the room is taken): no read needed.
         current = written.current
         if decide(current) is current:
-            return current
+            return seen_by(current, caller)
         before, people = await _read_for_change(uow, room_id, caller)
     raise errors.Unavailable("the room kept changing while this change was decided; retry")
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from scheduling_service.domain import errors
+from scheduling_service.domain.users import User
+from scheduling_service.domain.views import check_schedule_filter
 from scheduling_service.domain.watch import WatchFilter
 from scheduling_service.service_layer.hub import EndReason, Hub, Subscription
 from scheduling_service.service_layer.ports import Database, Markers
@@ -23,34 +25,60 @@ from scheduling_service.service_layer.ports import Database, Markers
 class Watch:
     since_revision: int
     filter: WatchFilter
+    viewer: User
 
 
 class Watches:
-    """Opens watch sessions on this replica's hub."""
+    """Opens watch sessions on this replica's hub.
 
-    def __init__(self, database: Database, hub: Hub, markers: Markers, heartbeat_s: float) -> None:
+    Snapshots and backlogs each hold a pooled connection while they stream: at most
+    `snapshot_concurrency` at once, so that a crowd of watchers arriving together
+    queues here instead of taking every connection the unary calls need.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        hub: Hub,
+        markers: Markers,
+        heartbeat_s: float,
+        snapshot_concurrency: int,
+    ) -> None:
         self._db = database
         self._hub = hub
         self._markers = markers
         self._heartbeat_s = heartbeat_s
+        self._reads = asyncio.Semaphore(snapshot_concurrency)
 
     def open(self, watch: Watch) -> WatchSession:
         """A session subscribed to the hub now (call from the watcher's own task)."""
-        return WatchSession(self._db, self._hub, self._markers, watch, self._heartbeat_s)
+        check_schedule_filter(watch.filter.participant_id, watch.viewer)
+        return WatchSession(
+            self._db, self._hub, self._markers, watch, self._heartbeat_s, self._reads
+        )
 
 
 class WatchSession:
     """One watcher's stream of serialized RoomEvents; `ended` says why it must stop."""
 
     def __init__(
-        self, database: Database, hub: Hub, markers: Markers, watch: Watch, heartbeat_s: float
+        self,
+        database: Database,
+        hub: Hub,
+        markers: Markers,
+        watch: Watch,
+        heartbeat_s: float,
+        reads: asyncio.Semaphore,
     ) -> None:
         self._db = database
         self._markers = markers
+        self._reads = reads
         self._watch = watch
         self._heartbeat_s = heartbeat_s
         self._hub = hub
-        self.subscription: Subscription = hub.subscribe(asyncio.current_task())
+        self.subscription: Subscription = hub.subscribe(
+            asyncio.current_task(), watch.viewer.user_id
+        )
         self.position = 0  # every event up to here has been sent or filtered out
 
     @property
@@ -71,17 +99,18 @@ class WatchSession:
             yield data
 
     async def _snapshot(self) -> AsyncIterator[bytes]:
-        async with self._db.snapshot() as uow:
+        async with self._reads, self._db.snapshot() as uow:
             revision, _ = await uow.changes.head()
             now = datetime.now(UTC)
-            async for data in uow.changes.stream_snapshot(self._watch.filter, now):
+            watch = self._watch
+            async for data in uow.changes.stream_snapshot(watch.filter, watch.viewer, now):
                 yield data
         self.position = revision
         yield self._markers.synced(revision)
 
     async def _backlog(self) -> AsyncIterator[bytes]:
         since = self._watch.since_revision
-        async with self._db.snapshot() as uow:
+        async with self._reads, self._db.snapshot() as uow:
             head, compacted = await uow.changes.head()
             if since < compacted:
                 raise errors.RevisionCompacted(
@@ -95,7 +124,7 @@ class WatchSession:
             async for event in uow.changes.stream_after(since):
                 self.position = event.revision
                 if event.matches(self._watch.filter):
-                    yield event.data
+                    yield event.seen_by(self._watch.viewer)
 
     async def _live(self) -> AsyncIterator[bytes]:
         queue = self.subscription.queue
@@ -118,7 +147,7 @@ class WatchSession:
                 continue  # already covered by the snapshot or the backlog
             self.position = event.revision
             if event.matches(self._watch.filter):
-                yield event.data
+                yield event.seen_by(self._watch.viewer)
                 next_beat = loop.time() + self._heartbeat_s
             elif loop.time() >= next_beat:
                 yield self._markers.heartbeat(self.position)

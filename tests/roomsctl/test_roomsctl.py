@@ -146,7 +146,7 @@ def test_create_book_reschedule_cancel_as_scripts_read_it(server: SchedulingProc
     booked = json.loads(run(server.address, "--as", guest, "--json", "book", room["roomId"]).out)
     assert booked["guestId"] == guest and booked["sequence"] == "1"
 
-    listed = run(server.address, "--as", host, "--json", "list", "--participant", guest)
+    listed = run(server.address, "--as", guest, "--json", "list", "--participant", guest)
     assert listed.code == 0
     assert [json.loads(line)["roomId"] for line in listed.lines] == [room["roomId"]]
 

@@ -32,6 +32,12 @@ def auth(user_id: str, **claims: Any) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token(user_id, **claims)}"),)
 
 
+def trusted(user_id: str = "backend") -> tuple[tuple[str, str], ...]:
+    """A trusted backend's metadata: its token's scope sees every room whole and anyone's
+    schedule (JWT_ADMIN_SCOPE's default)."""
+    return auth(user_id, scope="rooms.admin")
+
+
 def ts(value: datetime) -> Timestamp:
     stamp = Timestamp()
     stamp.FromDatetime(value)

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from scheduling_service.domain import errors
@@ -29,8 +29,10 @@ from scheduling_service.domain.outbox import (
     State,
 )
 from scheduling_service.domain.queries import RoomQuery
+from scheduling_service.domain.reminders import Due, Reminder, ReminderPlan
 from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import Contact, People, User
+from scheduling_service.domain.views import public, seen_by
 from scheduling_service.domain.watch import WatchEvent, WatchFilter
 
 T = TypeVar("T")
@@ -51,6 +53,8 @@ class Message:
     attempts: int = 0
     lease: uuid.UUID | None = None
     last_error: str | None = None
+    reminder: Reminder | None = None  # a reminder row (invite is then unused)
+    outcome: Outcome | None = None
 
 
 @dataclass
@@ -73,6 +77,7 @@ class Store:
     outbox: list[Message] = field(default_factory=list)
     events: list[tuple[int, Change, Room]] = field(default_factory=list)
     reads: int = 0  # statements that read a room, to show what a use case costs
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Called at the start of every commit: a test's chance to let "another replica"
     # change the store between a use case's read and its write.
     before_commit: Callable[[], None] | None = None
@@ -139,7 +144,7 @@ def _snapshot(store: Store) -> dict[str, Any]:
         "slots": list(store.slots),
         "requests": dict(store.requests),
         "holders": dict(store.holders),
-        "outbox": list(store.outbox),
+        "outbox": [replace(m) for m in store.outbox],
         "events": list(store.events),
     }
 
@@ -308,27 +313,76 @@ class FakeOutbox:
 
         self._uow.queue(write)
 
+    def remind(self, room: Room, plan: ReminderPlan, people: People) -> None:
+        if not plan.changes_anything:
+            return
+        store = self._store
+
+        def write() -> None:
+            if plan.remove_pending:
+                store.outbox = [
+                    m
+                    for m in store.outbox
+                    if not (
+                        m.reminder is not None
+                        and m.room_id == room.room_id
+                        and m.state is State.PENDING
+                        and m.lease is None
+                    )
+                ]
+            for reminder in plan.add:
+                contact = people.contacts.get(reminder.recipient_id)
+                if contact is None or not contact.email:
+                    continue
+                store.outbox.append(
+                    Message(
+                        len(store.outbox) + 1000,
+                        room.room_id,
+                        room.ics_uid,
+                        room.sequence,
+                        Change.BOOKED,
+                        Invite(reminder.recipient_id, Method.REQUEST),
+                        contact,
+                        reminder=reminder,
+                    )
+                )
+
+        self._uow.queue(write)
+
     async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[Claimed]:
         claimed = []
+        now = self._store.clock()
         for message in self._store.outbox:
             if len(claimed) == limit:
                 break
-            if message.state is State.PENDING and message.lease is None:
+            due = message.reminder is None or message.reminder.due <= now
+            if message.state is State.PENDING and message.lease is None and due:
                 message.lease = token
                 message.attempts += 1
-                claimed.append(
-                    Claimed(
-                        message.id,
-                        message.room_id,
-                        message.ics_uid,
-                        message.sequence,
-                        message.invite.method.value,
-                        message.recipient.user_id,
-                        message.attempts,
-                        b"",
-                    )
-                )
+                claimed.append(self._claimed(message))
         return claimed
+
+    def _claimed(self, message: Message) -> Claimed:
+        reminder = None
+        if message.reminder is not None:
+            room = self._store.rooms.get(message.room_id)
+            reminder = Due(
+                message.recipient.user_id,
+                message.reminder.starts,
+                room.starts if room else None,
+                room.participants if room else (),
+            )
+        return Claimed(
+            message.id,
+            message.room_id,
+            message.ics_uid,
+            message.sequence,
+            "REMINDER" if reminder else message.invite.method.value,
+            message.recipient.user_id,
+            message.attempts,
+            b"",
+            reminder,
+        )
 
     async def finish(
         self,
@@ -336,14 +390,16 @@ class FakeOutbox:
         token: uuid.UUID,
         *,
         state: State,
+        outcome: Outcome | None,
         error: str | None,
         message_id: str | None,
         next_attempt_at: datetime | None,
     ) -> State | None:
-        message = self._store.outbox[claimed.id - 1]
+        message = next(m for m in self._store.outbox if m.id == claimed.id)
         if message.lease != token:
             return None
         message.lease, message.state, message.last_error = None, state, error
+        message.outcome = outcome
         return state
 
     async def failed(self, limit: int) -> list[FailedMessage]:
@@ -427,11 +483,15 @@ class FakeChangeLog:
             if event[0] > revision:
                 yield _event(event)
 
-    async def stream_snapshot(self, f: WatchFilter, now: datetime) -> AsyncIterator[bytes]:
+    async def stream_snapshot(
+        self, f: WatchFilter, viewer: User, now: datetime
+    ) -> AsyncIterator[bytes]:
         for room in sorted(self._store.rooms.values(), key=lambda r: (r.starts, r.room_id)):
             in_view = not f.participant_id or f.participant_id in room.participants
             if room.ends > now and (not f.open_only or room.is_open) and in_view:
-                yield f"SNAPSHOT {room.room_id}".encode()
+                seen = seen_by(room, viewer)
+                guest = seen.room.guest_id or ("booked" if seen.booked else "open")
+                yield f"SNAPSHOT {room.room_id} {guest}".encode()
 
     async def prune(self, cutoff: datetime) -> tuple[int, int]:
         return 0, 0
@@ -442,12 +502,14 @@ class FakeChangeLog:
 
 def _event(event: tuple[int, Change, Room]) -> WatchEvent:
     revision, change, room = event
+    shown = public(room)
     return WatchEvent(
         revision=revision,
         participants=frozenset(room.participants),
         open_before=room.is_open,
         open_after=room.is_open and change is not Change.CANCELLED,
-        data=f"{change.value} {room.room_id}".encode(),
+        private=f"{change.value} {room.room_id} {room.guest_id or 'open'}".encode(),
+        public=f"{change.value} {room.room_id} {'booked' if shown.booked else 'open'}".encode(),
     )
 
 

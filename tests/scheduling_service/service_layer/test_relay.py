@@ -29,7 +29,7 @@ async def _booked(db: FakeDatabase) -> None:
         person("host"),
         CreateRoom("Mock", "", NOW + timedelta(days=1), timedelta(hours=1), "Arrays", None),
     )
-    await rooms.book_room(person("guest"), room.room_id)
+    await rooms.book_room(person("guest"), room.room.room_id)
 
 
 async def _until(predicate: Callable[[], bool], within_s: float = 5.0) -> None:
@@ -40,7 +40,7 @@ async def _until(predicate: Callable[[], bool], within_s: float = 5.0) -> None:
 
 
 async def _relay_until(db: FakeDatabase, sender: FakeSender, done: Callable[[], bool]) -> None:
-    relay = Relay(db, FakeNotices(), sender, SETTINGS)
+    relay = Relay(db, FakeNotices(), sender, SETTINGS, clock=db.store.clock)
     task = asyncio.create_task(relay.run())
     try:
         await _until(done)
@@ -86,3 +86,47 @@ def test_backoff_grows_and_stays_within_bounds() -> None:
     for attempts in range(1, 12):
         delay = backoff_s(attempts, 1.0, 300.0)
         assert 0.5 <= delay <= min(300.0, 2 ** (attempts - 1))
+
+
+async def _booked_with_reminders(db: FakeDatabase, clock: FakeClock) -> str:
+    rooms = RoomService(
+        db, uid_domain="example.test", reminder_offsets=(timedelta(hours=1),), clock=clock
+    )
+    seen = await rooms.create_room(
+        person("host"),
+        CreateRoom("Mock", "", NOW + timedelta(hours=3), timedelta(hours=1), "Arrays", None),
+    )
+    await rooms.book_room(person("guest"), seen.room.room_id)
+    return str(seen.room.room_id)
+
+
+def _reminders(db: FakeDatabase) -> list[tuple[str, State]]:
+    return sorted((m.recipient.user_id, m.state) for m in db.store.outbox if m.reminder)
+
+
+async def test_reminders_go_out_when_due_not_before() -> None:
+    clock = FakeClock(NOW)
+    db = FakeDatabase()
+    db.store.clock = clock
+    await _booked_with_reminders(db, clock)
+    sender = FakeSender(Outcome.DELIVERED)
+    await _relay_until(db, sender, lambda: len(sender.sent) == 2)  # the two invites
+    assert _reminders(db) == [("guest", State.PENDING), ("host", State.PENDING)]
+    clock.now = NOW + timedelta(hours=2)  # one hour before the start
+    await _relay_until(db, sender, lambda: len(sender.sent) == 4)
+    assert _reminders(db) == [("guest", State.DELIVERED), ("host", State.DELIVERED)]
+
+
+async def test_a_reminder_that_no_longer_fits_is_dropped_not_sent() -> None:
+    clock = FakeClock(NOW)
+    db = FakeDatabase()
+    db.store.clock = clock
+    await _booked_with_reminders(db, clock)
+    sender = FakeSender(Outcome.DELIVERED)
+    await _relay_until(db, sender, lambda: len(sender.sent) == 2)
+    clock.now = NOW + timedelta(hours=5)  # the notification service was down past the start
+    await _relay_until(
+        db, sender, lambda: all(state is State.DROPPED for _, state in _reminders(db))
+    )
+    assert len(sender.sent) == 2
+    assert {m.last_error for m in db.store.outbox if m.reminder} == {"too_late"}

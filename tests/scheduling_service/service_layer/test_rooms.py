@@ -40,7 +40,7 @@ def _invites(store: Store) -> list[tuple[str, Method, bool]]:
     return [
         (m.recipient.user_id, m.invite.method, m.invite.uninvite)
         for m in store.outbox
-        if m.state.value == "pending"
+        if m.state.value == "pending" and m.reminder is None
     ]
 
 
@@ -51,7 +51,7 @@ def _changes(store: Store) -> list[Change]:
 async def test_create_stores_the_room_and_its_first_round_and_sends_nothing(
     rooms: RoomService, db: FakeDatabase
 ) -> None:
-    room = await rooms.create_room(HOST, _create())
+    room = (await rooms.create_room(HOST, _create())).room
     assert room.revision == 1 and room.sequence == 0
     assert room.ics_uid == f"{room.room_id}@example.test"
     assert [(r.number, r.topic) for r in room.rounds] == [(1, "Arrays")]
@@ -64,18 +64,18 @@ async def test_a_repeated_request_id_returns_the_first_room(
     rooms: RoomService, db: FakeDatabase
 ) -> None:
     request_id = uuid.uuid4()
-    first = await rooms.create_room(HOST, _create(request_id=request_id))
-    again = await rooms.create_room(HOST, _create(request_id=request_id))
+    first = (await rooms.create_room(HOST, _create(request_id=request_id))).room
+    again = (await rooms.create_room(HOST, _create(request_id=request_id))).room
     assert again == first
     assert len(db.store.rooms) == 1 and _changes(db.store) == [Change.CREATED]
     # Scoped to the caller: another host's same id is another room.
-    theirs = await rooms.create_room(OTHER, _create(request_id=request_id))
+    theirs = (await rooms.create_room(OTHER, _create(request_id=request_id))).room
     assert theirs.room_id != first.room_id
 
 
 async def test_booking_invites_host_and_guest(rooms: RoomService, db: FakeDatabase) -> None:
-    room = await rooms.create_room(HOST, _create())
-    booked = await rooms.book_room(GUEST, room.room_id)
+    room = (await rooms.create_room(HOST, _create())).room
+    booked = (await rooms.book_room(GUEST, room.room_id)).room
     assert booked.guest_id == "guest" and booked.sequence == 1 and booked.revision == 2
     assert db.store.rooms[room.room_id].guest_id == "guest"
     assert _changes(db.store) == [Change.CREATED, Change.BOOKED]
@@ -84,7 +84,7 @@ async def test_booking_invites_host_and_guest(rooms: RoomService, db: FakeDataba
 
 
 async def test_refused_bookings_write_nothing(rooms: RoomService, db: FakeDatabase) -> None:
-    room = await rooms.create_room(HOST, _create())
+    room = (await rooms.create_room(HOST, _create())).room
     with pytest.raises(errors.HostCannotBook):
         await rooms.book_room(HOST, room.room_id)
     await rooms.book_room(GUEST, room.room_id)
@@ -99,9 +99,9 @@ async def test_refused_bookings_write_nothing(rooms: RoomService, db: FakeDataba
 async def test_a_retried_booking_by_its_winner_changes_nothing(
     rooms: RoomService, db: FakeDatabase
 ) -> None:
-    room = await rooms.create_room(HOST, _create())
-    first = await rooms.book_room(GUEST, room.room_id)
-    again = await rooms.book_room(GUEST, room.room_id)
+    room = (await rooms.create_room(HOST, _create())).room
+    first = (await rooms.book_room(GUEST, room.room_id)).room
+    again = (await rooms.book_room(GUEST, room.room_id)).room
     assert again == first
     assert _changes(db.store) == [Change.CREATED, Change.BOOKED] and len(db.store.outbox) == 2
 
@@ -109,7 +109,7 @@ async def test_a_retried_booking_by_its_winner_changes_nothing(
 async def test_a_lost_booking_race_is_answered_from_the_commit_without_a_read(
     rooms: RoomService, db: FakeDatabase
 ) -> None:
-    room = await rooms.create_room(HOST, _create())
+    room = (await rooms.create_room(HOST, _create())).room
 
     def another_replica_books_first() -> None:
         current = db.store.rooms[room.room_id]
@@ -127,7 +127,7 @@ async def test_a_lost_booking_race_is_answered_from_the_commit_without_a_read(
 async def test_a_race_the_rules_still_allow_is_decided_again_on_fresh_state(
     rooms: RoomService, db: FakeDatabase
 ) -> None:
-    room = await rooms.create_room(HOST, _create())
+    room = (await rooms.create_room(HOST, _create())).room
     later = room.starts + timedelta(hours=3)
 
     def the_host_reschedules_first() -> None:
@@ -136,19 +136,19 @@ async def test_a_race_the_rules_still_allow_is_decided_again_on_fresh_state(
         db.store.rooms[room.room_id] = moved
 
     db.store.before_commit = the_host_reschedules_first
-    booked = await rooms.book_room(GUEST, room.room_id)
+    booked = (await rooms.book_room(GUEST, room.room_id)).room
     assert booked.starts == later and booked.guest_id == "guest" and booked.sequence == 2
 
 
 async def test_overlapping_sessions_are_refused_for_host_and_guest(
     rooms: RoomService, db: FakeDatabase
 ) -> None:
-    first = await rooms.create_room(HOST, _create())
+    first = (await rooms.create_room(HOST, _create())).room
     with pytest.raises(errors.ScheduleConflict):
         await rooms.create_room(HOST, _create(starts=first.starts + timedelta(minutes=30)))
-    back_to_back = await rooms.create_room(HOST, _create(starts=first.ends))
+    back_to_back = (await rooms.create_room(HOST, _create(starts=first.ends))).room
     await rooms.book_room(GUEST, first.room_id)
-    theirs = await rooms.create_room(OTHER, _create(starts=first.starts))
+    theirs = (await rooms.create_room(OTHER, _create(starts=first.starts))).room
     before = (dict(db.store.rooms), list(db.store.events), list(db.store.outbox))
     with pytest.raises(errors.ScheduleConflict):
         await rooms.book_room(GUEST, theirs.room_id)
@@ -159,11 +159,11 @@ async def test_overlapping_sessions_are_refused_for_host_and_guest(
 async def test_leaving_uninvites_the_guest_and_updates_the_host(
     rooms: RoomService, db: FakeDatabase
 ) -> None:
-    room = await rooms.create_room(HOST, _create())
+    room = (await rooms.create_room(HOST, _create())).room
     await rooms.book_room(GUEST, room.room_id)
     with pytest.raises(errors.NotRoomGuest):
         await rooms.leave_room(OTHER, room.room_id)
-    left = await rooms.leave_room(GUEST, room.room_id)
+    left = (await rooms.leave_room(GUEST, room.room_id)).room
     assert left.guest_id is None and left.sequence == 2
     assert _changes(db.store)[-1] is Change.LEFT
     assert _invites(db.store)[-2:] == [
@@ -172,23 +172,25 @@ async def test_leaving_uninvites_the_guest_and_updates_the_host(
     ]
     assert db.store.holders[room.room_id] == {"host"}
     # The guest's slot is free again: they can book another session at that time.
-    theirs = await rooms.create_room(OTHER, _create(starts=room.starts))
+    theirs = (await rooms.create_room(OTHER, _create(starts=room.starts))).room
     await rooms.book_room(GUEST, theirs.room_id)
 
 
 async def test_rescheduling_updates_every_holder_and_moves_the_slots(
     rooms: RoomService, db: FakeDatabase
 ) -> None:
-    room = await rooms.create_room(HOST, _create())
-    booked = await rooms.book_room(GUEST, room.room_id)
+    room = (await rooms.create_room(HOST, _create())).room
+    booked = (await rooms.book_room(GUEST, room.room_id)).room
     later = room.starts + timedelta(days=1)
     with pytest.raises(errors.NotRoomHost):
         await rooms.reschedule_room(GUEST, Reschedule(room.room_id, later, None, ""))
     with pytest.raises(errors.EtagMismatch):
         await rooms.reschedule_room(HOST, Reschedule(room.room_id, later, None, "1"))
-    moved = await rooms.reschedule_room(
-        HOST, Reschedule(room.room_id, later, timedelta(hours=2), booked.etag)
-    )
+    moved = (
+        await rooms.reschedule_room(
+            HOST, Reschedule(room.room_id, later, timedelta(hours=2), booked.etag)
+        )
+    ).room
     assert (moved.starts, moved.ends, moved.sequence) == (later, later + timedelta(hours=2), 2)
     assert _invites(db.store)[-2:] == [
         ("host", Method.REQUEST, False),
@@ -203,11 +205,11 @@ async def test_rescheduling_updates_every_holder_and_moves_the_slots(
 async def test_cancelling_deletes_the_room_and_tells_everyone_holding_the_invite(
     rooms: RoomService, db: FakeDatabase
 ) -> None:
-    open_room = await rooms.create_room(HOST, _create())
+    open_room = (await rooms.create_room(HOST, _create())).room
     await rooms.cancel_room(HOST, open_room.room_id, reason="", etag="")
     assert open_room.room_id not in db.store.rooms
     assert db.store.outbox == []  # nobody held an invite for an open room
-    room = await rooms.create_room(HOST, _create())
+    room = (await rooms.create_room(HOST, _create())).room
     await rooms.book_room(GUEST, room.room_id)
     with pytest.raises(errors.NotRoomHost):
         await rooms.cancel_room(GUEST, room.room_id, reason="", etag="")
@@ -225,7 +227,7 @@ async def test_cancelling_deletes_the_room_and_tells_everyone_holding_the_invite
 async def test_a_participant_without_an_address_is_not_mailed(
     rooms: RoomService, db: FakeDatabase
 ) -> None:
-    room = await rooms.create_room(HOST, _create())
+    room = (await rooms.create_room(HOST, _create())).room
     await rooms.book_room(person("nomail", email=False), room.room_id)
     assert _invites(db.store) == [("host", Method.REQUEST, False)]
 
@@ -233,12 +235,12 @@ async def test_a_participant_without_an_address_is_not_mailed(
 async def test_rooms_list_in_pages_with_filters(rooms: RoomService) -> None:
     made: list[Room] = []
     for day in range(1, 6):
-        made.append(await rooms.create_room(HOST, _create(starts=NOW + timedelta(days=day))))
+        made.append((await rooms.create_room(HOST, _create(starts=NOW + timedelta(days=day)))).room)
     await rooms.book_room(GUEST, made[1].room_id)
     seen, token = [], ""
     while True:
         page = await rooms.list_rooms(GUEST, ListRooms(RoomQuery(open_only=True), 2, token))
-        seen += [r.room_id for r in page.rooms]
+        seen += [r.room.room_id for r in page.rooms]
         token = page.next_page_token
         if not token:
             break

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -26,6 +27,8 @@ from tests.scheduling_service.service_layer.fakes import (
 
 NOW = datetime.now(UTC)
 HOST, GUEST = person("host"), person("guest")
+TRUSTED = replace(person("backend"), trusted=True)
+STRANGER = person("stranger")
 
 
 class Markers:
@@ -43,7 +46,7 @@ class System:
         self.db = FakeDatabase()
         self.rooms = RoomService(self.db, uid_domain="t", clock=FakeClock(NOW))
         self.notices = FakeNotices()
-        self.hub = Hub(queue_size=8)
+        self.hub = Hub(queue_size=8, max_per_user=3)
         self.feed = ChangeFeed(
             self.db,
             self.notices,
@@ -53,13 +56,13 @@ class System:
             request_retention=timedelta(hours=1),
             prune_every_s=3600,
         )
-        self.watches = Watches(self.db, self.hub, Markers(), heartbeat_s)
+        self.watches = Watches(self.db, self.hub, Markers(), heartbeat_s, snapshot_concurrency=2)
 
     async def create(self, days: int) -> uuid.UUID:
         command = CreateRoom("Mock", "", NOW + timedelta(days=days), timedelta(hours=1), "A", None)
-        room = await self.rooms.create_room(HOST, command)
+        seen = await self.rooms.create_room(HOST, command)
         self.notices.notify()
-        return room.room_id
+        return seen.room.room_id
 
 
 @asynccontextmanager
@@ -83,7 +86,7 @@ async def test_snapshot_then_synced_then_every_live_event_once() -> None:
     async with running() as system:
         first = await system.create(1)
         await system.create(2)
-        session = system.watches.open(Watch(0, WatchFilter()))
+        session = system.watches.open(Watch(0, WatchFilter(), HOST))
         events = session.events()
         assert [(await _next(events)).split()[0] for _ in range(3)] == [
             "SNAPSHOT",
@@ -92,26 +95,52 @@ async def test_snapshot_then_synced_then_every_live_event_once() -> None:
         ]
         await system.rooms.book_room(GUEST, first)
         system.notices.notify()
-        assert await _next(events) == f"BOOKED {first}"
+        assert await _next(events) == f"BOOKED {first} guest"
         session.close()
+
+
+async def test_each_watcher_sees_what_it_may_of_a_booked_room() -> None:
+    async with running() as system:
+        room = await system.create(1)
+        await system.rooms.book_room(GUEST, room)
+        system.notices.notify()
+        seen = {}
+        for name, viewer in (("guest", GUEST), ("stranger", STRANGER), ("backend", TRUSTED)):
+            session = system.watches.open(Watch(0, WatchFilter(), viewer))
+            events = session.events()
+            seen[name] = (await _next(events), await _next(events))
+            session.close()
+        assert seen["guest"][0] == f"SNAPSHOT {room} guest"
+        assert seen["backend"][0] == f"SNAPSHOT {room} guest"
+        assert seen["stranger"][0] == f"SNAPSHOT {room} booked"
+        resumed = system.watches.open(Watch(1, WatchFilter(), STRANGER)).events()
+        assert await _next(resumed) == f"BOOKED {room} booked"
+
+
+async def test_only_a_trusted_backend_watches_someone_elses_schedule() -> None:
+    async with running() as system:
+        with pytest.raises(errors.NotOwnSchedule):
+            system.watches.open(Watch(0, WatchFilter(participant_id="guest"), STRANGER))
+        system.watches.open(Watch(0, WatchFilter(participant_id="guest"), GUEST)).close()
+        system.watches.open(Watch(0, WatchFilter(participant_id="guest"), TRUSTED)).close()
 
 
 async def test_resume_from_a_revision_replays_what_came_after_then_goes_live() -> None:
     async with running() as system:
         await system.create(1)
         second = await system.create(2)
-        session = system.watches.open(Watch(1, WatchFilter()))
+        session = system.watches.open(Watch(1, WatchFilter(), HOST))
         events = session.events()
-        assert await _next(events) == f"CREATED {second}"
+        assert await _next(events) == f"CREATED {second} open"
         third = await system.create(3)
-        assert await _next(events) == f"CREATED {third}"
+        assert await _next(events) == f"CREATED {third} open"
         session.close()
 
 
 async def test_a_filtered_watcher_gets_heartbeats_with_resume_points() -> None:
     async with running(heartbeat_s=0.05) as system:
         await system.create(1)
-        session = system.watches.open(Watch(0, WatchFilter(participant_id="nobody")))
+        session = system.watches.open(Watch(0, WatchFilter(participant_id="nobody"), TRUSTED))
         events = session.events()
         assert await _next(events) == "SYNCED 1"
         await system.create(2)  # not in this watcher's view
@@ -123,7 +152,45 @@ async def test_a_filtered_watcher_gets_heartbeats_with_resume_points() -> None:
 async def test_a_revision_ahead_of_the_log_is_a_bad_argument() -> None:
     async with running() as system:
         await system.create(1)
-        session = system.watches.open(Watch(5, WatchFilter()))
+        session = system.watches.open(Watch(5, WatchFilter(), HOST))
         with pytest.raises(errors.InvalidArgument):
             await _next(session.events())
         session.close()
+
+
+async def test_a_user_has_at_most_so_many_watches_and_a_closed_one_frees_its_place() -> None:
+    async with running() as system:
+        sessions = [system.watches.open(Watch(0, WatchFilter(), GUEST)) for _ in range(3)]
+        with pytest.raises(errors.TooManyWatches):
+            system.watches.open(Watch(0, WatchFilter(), GUEST))
+        system.watches.open(Watch(0, WatchFilter(), HOST)).close()  # others are not counted
+        sessions[0].close()
+        system.watches.open(Watch(0, WatchFilter(), GUEST)).close()
+        for session in sessions[1:]:
+            session.close()
+
+
+async def test_closing_the_hub_ends_every_watcher_and_waits_for_them() -> None:
+    async with running() as system:
+        await system.create(1)
+        ended: list[BaseException] = []
+        opened = asyncio.Semaphore(0)
+
+        async def watcher() -> None:
+            session = system.watches.open(Watch(0, WatchFilter(), GUEST))
+            opened.release()
+            try:
+                async for _ in session.events():
+                    pass
+            except asyncio.CancelledError as cancelled:
+                ended.append(cancelled)
+                assert session.end_reason is not None  # it knows why: the server closes
+            finally:
+                session.close()
+
+        tasks = [asyncio.create_task(watcher()) for _ in range(3)]
+        for _ in tasks:
+            await opened.acquire()
+        system.hub.close()
+        await system.hub.wait_closed(5)
+        assert all(task.done() for task in tasks) and len(ended) == 3

@@ -1,0 +1,47 @@
+"""Who sees what of a room (design §8).
+
+Open rooms are a marketplace: everyone signed in sees them whole, so they can book one.
+Who booked a room, and a booked room's description, belong to its two participants (and
+to trusted backends): anyone else sees a booked room as booked, nothing more. One's own
+schedule is one's own: filtering by another user's id needs the trusted scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from scheduling_service.domain import errors
+from scheduling_service.domain.room import Room
+from scheduling_service.domain.users import User
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A room as one viewer may see it. `room` has what is hidden cleared; `booked`
+    says whether it has a guest; `private` marks the participants' view, the only one
+    that also carries the state of their e-mails."""
+
+    room: Room
+    booked: bool
+    private: bool
+
+
+def seen_by(room: Room, viewer: User) -> Seen:
+    if viewer.trusted or viewer.user_id in room.participants:
+        return Seen(room, booked=room.guest_id is not None, private=True)
+    return public(room)
+
+
+def public(room: Room) -> Seen:
+    """What everyone signed in sees of a room they take no part in."""
+    if room.guest_id is None:
+        return Seen(room, booked=False, private=False)
+    return Seen(replace(room, guest_id=None, description=""), booked=True, private=False)
+
+
+def check_schedule_filter(participant_id: str | None, viewer: User) -> None:
+    """Filtering by participant shows whom someone meets: one's own schedule only."""
+    if participant_id and participant_id != viewer.user_id and not viewer.trusted:
+        raise errors.NotOwnSchedule(
+            "participant_id can only be your own user id (or a trusted backend's query)"
+        )
