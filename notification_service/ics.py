@@ -1,9 +1,10 @@
 """The iCalendar object of an iTIP message (RFC 5545, RFC 5546). Pure: no I/O.
 
 Input is a `ValidMessage`, so every text is already free of control characters.
-Values are serialized by `icalendar`: TEXT escaping (`\\`, `;`, `,` and LF),
-RFC 6868 parameter escaping and quoting (a CN holding `;`, `:` or `,` is quoted),
-UTC date-times and durations. The content lines are assembled here in a fixed
+TEXT values are escaped here (RFC 5545 3.3.11: `\\`, `;`, `,` and LF; see
+`text_value` for why not by icalendar); parameter values (RFC 6868 escaping,
+quoting of a CN holding `;`, `:` or `,`), UTC date-times and durations are
+serialized by `icalendar`. The content lines are assembled here in a fixed
 order and folded at 75 octets (never inside a UTF-8 character, never right after
 a `\\` or `^` escape), which costs a tenth of building icalendar's component tree
 for a handful of properties. DESCRIPTION carries the room's description and its
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from icalendar import vDatetime, vDuration, vText
+from icalendar import vDatetime, vDuration
 from icalendar.parser import param_value
 
 from notification_service.bodies import event_description
@@ -34,9 +35,14 @@ ATTENDEE_PARAMS = (
 
 
 def cn(name: str) -> str:
-    # icalendar writes a DQUOTE inside a parameter as RFC 6868 `^'`, which
-    # Outlook and vobject show literally; a plain apostrophe reads the same.
-    return name.replace('"', "'")
+    """The name as a CN parameter value.
+
+    icalendar writes a DQUOTE inside a parameter as RFC 6868 `^'`, which Outlook
+    and vobject show literally; a plain apostrophe reads the same. A backslash
+    is literal in a parameter (RFC 5545 has no escapes there), but parsers such
+    as icalendar's read `\\\\` as one: a slash reads the same everywhere.
+    """
+    return name.replace('"', "'").replace("\\", "/")
 
 
 def _ends_in_escape(line: str, start: int, cut: int) -> bool:
@@ -75,8 +81,19 @@ def fold(line: str) -> str:
     return "\r\n ".join(pieces)
 
 
-def _text(value: str) -> str:
-    return vText(value).to_ical().decode("utf-8")
+def text_value(value: str) -> str:
+    """A TEXT value escaped per RFC 5545 3.3.11.
+
+    Not icalendar's vText: it first turns a literal `\\N` of the input into a
+    line break (it takes the input for half-escaped text), so a title holding
+    `\\N` would not read back as itself (found by the property tests).
+    """
+    return (
+        value.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\n", "\\n")
+    )
 
 
 def _time(moment: datetime) -> str:
@@ -105,16 +122,16 @@ def render_ics(message: ValidMessage, organizer: Mailbox) -> bytes:
         "CALSCALE:GREGORIAN",
         f"METHOD:{message.method.value}",
         "BEGIN:VEVENT",
-        f"UID:{_text(message.uid)}",
+        f"UID:{text_value(message.uid)}",
         f"SEQUENCE:{message.sequence}",
         f"DTSTAMP:{_time(message.dtstamp)}",
         f"DTSTART:{_time(message.start)}",
         f"DTEND:{_time(message.end)}",
-        f"SUMMARY:{_text(message.title)}",
+        f"SUMMARY:{text_value(message.title)}",
     ]
     description = event_description(message.description, message.rounds)
     if description:
-        lines.append(f"DESCRIPTION:{_text(description)}")
+        lines.append(f"DESCRIPTION:{text_value(description)}")
     # Clients show the CN as "organized by"; without one some show nothing at all.
     lines.append(
         _address("ORGANIZER", Mailbox(organizer.address, organizer.name or organizer.address))
@@ -123,13 +140,13 @@ def render_ics(message: ValidMessage, organizer: Mailbox) -> bytes:
     if message.status is not None:
         lines.append(f"STATUS:{message.status.value}")
     if message.method is Method.CANCEL and message.cancel_reason:
-        lines.append(f"COMMENT:{_text(message.cancel_reason)}")
+        lines.append(f"COMMENT:{text_value(message.cancel_reason)}")
     if message.method is Method.REQUEST:
         lines += [
             "TRANSP:OPAQUE",
             "BEGIN:VALARM",
             "ACTION:DISPLAY",
-            f"DESCRIPTION:{_text(alarm_description(message.title))}",
+            f"DESCRIPTION:{text_value(alarm_description(message.title))}",
             f"TRIGGER:{vDuration(-REMINDER_BEFORE).to_ical().decode('ascii')}",
             "END:VALARM",
         ]

@@ -23,7 +23,7 @@ from notification_service.guard import UnrenderableMessage
 from notification_service.ics import ATTENDEE_PARAMS, PRODID, alarm_description, cn
 from notification_service.model import Mailbox, Method, ValidMessage
 
-_ATTENDEE_PARAMS = frozenset(name for name, _ in ATTENDEE_PARAMS)
+_ATTENDEE_PARAMS = dict(ATTENDEE_PARAMS)
 _NAME = re.compile(r"[A-Za-z0-9-]+")
 _WITH_PARAMETERS = frozenset({"ORGANIZER", "ATTENDEE"})
 _TEXT = frozenset({"UID", "SUMMARY", "DESCRIPTION", "COMMENT"})
@@ -115,16 +115,16 @@ def _expected_event_names(message: ValidMessage) -> Counter[str]:
 
 
 def _check_address(
-    prop: tuple[str, dict[str, str], str], mailbox: Mailbox, names: frozenset[str]
+    prop: tuple[str, dict[str, str], str], mailbox: Mailbox, fixed: dict[str, str]
 ) -> None:
     name, params, value = prop
     if value.lower() != f"mailto:{mailbox.address}".lower():
         _fail(f"{name} is not {mailbox.address}")
-    expected = names | ({"CN"} if mailbox.name else set())
-    if set(params) != expected:
-        _fail(f"{name} has parameters {sorted(params)}")
-    if mailbox.name and params["CN"] != cn(mailbox.name):
-        _fail(f"{name} CN is not the name meant")
+    expected = dict(fixed)
+    if mailbox.name:
+        expected["CN"] = cn(mailbox.name)
+    if params != expected:
+        _fail(f"{name} parameters are not the ones meant: {sorted(params)}")
 
 
 def _expect(component: _Component, name: str, value: str) -> None:
@@ -157,7 +157,7 @@ def check_calendar(ics: bytes, message: ValidMessage, organizer: Mailbox) -> Non
     [organizer_prop] = [p for p in event.properties if p[0] == "ORGANIZER"]
     # The service mailbox, named by its address when MAIL_FROM has no name.
     named = Mailbox(organizer.address, organizer.name or organizer.address)
-    _check_address(organizer_prop, named, frozenset())
+    _check_address(organizer_prop, named, {})
     attendees = [p for p in event.properties if p[0] == "ATTENDEE"]
     for prop, attendee in zip(attendees, message.attendees, strict=True):
         _check_address(prop, attendee, _ATTENDEE_PARAMS)
