@@ -88,12 +88,7 @@ def text_value(value: str) -> str:
     line break (it takes the input for half-escaped text), so a title holding
     `\\N` would not read back as itself (found by the property tests).
     """
-    return (
-        value.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\n", "\\n")
-    )
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
 def _time(moment: datetime) -> str:

@@ -7,9 +7,9 @@ A unique module name on purpose (see conftest.py)."""
 from __future__ import annotations
 
 import base64
-import os
 import email
 import email.policy
+import os
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -162,8 +162,9 @@ def read_mail(data: bytes) -> ReadMail:
         to=[(a.display_name, a.addr_spec) for a in mail["To"].addresses],
         sender=[(a.display_name, a.addr_spec) for a in mail["From"].addresses],
         tree=_tree(mail),
-        plain=str(parts["text/plain"].get_content()),
-        html=str(parts["text/html"].get_content()),
+        # Text travels with CRLF line ends (its canonical form); read it as lines.
+        plain=str(parts["text/plain"].get_content()).replace("\r\n", "\n"),
+        html=str(parts["text/html"].get_content()).replace("\r\n", "\n"),
         calendar=calendar,
     )
 

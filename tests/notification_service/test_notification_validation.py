@@ -21,6 +21,7 @@ HOSTILE_LINE_TEXTS = [
     "C1 next line\x85",
     "Line separator\u2028X",
     "Paragraph separator\u2029X",
+    "Lone surrogate\ud800X",
 ]
 
 
