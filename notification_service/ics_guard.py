@@ -12,6 +12,7 @@ SUMMARY, DESCRIPTION and COMMENT after unescaping).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -46,6 +47,15 @@ def _fail(detail: str) -> None:
     raise UnrenderableMessage(f"calendar: {detail}")
 
 
+def _parts(line: str) -> tuple[str, dict[str, str], str]:
+    name, params, value = Contentline(line).parts()
+    return str(name).upper(), dict(params), value
+
+
+# ORGANIZER is MAIL_FROM in every calendar of the process: the same line, read once.
+_organizer_parts = functools.lru_cache(maxsize=8)(_parts)
+
+
 def _read(line: str) -> tuple[str, dict[str, str], str]:
     """(name, parameters, value) of one unfolded content line.
 
@@ -59,8 +69,9 @@ def _read(line: str) -> tuple[str, dict[str, str], str]:
         _fail(f"line without a property name: {line[:40]!r}")
         raise AssertionError  # unreachable: _fail raises
     if name.group() in _WITH_PARAMETERS or line[name.end() : name.end() + 1] != ":":
-        name_, params, value = Contentline(line).parts()
-        return str(name_).upper(), dict(params), value
+        if name.group() == "ORGANIZER":
+            return _organizer_parts(line)
+        return _parts(line)
     value = line[name.end() + 1 :]
     if name.group() in _TEXT:
         value = unescape_backslash(value)

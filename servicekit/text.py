@@ -4,6 +4,7 @@ accepts is one the notification service can mail. Pure functions."""
 
 from __future__ import annotations
 
+import functools
 import re
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -32,6 +33,9 @@ def control_character(text: str, *, multiline: bool = False) -> str | None:
     return match.group() if match else None
 
 
+# Pure, and the same addresses come back on every call of their users; the
+# email package's parse below is most of a notification's validation cost.
+@functools.lru_cache(maxsize=4096)
 def address_problem(value: str) -> str | None:
     """Why `value` is not an acceptable addr-spec, or None."""
     if len(value) > MAX_ADDRESS:
