@@ -44,12 +44,14 @@ _Q_BYTE = tuple(
 _VERBATIM = re.compile(r"[\x20-\x7e]*")
 
 
-def _inert(text: str, pattern: re.Pattern[str]) -> bool:
+def _inert(field: str, text: str, pattern: re.Pattern[str]) -> bool:
+    # Every word must fit a line even after "Field: ", as folding cannot split one.
+    longest = MAX_LINE - len(field) - 2
     return (
         pattern.fullmatch(text) is not None
         and "=?" not in text
         and "?=" not in text
-        and all(len(word) < MAX_LINE - 1 for word in text.split(" "))
+        and all(len(word) <= longest for word in text.split(" "))
     )
 
 
@@ -108,18 +110,18 @@ def fold(name: str, words: list[str]) -> str:
     return CRLF.join(lines) + CRLF
 
 
-def unstructured_words(text: str) -> list[str]:
+def unstructured_words(field: str, text: str) -> list[str]:
     """The words of an unstructured value such as Subject."""
-    if _inert(text, _PLAIN_UNSTRUCTURED):
+    if _inert(field, text, _PLAIN_UNSTRUCTURED):
         return text.split(" ")
     return encoded_words(text)
 
 
-def phrase_words(name: str) -> list[str]:
-    """The words of a display name (RFC 5322 phrase)."""
+def phrase_words(field: str, name: str) -> list[str]:
+    """The words of a display name (RFC 5322 phrase) in header `field`."""
     if not name:
         return []
-    if _inert(name, _PLAIN_PHRASE):
+    if _inert(field, name, _PLAIN_PHRASE):
         return name.split(" ")
     return encoded_words(name)
 
@@ -127,11 +129,11 @@ def phrase_words(name: str) -> list[str]:
 def mailbox_header(field: str, mailbox: Mailbox) -> str:
     """`To: Name <addr>`; the address is a checked ASCII addr-spec
     (servicekit.text.address_problem), never encoded."""
-    return fold(field, [*phrase_words(mailbox.name), f"<{mailbox.address}>"])
+    return fold(field, [*phrase_words(field, mailbox.name), f"<{mailbox.address}>"])
 
 
 def unstructured_header(field: str, text: str) -> str:
-    return fold(field, unstructured_words(text))
+    return fold(field, unstructured_words(field, text))
 
 
 def verbatim_header(field: str, value: str) -> str:

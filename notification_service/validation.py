@@ -57,6 +57,9 @@ MAX_TOPIC = 200
 MAX_ROUND_NUMBER = 1000
 MAX_SEQUENCE = 2**31 - 1  # iCalendar INTEGER is 32-bit signed
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
 _UID = re.compile(r"[\x21-\x7e]+")
 
 
@@ -129,8 +132,13 @@ class Checker:
     def time(self, field: str, value: datetime | None) -> datetime:
         if value is None:
             self.fail(field, "required")
-            return datetime.fromtimestamp(0, UTC)
-        return value.astimezone(UTC).replace(microsecond=0)
+            return EARLIEST
+        value = value.astimezone(UTC).replace(microsecond=0)
+        if not EARLIEST <= value < LATEST:
+            # Near year 9999 a time cannot even be shown in an eastern zone.
+            self.fail(field, f"must be from {EARLIEST:%Y} to {LATEST:%Y}")
+            return EARLIEST
+        return value
 
     def zone(self, field: str, name: str) -> ZoneInfo:
         utc = ZoneInfo("UTC")

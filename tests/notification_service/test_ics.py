@@ -199,3 +199,31 @@ def test_names_with_backslashes_read_back_with_a_slash():
     message = valid_message(recipient=guest, attendees=(Mailbox("h@example.com", "H"), guest))
     _, event = _event(render_ics(message, ORGANIZER))
     assert _attendees(event)[1].params["CN"] == "Zoë /o/ Ångström"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        'x";ROLE=CHAIR;X="',
+        "Eve;ROLE=CHAIR",
+        "a:mailto:evil@example.com",
+        "a,b,c",
+        "^^n^'",
+        'Zoë "Z" Ångström; PhD, MD: 面试',
+    ],
+)
+def test_a_name_never_adds_a_parameter_or_a_property(name):
+    guest = Mailbox("zoe@example.com", name)
+    message = valid_message(recipient=guest, attendees=(Mailbox("h@example.com", "H"), guest))
+    ics = render_ics(message, ORGANIZER)
+    _, event = _event(ics)
+    attendee = _attendees(event)[1]
+    assert set(attendee.params) == {"CN", "CUTYPE", "ROLE", "PARTSTAT", "RSVP"}
+    assert attendee.params["ROLE"] == "REQ-PARTICIPANT"
+    assert attendee.params["CN"] == name.replace('"', "'")
+    assert str(attendee).lower() == "mailto:zoe@example.com"
+    assert len(_attendees(event)) == 2
+    parsed = vobject.readOne(ics.decode())
+    if "^" not in name:  # vobject does not undo RFC 6868's `^^`; icalendar (above) does
+        assert parsed.vevent.attendee_list[1].params["CN"] == [name.replace('"', "'")]
+    assert len(parsed.vevent.attendee_list) == 2

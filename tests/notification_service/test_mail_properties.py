@@ -150,27 +150,31 @@ def test_event_texts_never_shape_the_mail(title, description, reason):
     attendee=hostile_text(),
     departed=hostile_text(),
     address=HOSTILE_ADDRESSES,
+    organizer_address=HOSTILE_ADDRESSES,
+    departed_address=HOSTILE_ADDRESSES,
 )
 def test_names_and_addresses_never_shape_the_mail(
-    recipient, organizer, attendee, departed, address
+    recipient, organizer, attendee, departed, address, organizer_address, departed_address
 ):
     guest = Mailbox(address, recipient)
     message = domain_message(
         recipient=guest,
-        organizer=Mailbox("host@example.com", organizer),
+        organizer=Mailbox(organizer_address, organizer),
         attendees=(Mailbox("host@example.com", attendee), guest),
         change=Change.GUEST_LEFT,
-        departed=Mailbox("left@example.org", departed),
+        departed=Mailbox(departed_address, departed),
     )
     _render_or_refuse(
         message,
         {
             "message.recipient.email",
             "message.recipient.display_name",
+            "message.organizer.email",
             "message.organizer.display_name",
             "message.attendees[0].display_name",
             "message.attendees[1].email",
             "message.attendees[1].display_name",
+            "message.departed.email",
             "message.departed.display_name",
         },
     )

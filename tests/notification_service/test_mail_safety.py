@@ -114,7 +114,7 @@ def _error_reason(err: grpc.aio.AioRpcError) -> str:
     raise AssertionError("no ErrorInfo")
 
 
-def _decode_like_the_old_renderer(text: str) -> list[str]:
+def _decode_like_the_old_renderer(field: str, text: str) -> list[str]:
     # What `email`'s header registry did with a string: decode encoded words.
     return [str(make_header(decode_header(text)))]
 
