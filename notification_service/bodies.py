@@ -1,4 +1,4 @@
-"""What the recipient reads: subject, plain-text and HTML bodies. Pure: no I/O.
+"""What the recipient of an invite reads: subject, plain-text and HTML bodies. Pure.
 
 Times are shown in the recipient's own zone. Month and day names come from
 tables here rather than `strftime`, so the output never depends on the
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from notification_service.model import Mailbox, Method, ValidMessage
+from notification_service.model import Change, Mailbox, Method, Round, ValidMessage
 
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = (
@@ -38,6 +38,9 @@ class Bodies:
     subject: str
     plain: str
     html: str
+
+
+Facts = list[tuple[str, str]]
 
 
 def _offset(moment: datetime) -> str:
@@ -78,64 +81,110 @@ def format_when_short(start: datetime, zone: ZoneInfo) -> str:
     return f"{_date(local, short=True)} {local:%H:%M} ({zone.key})"
 
 
-def _person(mailbox: Mailbox) -> str:
+def person(mailbox: Mailbox) -> str:
     return f"{mailbox.name} <{mailbox.address}>" if mailbox.name else mailbox.address
+
+
+def round_lines(rounds: tuple[Round, ...]) -> list[str]:
+    return [f"Round {r.number}: {r.topic}" for r in rounds]
+
+
+def event_description(description: str, rounds: tuple[Round, ...]) -> str:
+    """The iCalendar DESCRIPTION: the room's description, then its rounds."""
+    return "\n\n".join(part for part in (description, "\n".join(round_lines(rounds))) if part)
 
 
 def _headline(message: ValidMessage) -> tuple[str, str]:
     """(subject prefix, first sentence)."""
-    if message.method is Method.REQUEST:
-        return "Invitation", "You have a practice session. It is in the attached invitation."
+    change = message.change
     if message.uninvite:
         return (
             "No longer attending",
-            "You are no longer attending this practice session; "
+            "You left this practice session, so you are no longer attending it; "
             "the attached update removes it from your calendar.",
         )
-    return (
-        "Cancelled",
-        "This practice session has been cancelled; "
-        "the attached update removes it from your calendar.",
-    )
+    if message.method is Method.CANCEL:
+        return (
+            "Cancelled",
+            "The host cancelled this practice session; "
+            "the attached update removes it from your calendar.",
+        )
+    if change is Change.RESCHEDULED:
+        return (
+            "Updated invitation",
+            "Your practice session has moved to a new time; "
+            "the attached update moves it in your calendar.",
+        )
+    if change is Change.GUEST_LEFT:
+        who = message.departed.name or message.departed.address if message.departed else ""
+        return (
+            "Updated invitation",
+            f"{who or 'Your guest'} left this practice session; it is open for booking again, "
+            "and the attached update takes them off the event in your calendar.",
+        )
+    return "Invitation", "You have a practice session. It is in the attached invitation."
 
 
-def _facts(message: ValidMessage) -> list[tuple[str, str]]:
-    facts = [("When", format_when(message.start, message.end, message.zone))]
+def _facts(message: ValidMessage) -> Facts:
+    when = format_when(message.start, message.end, message.zone)
+    facts: Facts = []
+    if message.change is Change.RESCHEDULED:
+        facts.append(("New time", when))
+        if message.previous_start is not None and message.previous_end is not None:
+            previous = format_when(message.previous_start, message.previous_end, message.zone)
+            facts.append(("Old time", previous))
+    else:
+        facts.append(("When", when))
     if message.organizer is not None:
-        facts.append(("Host", _person(message.organizer)))
+        facts.append(("Host", person(message.organizer)))
+    if message.departed is not None:
+        facts.append(("Left", person(message.departed)))
     if not message.uninvite:
-        facts.append(("Participants", ", ".join(_person(a) for a in message.attendees)))
+        facts.append(("Participants", ", ".join(person(a) for a in message.attendees)))
     if message.method is Method.CANCEL and message.cancel_reason:
         facts.append(("Reason", message.cancel_reason))
     return facts
+
+
+def plain_body(
+    headline: str, title: str, facts: Facts, rounds: tuple[Round, ...], description: str
+) -> str:
+    lines = [headline, "", title, ""]
+    lines += [f"{label}: {value}" for label, value in facts]
+    if rounds:
+        lines += ["", "Rounds:", *round_lines(rounds)]
+    if description:
+        lines += ["", description]
+    return "\n".join(lines) + "\n"
+
+
+def html_body(
+    headline: str, title: str, facts: Facts, rounds: tuple[Round, ...], description: str
+) -> str:
+    esc = html.escape
+    rows = "\n".join(
+        f'<tr><th align="left" valign="top">{esc(label)}</th><td>{esc(value)}</td></tr>'
+        for label, value in facts
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html><head><meta charset="utf-8"></head><body>',
+        f"<p>{esc(headline)}</p>",
+        f"<h2>{esc(title)}</h2>",
+        f"<table>\n{rows}\n</table>",
+    ]
+    if rounds:
+        items = "\n".join(f"<li>{esc(line)}</li>" for line in round_lines(rounds))
+        parts.append(f"<h3>Rounds</h3>\n<ul>\n{items}\n</ul>")
+    if description:
+        parts.append("<p>" + esc(description).replace("\n", "<br>\n") + "</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
 
 
 def render_bodies(message: ValidMessage) -> Bodies:
     prefix, headline = _headline(message)
     subject = f"{prefix}: {message.title} @ {format_when_short(message.start, message.zone)}"
     facts = _facts(message)
-
-    plain_lines = [headline, "", message.title, ""]
-    plain_lines += [f"{label}: {value}" for label, value in facts]
-    if message.description:
-        plain_lines += ["", message.description]
-    plain = "\n".join(plain_lines) + "\n"
-
-    esc = html.escape
-    rows = "\n".join(
-        f'<tr><th align="left" valign="top">{esc(label)}</th><td>{esc(value)}</td></tr>'
-        for label, value in facts
-    )
-    description = ""
-    if message.description:
-        description = "<p>" + esc(message.description).replace("\n", "<br>\n") + "</p>\n"
-    html_body = (
-        "<!DOCTYPE html>\n"
-        '<html><head><meta charset="utf-8"></head><body>\n'
-        f"<p>{esc(headline)}</p>\n"
-        f"<h2>{esc(message.title)}</h2>\n"
-        f"<table>\n{rows}\n</table>\n"
-        f"{description}"
-        "</body></html>\n"
-    )
-    return Bodies(subject=subject, plain=plain, html=html_body)
+    args = (headline, message.title, facts, message.rounds, message.description)
+    return Bodies(subject=subject, plain=plain_body(*args), html=html_body(*args))

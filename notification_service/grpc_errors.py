@@ -52,6 +52,19 @@ def invalid_argument(exc: InvalidMessage) -> tuple[grpc.StatusCode, str, tuple]:
     )
 
 
+def unrenderable(detail: str) -> tuple[grpc.StatusCode, str, tuple]:
+    """INVALID_ARGUMENT, reason UNRENDERABLE: the request validated, but the mail
+    rendered from it failed the structural guard (or the renderer failed on it);
+    sending it again will not help."""
+    return _status(
+        code_pb2.INVALID_ARGUMENT,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"message cannot be rendered safely: {detail}"[:1000],
+        "UNRENDERABLE",
+        [],
+    )
+
+
 def unauthenticated() -> tuple[grpc.StatusCode, str, tuple]:
     return _status(
         code_pb2.UNAUTHENTICATED,

@@ -14,3 +14,8 @@ RPC_LATENCY = Histogram(
 DELIVERIES = Counter(
     "notification_deliveries_total", "Delivery attempts by outcome", ["provider", "outcome"]
 )
+RENDER_FAILURES = Counter(
+    "notification_render_failures_total",
+    "Messages refused by the structural guard (or a renderer error): never sent",
+    ["kind"],
+)

@@ -1,121 +1,233 @@
-"""The e-mail carrying an iTIP message (iMIP, RFC 6047). Pure: no I/O.
+"""The e-mails, written by hand as RFC 5322/MIME bytes. Pure: no I/O.
 
-Layout per the CalConnect iMIP practices: multipart/mixed { multipart/alternative
-{ text/plain, text/html, text/calendar; method=…; charset=UTF-8 },
-application/ics attachment without a method }. The bytes depend only on the
-message and the sender: Message-ID, Date (from DTSTAMP) and MIME boundaries are
-derived from the request, so a retry sends the same message.
+Invites (iMIP, RFC 6047), laid out per the CalConnect iMIP practices:
+multipart/mixed { multipart/alternative { text/plain, text/html, text/calendar;
+method=…; charset=UTF-8 }, application/ics attachment without a method }.
+Reminders are no iTIP message: multipart/alternative { text/plain, text/html }.
 
-The output is 7-bit clean (bodies quoted-printable, calendars base64, headers
-RFC 2047), so no relay needs 8BITMIME or SMTPUTF8 for it.
+A mail is first described (`Mail`: headers, the part tree, each part's decoded
+content), then written; `guard.check` parses the bytes back and compares them
+with the same description before anything is sent. Headers holding caller text
+are encoded by `headers` (never by the `email` package, which re-parses what it
+is given); bodies go through the stdlib codecs (quoted-printable for text,
+base64 for calendars). Every MIME parameter is a constant or an enum value: no
+caller text reaches one, so there is no RFC 2231 parameter to get wrong.
+
+The bytes depend only on the message and the sender: Message-ID, Date and the
+MIME boundaries are derived from the request, so a retry sends the same mail.
+The output is 7-bit clean, so no relay needs 8BITMIME or SMTPUTF8 for it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
-from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage, MIMEPart
+from dataclasses import dataclass
+from datetime import datetime
 from email.utils import format_datetime
 
-from notification_service.bodies import render_bodies
-from notification_service.model import Mailbox, ValidMessage
-from notification_service.validation import NotificationError
+from notification_service import headers
+from notification_service.model import Mailbox, ValidMessage, ValidReminder
 
-_POLICY = policy.SMTP  # CRLF line ends, headers folded at 78
-MAX_LINE = 998  # RFC 5322 2.1.1
+CRLF = b"\r\n"
+ICS_FILENAME = "invite.ics"
 
 
-class RenderingError(NotificationError):
-    """The renderer produced something unsafe: a bug, never the caller's fault."""
+@dataclass(frozen=True)
+class Leaf:
+    """A single part: `content` is what a reader decodes from it."""
+
+    content_type: str
+    params: tuple[tuple[str, str], ...]
+    encoding: str  # Content-Transfer-Encoding: "quoted-printable" or "base64"
+    content: bytes
+    attachment: str = ""  # filename of an attachment; "" for an inline part
+
+
+@dataclass(frozen=True)
+class Multipart:
+    subtype: str
+    boundary: str
+    parts: tuple[Part, ...]
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/{self.subtype}"
+
+
+Part = Leaf | Multipart
+
+
+@dataclass(frozen=True)
+class Mail:
+    """What a mail is meant to be; `write` turns it into bytes."""
+
+    sender: Mailbox
+    recipient: Mailbox
+    subject: str
+    date: str
+    message_id: str  # without angle brackets
+    body: Multipart
+
+    def header_names(self) -> list[str]:
+        return [
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "Auto-Submitted",
+            "MIME-Version",
+            "Content-Type",
+        ]
+
+
+def digest(*fields: str) -> str:
+    key = "\x1f".join(fields).lower()
+    return hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
 def message_id(message: ValidMessage, domain: str) -> str:
     """Stable per (uid, sequence, method, recipient); without angle brackets."""
-    key = "\x1f".join(
-        (message.uid, str(message.sequence), message.method.value, message.recipient.address)
-    ).lower()
-    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
-    return f"{digest}@{domain}"
-
-
-def _address(mailbox: Mailbox) -> Address:
-    return Address(display_name=mailbox.name, addr_spec=mailbox.address)
-
-
-def _text(body: str, subtype: str) -> MIMEPart:
-    part = MIMEPart(policy=_POLICY)
-    part.set_content(body, subtype=subtype, charset="utf-8", cte="quoted-printable")
-    return part
-
-
-def _multipart(subtype: str, boundary: str) -> MIMEPart:
-    part = MIMEPart(policy=_POLICY)
-    part["Content-Type"] = f"multipart/{subtype}"
-    part.set_boundary(boundary)
-    return part
-
-
-def _check_lines(data: bytes) -> None:
-    # Validation already keeps CR/LF out of every text; this guards the
-    # generator itself, so a regression can never smuggle a header or a line.
-    lines = data.split(b"\r\n")
-    for line in lines:
-        if b"\r" in line or b"\n" in line or b"\0" in line:
-            raise RenderingError("rendered message has a bare CR, LF or NUL")
-        if len(line) > MAX_LINE:
-            raise RenderingError("rendered message has a line longer than 998 octets")
-    if not data.isascii():
-        raise RenderingError("rendered message is not 7-bit clean")
-
-
-def build_mime(message: ValidMessage, ics: bytes, sender: Mailbox, mid: str) -> bytes:
-    """The whole RFC 5322 message, CRLF line ends."""
-    bodies = render_bodies(message)
-    mail = EmailMessage(policy=_POLICY)
-    mail["From"] = _address(sender)
-    mail["To"] = _address(message.recipient)
-    mail["Subject"] = bodies.subject
-    mail["Date"] = format_datetime(message.dtstamp)
-    mail["Message-ID"] = f"<{mid}>"
-    # Keeps out-of-office replies and other auto-responders quiet.
-    mail["Auto-Submitted"] = "auto-generated"
-
-    token = mid.partition("@")[0]
-    alternative = _multipart("alternative", f"=_alt_{token}")
-    alternative.attach(_text(bodies.plain, "plain"))
-    alternative.attach(_text(bodies.html, "html"))
-    calendar = MIMEPart(policy=_POLICY)
-    calendar.set_content(
-        ics,
-        maintype="text",
-        subtype="calendar",
-        cte="base64",
-        params={"method": message.method.value, "charset": "UTF-8"},
+    token = digest(
+        message.uid, str(message.sequence), message.method.value, message.recipient.address
     )
-    alternative.attach(calendar)
+    return f"{token}@{domain}"
+
+
+def reminder_message_id(reminder: ValidReminder, domain: str) -> str:
+    """Stable per (uid, start_time, offset, recipient); without angle brackets."""
+    token = digest(
+        "reminder",
+        reminder.uid,
+        reminder.start.isoformat(),
+        str(int(reminder.offset.total_seconds())),
+        reminder.recipient.address,
+    )
+    return f"{token}@{domain}"
+
+
+def date_header(moment: datetime) -> str:
+    return format_datetime(moment)
+
+
+def _boundaries(mid: str) -> tuple[str, str]:
+    # "=_" never occurs in quoted-printable ("=" is written =3D) or base64 text,
+    # so no body line can look like a delimiter.
+    token = mid.partition("@")[0][:24]
+    return f"=_mixed_{token}", f"=_alt_{token}"
+
+
+def text_part(subtype: str, text: str) -> Leaf:
+    # CRLF line ends in the content itself: that is the canonical form of text
+    # (RFC 2046 4.1.1), and what a reader gets back.
+    content = text.replace("\n", "\r\n").encode("utf-8")
+    return Leaf(f"text/{subtype}", (("charset", "utf-8"),), "quoted-printable", content)
+
+
+def invite_mail(
+    message: ValidMessage,
+    subject: str,
+    plain: str,
+    html: str,
+    ics: bytes,
+    sender: Mailbox,
+    mid: str,
+) -> Mail:
+    mixed, alternative = _boundaries(mid)
+    calendar = Leaf(
+        "text/calendar", (("method", message.method.value), ("charset", "UTF-8")), "base64", ics
+    )
     # Clients that ignore the text/calendar alternative pick up the file; a
     # method parameter here would make some of them process the message twice.
-    attachment = MIMEPart(policy=_POLICY)
-    attachment.set_content(
-        ics,
-        maintype="application",
-        subtype="ics",
-        cte="base64",
-        disposition="attachment",
-        filename="invite.ics",
-        params={"name": "invite.ics"},
+    attachment = Leaf(
+        "application/ics", (("name", ICS_FILENAME),), "base64", ics, attachment=ICS_FILENAME
     )
-    mail["MIME-Version"] = "1.0"
-    mail["Content-Type"] = "multipart/mixed"
-    # Fixed boundaries (random by default) keep a retry byte-identical. "=_"
-    # never occurs in quoted-printable or base64 text.
-    mail.set_boundary(f"=_mixed_{token}")
-    # typeshed types attach() as taking the container's own class; MIMEPart is
-    # right for subparts (EmailMessage would add MIME-Version to each).
-    mail.attach(alternative)  # type: ignore[arg-type]
-    mail.attach(attachment)  # type: ignore[arg-type]
+    body = Multipart(
+        "mixed",
+        mixed,
+        (
+            Multipart(
+                "alternative",
+                alternative,
+                (text_part("plain", plain), text_part("html", html), calendar),
+            ),
+            attachment,
+        ),
+    )
+    return Mail(sender, message.recipient, subject, date_header(message.dtstamp), mid, body)
 
-    data = mail.as_bytes()
-    _check_lines(data)
-    return data
+
+def reminder_mail(
+    reminder: ValidReminder, subject: str, plain: str, html: str, sender: Mailbox, mid: str
+) -> Mail:
+    _, alternative = _boundaries(mid)
+    body = Multipart(
+        "alternative", alternative, (text_part("plain", plain), text_part("html", html))
+    )
+    return Mail(sender, reminder.recipient, subject, date_header(reminder.due_time), mid, body)
+
+
+def _content_type(part: Part) -> str:
+    if isinstance(part, Multipart):
+        params: tuple[tuple[str, str], ...] = (("boundary", part.boundary),)
+    else:
+        params = part.params
+    words = [part.content_type + (";" if params else "")]
+    for index, (name, value) in enumerate(params):
+        words.append(f'{name}="{value}"' + (";" if index < len(params) - 1 else ""))
+    return headers.fold("Content-Type", words)
+
+
+def _encode(leaf: Leaf) -> bytes:
+    if leaf.encoding == "base64":
+        return base64.encodebytes(leaf.content).replace(b"\n", CRLF)
+    # b2a_qp keeps CRLF line ends when the text's first line ends in one (the
+    # content is CRLF throughout) and soft-breaks longer lines at 76.
+    encoded = binascii.b2a_qp(leaf.content, istext=True, header=False)
+    return encoded if encoded.endswith(CRLF) else encoded + b"=" + CRLF
+
+
+def _part_headers(part: Part) -> str:
+    text = _content_type(part)
+    if isinstance(part, Leaf):
+        text += headers.verbatim_header("Content-Transfer-Encoding", part.encoding)
+        if part.attachment:
+            text += headers.fold(
+                "Content-Disposition", ["attachment;", f'filename="{part.attachment}"']
+            )
+    return text
+
+
+def _write_part(part: Part, out: list[bytes]) -> None:
+    out.append(_part_headers(part).encode("ascii"))
+    out.append(CRLF)
+    if isinstance(part, Leaf):
+        out.append(_encode(part))
+        return
+    delimiter = b"--" + part.boundary.encode("ascii")
+    for child in part.parts:
+        out.append(delimiter + CRLF)
+        _write_part(child, out)
+        # The CRLF before a delimiter belongs to the delimiter (RFC 2046 5.1.1),
+        # so each part's own last line end survives.
+        out.append(CRLF)
+    out.append(delimiter + b"--" + CRLF)
+
+
+def write(mail: Mail) -> bytes:
+    """The whole RFC 5322 message, CRLF line ends."""
+    top = (
+        headers.mailbox_header("From", mail.sender)
+        + headers.mailbox_header("To", mail.recipient)
+        + headers.unstructured_header("Subject", mail.subject)
+        + headers.verbatim_header("Date", mail.date)
+        + headers.verbatim_header("Message-ID", f"<{mail.message_id}>")
+        # Keeps out-of-office replies and other auto-responders quiet.
+        + headers.verbatim_header("Auto-Submitted", "auto-generated")
+        + headers.verbatim_header("MIME-Version", "1.0")
+    )
+    out = [top.encode("ascii")]
+    _write_part(mail.body, out)
+    return b"".join(out)

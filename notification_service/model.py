@@ -1,15 +1,16 @@
-"""Domain types: what a calendar message is, before and after rendering.
+"""Domain types: what a calendar message or a reminder is, before and after rendering.
 
 Plain frozen dataclasses, free of protobuf and of I/O, so that rendering and
-validation are testable on their own. `CalendarMessage` is what the caller sent
-(unchecked); `validation.validate` turns it into a `ValidMessage`.
+validation are testable on their own. `CalendarMessage` and `ReminderMessage`
+are what the caller sent (unchecked); validation turns them into `ValidMessage`
+and `ValidReminder`.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -20,6 +21,15 @@ class Method(enum.Enum):
 
 class Status(enum.Enum):
     CONFIRMED = "CONFIRMED"
+    CANCELLED = "CANCELLED"
+
+
+class Change(enum.Enum):
+    """What happened to the session: chooses the subject and the first lines."""
+
+    BOOKED = "BOOKED"
+    RESCHEDULED = "RESCHEDULED"
+    GUEST_LEFT = "GUEST_LEFT"
     CANCELLED = "CANCELLED"
 
 
@@ -38,6 +48,12 @@ class Mailbox:
     @property
     def domain(self) -> str:
         return self.address.rpartition("@")[2]
+
+
+@dataclass(frozen=True)
+class Round:
+    number: int
+    topic: str
 
 
 @dataclass(frozen=True)
@@ -64,9 +80,16 @@ class CalendarMessage:
     dtstamp: datetime | None
     idempotency_key: str = ""
     uninvite: bool = False
+    # None when unspecified: derived from the method (see validation).
+    change: Change | None = None
+    rounds: tuple[Round, ...] = ()
+    previous_start: datetime | None = None
+    previous_end: datetime | None = None
+    departed: Mailbox | None = None
     # Raw enum numbers the caller sent that match no known value, for the error.
     unknown_method: int | None = None
     unknown_status: int | None = None
+    unknown_change: int | None = None
 
 
 @dataclass(frozen=True)
@@ -93,21 +116,73 @@ class ValidMessage:
     dtstamp: datetime
     idempotency_key: str
     uninvite: bool
+    change: Change
+    rounds: tuple[Round, ...]
+    # Both or neither; only with Change.RESCHEDULED.
+    previous_start: datetime | None
+    previous_end: datetime | None
+    # Only with Change.GUEST_LEFT.
+    departed: Mailbox | None
+
+
+@dataclass(frozen=True)
+class ReminderMessage:
+    """A reminder request as received; any field may be missing or hostile."""
+
+    uid: str
+    start: datetime | None
+    end: datetime | None
+    title: str
+    description: str
+    rounds: tuple[Round, ...]
+    recipient: Mailbox
+    time_zone: str
+    participants: tuple[Mailbox, ...]
+    offset: timedelta | None
+    send_time: datetime | None
+    due_time: datetime | None
+    idempotency_key: str = ""
+
+
+@dataclass(frozen=True)
+class ValidReminder:
+    """A checked reminder; times are aware UTC datetimes on whole seconds.
+
+    `other` is the participant the session is with (None when the request names
+    no one but the recipient).
+    """
+
+    uid: str
+    start: datetime
+    end: datetime
+    title: str
+    description: str
+    rounds: tuple[Round, ...]
+    recipient: Mailbox
+    zone: ZoneInfo
+    other: Mailbox | None
+    offset: timedelta
+    send_time: datetime
+    due_time: datetime
+    idempotency_key: str
 
 
 @dataclass(frozen=True)
 class RenderedMessage:
+    """A mail ready to send, with what the log lines say about it."""
+
+    kind: str  # "invite" or "reminder"
     message_id: str
     sender: str
     recipient: str
     mime: bytes
-    ics: bytes
-    # Copied from the request for log lines.
     uid: str
-    sequence: int
-    method: Method
-    uninvite: bool
     idempotency_key: str
+    # Invites only.
+    ics: bytes = b""
+    sequence: int | None = None
+    method: Method | None = None
+    uninvite: bool = False
 
 
 @dataclass(frozen=True)

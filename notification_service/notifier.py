@@ -1,21 +1,39 @@
-"""The use cases: render a calendar message, deliver it. No protobuf here."""
+"""The use cases: render an invite or a reminder, deliver it. No protobuf here.
+
+Rendering is validate → render → write the bytes → the structural guard. A
+request that fails validation raises InvalidMessage (the caller's fault, before
+anything happens). Anything that goes wrong after validation, the guard refusing
+the bytes or the renderer raising, is an UnrenderableMessage: the mail is never
+sent, the error is logged once, and delivery reports a permanent failure so the
+caller files it instead of retrying for hours.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from notification_service import metrics
+from notification_service import guard, metrics, mime
+from notification_service.bodies import render_bodies
 from notification_service.delivery import Provider
+from notification_service.guard import UnrenderableMessage
 from notification_service.ics import render_ics
-from notification_service.mime import build_mime, message_id
+from notification_service.ics_guard import check_calendar
 from notification_service.model import (
     CalendarMessage,
     DeliveryResult,
     Mailbox,
     Outcome,
+    ReminderMessage,
     RenderedMessage,
+    ValidMessage,
+    ValidReminder,
 )
+from notification_service.reminder_bodies import render_reminder_bodies
+from notification_service.reminder_validation import validate_reminder
 from notification_service.validation import validate
 from servicekit.logs import log_event
 
@@ -29,6 +47,96 @@ _LEVELS = {
 }
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """What one delivery call did: the Message-ID meant, and the result."""
+
+    message_id: str
+    result: DeliveryResult
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """What the log lines say about a message that may not have rendered."""
+
+    kind: str
+    message_id: str
+    uid: str
+    recipient: str
+    idempotency_key: str
+
+
+def _guarded(identity: _Identity, render: Callable[[], RenderedMessage]) -> RenderedMessage:
+    """Run `render`; any failure after validation becomes UnrenderableMessage,
+    logged once as an error."""
+    trace: str | None = None
+    try:
+        return render()
+    except UnrenderableMessage as exc:
+        detail = exc.detail
+    except Exception as exc:  # a renderer bug on some input: never INTERNAL, never a retry
+        detail = f"renderer failed: {type(exc).__name__}: {exc}"
+        trace = traceback.format_exc()
+    metrics.RENDER_FAILURES.labels(identity.kind).inc()
+    log_event(
+        logger,
+        logging.ERROR,
+        "render_failed",
+        exception=trace,
+        kind=identity.kind,
+        detail=detail,
+        message_id=identity.message_id,
+        uid=identity.uid,
+        recipient=identity.recipient,
+        idempotency_key=identity.idempotency_key,
+    )
+    raise UnrenderableMessage(
+        f"unrenderable {identity.kind}: {detail}", message_id=identity.message_id
+    ) from None
+
+
+def render_invite(valid: ValidMessage, sender: Mailbox) -> RenderedMessage:
+    """The checked invite mail; raises UnrenderableMessage (or a renderer error)."""
+    mid = mime.message_id(valid, sender.domain)
+    ics = render_ics(valid, sender)
+    bodies = render_bodies(valid)
+    mail = mime.invite_mail(valid, bodies.subject, bodies.plain, bodies.html, ics, sender, mid)
+    data = mime.write(mail)
+    guard.check(data, mail)
+    check_calendar(ics, valid, sender)
+    return RenderedMessage(
+        kind="invite",
+        message_id=mid,
+        sender=sender.address,
+        recipient=valid.recipient.address,
+        mime=data,
+        uid=valid.uid,
+        idempotency_key=valid.idempotency_key,
+        ics=ics,
+        sequence=valid.sequence,
+        method=valid.method,
+        uninvite=valid.uninvite,
+    )
+
+
+def render_reminder(valid: ValidReminder, sender: Mailbox) -> RenderedMessage:
+    """The checked reminder mail; raises UnrenderableMessage (or a renderer error)."""
+    mid = mime.reminder_message_id(valid, sender.domain)
+    bodies = render_reminder_bodies(valid)
+    mail = mime.reminder_mail(valid, bodies.subject, bodies.plain, bodies.html, sender, mid)
+    data = mime.write(mail)
+    guard.check(data, mail)
+    return RenderedMessage(
+        kind="reminder",
+        message_id=mid,
+        sender=sender.address,
+        recipient=valid.recipient.address,
+        mime=data,
+        uid=valid.uid,
+        idempotency_key=valid.idempotency_key,
+    )
+
+
 class Notifier:
     def __init__(self, provider: Provider, mail_from: Mailbox) -> None:
         self._provider = provider
@@ -39,27 +147,50 @@ class Notifier:
         return self._provider
 
     def render(self, message: CalendarMessage) -> RenderedMessage:
-        """Validate and render; raises InvalidMessage."""
+        """Validate and render an invite; raises InvalidMessage or UnrenderableMessage."""
         valid = validate(message)
-        ics = render_ics(valid, self._mail_from)
-        mid = message_id(valid, self._mail_from.domain)
-        mime = build_mime(valid, ics, self._mail_from, mid)
-        return RenderedMessage(
-            message_id=mid,
-            sender=self._mail_from.address,
-            recipient=valid.recipient.address,
-            mime=mime,
-            ics=ics,
-            uid=valid.uid,
-            sequence=valid.sequence,
-            method=valid.method,
-            uninvite=valid.uninvite,
-            idempotency_key=valid.idempotency_key,
+        identity = _Identity(
+            "invite",
+            mime.message_id(valid, self._mail_from.domain),
+            valid.uid,
+            valid.recipient.address,
+            valid.idempotency_key,
         )
+        return _guarded(identity, lambda: render_invite(valid, self._mail_from))
 
-    async def deliver(self, message: CalendarMessage) -> tuple[RenderedMessage, DeliveryResult]:
-        """Render, then make one delivery attempt; raises InvalidMessage only."""
-        rendered = self.render(message)
+    def render_reminder(self, message: ReminderMessage) -> RenderedMessage:
+        """Validate and render a reminder; raises InvalidMessage or UnrenderableMessage."""
+        valid = validate_reminder(message)
+        identity = _Identity(
+            "reminder",
+            mime.reminder_message_id(valid, self._mail_from.domain),
+            valid.uid,
+            valid.recipient.address,
+            valid.idempotency_key,
+        )
+        return _guarded(identity, lambda: render_reminder(valid, self._mail_from))
+
+    async def deliver(self, message: CalendarMessage) -> Attempt:
+        """Render an invite, then make one delivery attempt; raises InvalidMessage only."""
+        try:
+            rendered = self.render(message)
+        except UnrenderableMessage as exc:
+            return self._unrenderable(exc)
+        return await self._send(rendered)
+
+    async def deliver_reminder(self, message: ReminderMessage) -> Attempt:
+        """Render a reminder, then make one delivery attempt; raises InvalidMessage only."""
+        try:
+            rendered = self.render_reminder(message)
+        except UnrenderableMessage as exc:
+            return self._unrenderable(exc)
+        return await self._send(rendered)
+
+    def _unrenderable(self, exc: UnrenderableMessage) -> Attempt:
+        # Already logged by _guarded; the Message-ID is known before rendering.
+        return Attempt(exc.message_id, DeliveryResult(Outcome.PERMANENT_FAILURE, exc.detail))
+
+    async def _send(self, rendered: RenderedMessage) -> Attempt:
         started = time.monotonic()
         result = await self._provider.deliver(rendered)
         level = logging.ERROR if result.config_error else _LEVELS[result.outcome]
@@ -69,6 +200,7 @@ class Notifier:
             level,
             "delivery_configuration_error" if result.config_error else "delivery_attempt",
             provider=self._provider.name,
+            kind=rendered.kind,
             outcome=result.outcome.value,
             smtp_code=result.smtp_code,
             detail=result.detail,
@@ -77,9 +209,9 @@ class Notifier:
             message_id=rendered.message_id,
             uid=rendered.uid,
             sequence=rendered.sequence,
-            itip_method=rendered.method.value,
+            itip_method=rendered.method.value if rendered.method else None,
             uninvite=rendered.uninvite,
             recipient=rendered.recipient,
             idempotency_key=rendered.idempotency_key,
         )
-        return rendered, result
+        return Attempt(rendered.message_id, result)

@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from notification_service.model import (
     CalendarMessage,
+    Change,
     Mailbox,
     Method,
+    Round,
     Status,
     ValidMessage,
 )
@@ -50,7 +52,13 @@ MAX_REASON = 500
 MAX_UID = 255
 MAX_KEY = 200
 MAX_ATTENDEES = 50
+MAX_ROUNDS = 50
+MAX_TOPIC = 200
+MAX_ROUND_NUMBER = 1000
 MAX_SEQUENCE = 2**31 - 1  # iCalendar INTEGER is 32-bit signed
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 _UID = re.compile(r"[\x21-\x7e]+")
 
@@ -59,8 +67,8 @@ def describe_char(char: str) -> str:
     return f"U+{ord(char):04X}"
 
 
-class _Checker:
-    """Collects violations while reading fields."""
+class Checker:
+    """Collects violations while reading fields (invites and reminders alike)."""
 
     def __init__(self) -> None:
         self.violations: list[FieldViolation] = []
@@ -104,11 +112,33 @@ class _Checker:
         self.text(f"{field}.display_name", mailbox.name, limit=MAX_NAME)
         return mailbox
 
+    def uid(self, field: str, uid: str) -> str:
+        if not uid:
+            self.fail(field, "required")
+        elif len(uid) > MAX_UID or not _UID.fullmatch(uid):
+            self.fail(field, f"must be 1 to {MAX_UID} printable ASCII characters, no spaces")
+        return uid
+
+    def rounds(self, field: str, rounds: tuple[Round, ...]) -> tuple[Round, ...]:
+        if len(rounds) > MAX_ROUNDS:
+            self.fail(field, f"more than {MAX_ROUNDS} rounds")
+            return ()
+        for index, round_ in enumerate(rounds):
+            if not 1 <= round_.number <= MAX_ROUND_NUMBER:
+                self.fail(f"{field}[{index}].number", f"must be 1 to {MAX_ROUND_NUMBER}")
+            self.text(f"{field}[{index}].topic", round_.topic, limit=MAX_TOPIC, required=True)
+        return rounds
+
     def time(self, field: str, value: datetime | None) -> datetime:
         if value is None:
             self.fail(field, "required")
-            return datetime.fromtimestamp(0, UTC)
-        return value.astimezone(UTC).replace(microsecond=0)
+            return EARLIEST
+        value = value.astimezone(UTC).replace(microsecond=0)
+        if not EARLIEST <= value < LATEST:
+            # Near year 9999 a time cannot even be shown in an eastern zone.
+            self.fail(field, f"must be from {EARLIEST:%Y} to {LATEST:%Y}")
+            return EARLIEST
+        return value
 
     def zone(self, field: str, name: str) -> ZoneInfo:
         utc = ZoneInfo("UTC")
@@ -124,7 +154,7 @@ class _Checker:
             return utc
 
 
-def _derive_status(check: _Checker, message: CalendarMessage, method: Method) -> Status | None:
+def _derive_status(check: Checker, message: CalendarMessage, method: Method) -> Status | None:
     status = message.status
     if message.unknown_status is not None:
         check.fail("message.event.status", f"unknown status {message.unknown_status}")
@@ -149,7 +179,71 @@ def _derive_status(check: _Checker, message: CalendarMessage, method: Method) ->
     return Status.CANCELLED
 
 
-def _attendees(check: _Checker, message: CalendarMessage) -> tuple[Mailbox, ...]:
+_CHANGE_NEEDS = {
+    Change.BOOKED: "CHANGE_BOOKED needs METHOD_REQUEST",
+    Change.RESCHEDULED: "CHANGE_RESCHEDULED needs METHOD_REQUEST",
+    Change.CANCELLED: "CHANGE_CANCELLED needs METHOD_CANCEL without uninvite",
+    Change.GUEST_LEFT: "CHANGE_GUEST_LEFT needs METHOD_REQUEST (host) or an uninvite (guest)",
+}
+
+
+def _derive_change(check: Checker, message: CalendarMessage, method: Method) -> Change:
+    """The change the mail tells; unspecified follows the method (an uninvite is
+    always the guest leaving)."""
+    field = "message.change"
+    if message.unknown_change is not None:
+        check.fail(field, f"unknown change {message.unknown_change}")
+    change = message.change
+    if change is None:
+        if message.uninvite:
+            return Change.GUEST_LEFT
+        return Change.BOOKED if method is Method.REQUEST else Change.CANCELLED
+    fits = {
+        Change.BOOKED: method is Method.REQUEST,
+        Change.RESCHEDULED: method is Method.REQUEST,
+        Change.CANCELLED: method is Method.CANCEL and not message.uninvite,
+        # The host gets an updated REQUEST, the guest an uninvite.
+        Change.GUEST_LEFT: method is Method.REQUEST or message.uninvite,
+    }
+    if not fits[change]:
+        check.fail(field, _CHANGE_NEEDS[change])
+    elif message.uninvite and change is not Change.GUEST_LEFT:
+        check.fail(field, "an uninvite tells CHANGE_GUEST_LEFT")
+    return change
+
+
+def _previous_times(
+    check: Checker, message: CalendarMessage, change: Change
+) -> tuple[datetime | None, datetime | None]:
+    start, end = message.previous_start, message.previous_end
+    if start is None and end is None:
+        return None, None
+    if change is not Change.RESCHEDULED:
+        check.fail(
+            "message.event.previous_start_time", "only with CHANGE_RESCHEDULED (the old time)"
+        )
+        return None, None
+    if start is None or end is None:
+        missing = "previous_start_time" if start is None else "previous_end_time"
+        check.fail(f"message.event.{missing}", "give both previous times or neither")
+        return None, None
+    previous_start = check.time("message.event.previous_start_time", start)
+    previous_end = check.time("message.event.previous_end_time", end)
+    if previous_end <= previous_start:
+        check.fail("message.event.previous_end_time", "must be after previous_start_time")
+    return previous_start, previous_end
+
+
+def _departed(check: Checker, message: CalendarMessage, change: Change) -> Mailbox | None:
+    if message.departed is None:
+        return None
+    if change is not Change.GUEST_LEFT:
+        check.fail("message.departed", "only with CHANGE_GUEST_LEFT")
+        return None
+    return check.mailbox("message.departed", message.departed)
+
+
+def _attendees(check: Checker, message: CalendarMessage) -> tuple[Mailbox, ...]:
     if message.uninvite:
         # RFC 5546 3.2.5: the CANCEL names only the attendee who is removed.
         return (message.recipient,)
@@ -170,19 +264,13 @@ def _attendees(check: _Checker, message: CalendarMessage) -> tuple[Mailbox, ...]
 
 def validate(message: CalendarMessage) -> ValidMessage:
     """Check every field; raise InvalidMessage listing all problems."""
-    check = _Checker()
+    check = Checker()
     method = message.method
     if method is None:
         detail = f" (got {message.unknown_method})" if message.unknown_method else ""
         check.fail("message.method", f"must be METHOD_REQUEST or METHOD_CANCEL{detail}")
         method = Method.REQUEST
-    uid = message.uid
-    if not uid:
-        check.fail("message.event.uid", "required")
-    elif len(uid) > MAX_UID or not _UID.fullmatch(uid):
-        check.fail(
-            "message.event.uid", f"must be 1 to {MAX_UID} printable ASCII characters, no spaces"
-        )
+    uid = check.uid("message.event.uid", message.uid)
     if not 0 <= message.sequence <= MAX_SEQUENCE:
         check.fail("message.event.sequence", f"must be between 0 and {MAX_SEQUENCE}")
     start = check.time("message.event.start_time", message.start)
@@ -203,6 +291,10 @@ def validate(message: CalendarMessage) -> ValidMessage:
     recipient = check.mailbox("message.recipient", message.recipient)
     zone = check.zone("message.recipient.time_zone", message.time_zone)
     attendees = _attendees(check, message)
+    change = _derive_change(check, message, method)
+    rounds = check.rounds("message.event.rounds", message.rounds)
+    previous_start, previous_end = _previous_times(check, message, change)
+    departed = _departed(check, message, change)
     if check.violations:
         raise InvalidMessage(check.violations)
     return ValidMessage(
@@ -222,4 +314,9 @@ def validate(message: CalendarMessage) -> ValidMessage:
         dtstamp=dtstamp,
         idempotency_key=key,
         uninvite=message.uninvite,
+        change=change,
+        rounds=rounds,
+        previous_start=previous_start,
+        previous_end=previous_end,
+        departed=departed,
     )

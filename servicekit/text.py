@@ -4,6 +4,7 @@ accepts is one the notification service can mail. Pure functions."""
 
 from __future__ import annotations
 
+import functools
 import re
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -12,9 +13,11 @@ MAX_ADDRESS = 254
 
 # C0, DEL, C1 and the Unicode line/paragraph separators: each could end a header or
 # an iCalendar content line downstream (Python 3.11's `email` lets "x\n" through).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Lone surrogates too: they have no UTF-8 form, so no mail, calendar or database
+# can hold them (protobuf strings never carry one; this keeps the rule whole).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 # The same, less LF and TAB, which a description may hold.
-_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 # A conservative addr-spec: dot-atom local part and a host name. `?`, `#` and `%`
 # are left out of the local part because they change the meaning of a mailto:
 # URI (`?` starts URI headers); quoted local parts and address literals are not
@@ -30,6 +33,9 @@ def control_character(text: str, *, multiline: bool = False) -> str | None:
     return match.group() if match else None
 
 
+# Pure, and the same addresses come back on every call of their users; the
+# email package's parse below is most of a notification's validation cost.
+@functools.lru_cache(maxsize=4096)
 def address_problem(value: str) -> str | None:
     """Why `value` is not an acceptable addr-spec, or None."""
     if len(value) > MAX_ADDRESS:

@@ -20,12 +20,14 @@ class DryRunProvider:
             logger,
             logging.INFO,
             "dry_run_message",
+            kind=message.kind,
             message_id=message.message_id,
             sender=message.sender,
             recipient=message.recipient,
             uid=message.uid,
             sequence=message.sequence,
-            itip_method=message.method.value,
+            itip_method=message.method.value if message.method else None,
+            idempotency_key=message.idempotency_key,
             mime=message.mime.decode("ascii"),
         )
         return DeliveryResult(Outcome.DRY_RUN, "NOTIFICATIONS_ENABLED is false: nothing sent")

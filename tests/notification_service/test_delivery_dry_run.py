@@ -14,8 +14,11 @@ from notification_service.notifier import Notifier
 
 async def test_dry_run_logs_the_whole_message_on_one_line(log_events):
     notifier = Notifier(DryRunProvider(), Mailbox("rooms@example.net", "Practice Rooms"))
-    rendered, result = await notifier.deliver(domain_message(title="Zoë's 面试练习"))
-    assert result.outcome is Outcome.DRY_RUN
+    message = domain_message(title="Zoë's 面试练习")
+    attempt_ = await notifier.deliver(message)
+    assert attempt_.result.outcome is Outcome.DRY_RUN
+    rendered = notifier.render(message)
+    assert attempt_.message_id == rendered.message_id
 
     [line] = log_events("dry_run_message")
     assert line["mime"].encode("ascii") == rendered.mime
@@ -27,3 +30,5 @@ async def test_dry_run_logs_the_whole_message_on_one_line(log_events):
     [attempt] = log_events("delivery_attempt")
     assert attempt["outcome"] == "DRY_RUN"
     assert attempt["provider"] == "dry-run"
+    assert attempt["kind"] == "invite"
+    assert attempt["idempotency_key"] == message.idempotency_key

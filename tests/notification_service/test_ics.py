@@ -10,7 +10,7 @@ import vobject
 from notification_helpers import valid_message
 
 from notification_service.ics import render_ics
-from notification_service.model import Mailbox, Method, ValidMessage
+from notification_service.model import Mailbox, Method, Round, ValidMessage
 
 ORGANIZER = Mailbox("rooms@example.net", "Practice Rooms")
 
@@ -155,3 +155,75 @@ def test_names_with_quotes_and_non_ascii_survive_in_cn():
 
 def test_rendering_is_deterministic():
     assert render_ics(valid_message(), ORGANIZER) == render_ics(valid_message(), ORGANIZER)
+
+
+def test_text_is_escaped_per_rfc_5545_even_a_literal_backslash_n():
+    title = "C:\\New\\N, a;b \\n"
+    description = "line\\N one\nline two"
+    message = valid_message(title=title, description=description)
+    _, event = _event(render_ics(message, ORGANIZER))
+    assert str(event["SUMMARY"]) == title
+    assert str(event["DESCRIPTION"]) == description
+    parsed = vobject.readOne(render_ics(message, ORGANIZER).decode())
+    assert parsed.vevent.summary.value == title
+
+
+def test_description_carries_the_rounds_after_the_description():
+    rounds = (Round(1, "Arrays; two pointers"), Round(2, "Graphs, BFS"))
+    message = valid_message(description="Bring a pen.", rounds=rounds)
+    _, event = _event(render_ics(message, ORGANIZER))
+    assert str(event["DESCRIPTION"]) == (
+        "Bring a pen.\n\nRound 1: Arrays; two pointers\nRound 2: Graphs, BFS"
+    )
+    only_rounds = valid_message(description="", rounds=rounds[:1])
+    _, event = _event(render_ics(only_rounds, ORGANIZER))
+    assert str(event["DESCRIPTION"]) == "Round 1: Arrays; two pointers"
+    _, event = _event(render_ics(valid_message(description="", rounds=()), ORGANIZER))
+    assert "DESCRIPTION" not in event
+
+
+def test_folding_never_splits_an_escape():
+    for title in ("\\" * 150, ";" * 150, "a" + "," * 120, "é\\" * 60):
+        ics = render_ics(valid_message(title=title[:200]), ORGANIZER)
+        for line in ics.split(b"\r\n"):
+            assert len(line) <= 75
+            body = line[1:] if line.startswith(b" ") else line
+            trailing = len(body) - len(body.rstrip(b"\\"))
+            assert trailing % 2 == 0, line
+        _, event = _event(ics)
+        assert str(event["SUMMARY"]) == title[:200]
+
+
+def test_names_with_backslashes_read_back_with_a_slash():
+    guest = Mailbox("zoe@example.com", "Zoë \\o/ Ångström")
+    message = valid_message(recipient=guest, attendees=(Mailbox("h@example.com", "H"), guest))
+    _, event = _event(render_ics(message, ORGANIZER))
+    assert _attendees(event)[1].params["CN"] == "Zoë /o/ Ångström"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        'x";ROLE=CHAIR;X="',
+        "Eve;ROLE=CHAIR",
+        "a:mailto:evil@example.com",
+        "a,b,c",
+        "^^n^'",
+        'Zoë "Z" Ångström; PhD, MD: 面试',
+    ],
+)
+def test_a_name_never_adds_a_parameter_or_a_property(name):
+    guest = Mailbox("zoe@example.com", name)
+    message = valid_message(recipient=guest, attendees=(Mailbox("h@example.com", "H"), guest))
+    ics = render_ics(message, ORGANIZER)
+    _, event = _event(ics)
+    attendee = _attendees(event)[1]
+    assert set(attendee.params) == {"CN", "CUTYPE", "ROLE", "PARTSTAT", "RSVP"}
+    assert attendee.params["ROLE"] == "REQ-PARTICIPANT"
+    assert attendee.params["CN"] == name.replace('"', "'")
+    assert str(attendee).lower() == "mailto:zoe@example.com"
+    assert len(_attendees(event)) == 2
+    parsed = vobject.readOne(ics.decode())
+    if "^" not in name:  # vobject does not undo RFC 6868's `^^`; icalendar (above) does
+        assert parsed.vevent.attendee_list[1].params["CN"] == [name.replace('"', "'")]
+    assert len(parsed.vevent.attendee_list) == 2

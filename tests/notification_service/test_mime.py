@@ -1,4 +1,6 @@
-"""The e-mail around the invitation (RFC 6047), read back with the email package (pure)."""
+"""The e-mail around the invitation (RFC 6047), read back with the email package (pure).
+
+Rendering goes through `render_invite`, the structural guard included."""
 
 from __future__ import annotations
 
@@ -12,16 +14,15 @@ import icalendar
 import pytest
 from notification_helpers import valid_message
 
-from notification_service.ics import render_ics
-from notification_service.mime import build_mime, message_id
+from notification_service.mime import message_id
 from notification_service.model import Mailbox, Method, ValidMessage
+from notification_service.notifier import render_invite
 
 SENDER = Mailbox("rooms@mail.example.net", "Practice Rooms")
 
 
 def _render(message: ValidMessage) -> bytes:
-    ics = render_ics(message, SENDER)
-    return build_mime(message, ics, SENDER, message_id(message, SENDER.domain))
+    return render_invite(message, SENDER).mime
 
 
 def _parse(data: bytes) -> EmailMessage:

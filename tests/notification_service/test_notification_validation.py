@@ -21,6 +21,7 @@ HOSTILE_LINE_TEXTS = [
     "C1 next line\x85",
     "Line separator\u2028X",
     "Paragraph separator\u2029X",
+    "Lone surrogate\ud800X",
 ]
 
 
@@ -180,3 +181,13 @@ def test_every_problem_is_reported_at_once():
         "message.attendees",
         "message.event.end_time",
     }
+
+
+def test_times_outside_the_shown_range_are_refused():
+    late = datetime(9999, 12, 31, 22, 0, tzinfo=UTC)
+    with pytest.raises(InvalidMessage) as exc:
+        validate(domain_message(start=late, end=late + timedelta(hours=1), time_zone="Asia/Tokyo"))
+    assert {"message.event.start_time", "message.event.end_time"} <= _fields(exc)
+    with pytest.raises(InvalidMessage) as exc:
+        validate(domain_message(dtstamp=datetime(1969, 12, 31, tzinfo=UTC)))
+    assert _fields(exc) == {"message.dtstamp"}
