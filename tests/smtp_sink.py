@@ -11,6 +11,7 @@ import email
 import email.policy
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -29,6 +30,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     content: bytes
+    at: float = field(default_factory=time.time)  # when the sink accepted it (epoch seconds)
 
     def parsed(self) -> EmailMessage:
         message = email.message_from_bytes(self.content, policy=email.policy.default)

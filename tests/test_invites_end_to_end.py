@@ -1,7 +1,7 @@
 """Invites from a room change to a mailbox: outbox, relay, notification service, SMTP.
 
 Every test has its own database, SMTP sink, notification service and scheduling
-replicas, so that no other relay competes for its outbox.
+replicas (tests/mail_system.py), so that no other relay competes for its outbox.
 """
 
 from __future__ import annotations
@@ -11,139 +11,15 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
-import icalendar
-import psycopg
 import pytest
-from grpc import aio
 from scheduling.v1 import scheduling_pb2 as pb
-from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 
-from scheduling_service.adapters import schema
-from tests import postgres
-from tests.processes import NotificationProcess, SchedulingProcess
-from tests.scheduling_service.client import auth, create_request, failure, future, new_user, ts
-from tests.smtp_sink import Received, Sink, free_port, start_sink
-
-FAST_RELAY = {
-    "RELAY_POLL_S": "0.2",
-    "RELAY_BACKOFF_MIN_S": "0.1",
-    "RELAY_BACKOFF_MAX_S": "0.5",
-    # With retries this fast, the default 20 attempts last only a few seconds: on a busy
-    # machine a message would be given up on before a test's notification service is up.
-    "RELAY_MAX_ATTEMPTS": "1000",
-}
-
-
-@dataclass(frozen=True)
-class Mail:
-    to: str
-    method: str
-    uid: str
-    sequence: int
-    status: str
-    message_id: str
-
-    @classmethod
-    def of(cls, received: Received) -> Mail:
-        message = received.parsed()
-        part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
-        calendar = icalendar.Calendar.from_ical(part.get_content())
-        event = calendar.walk("VEVENT")[0]
-        assert part.get_param("method") == str(calendar["METHOD"])
-        return cls(
-            to=received.rcpt_tos[0],
-            method=str(calendar["METHOD"]),
-            uid=str(event["UID"]),
-            sequence=int(event["SEQUENCE"]),
-            status=str(event.get("STATUS", "")),
-            message_id=str(message["Message-ID"]).strip("<>"),
-        )
-
-
-def person(prefix: str) -> tuple[str, tuple[tuple[str, str], ...]]:
-    user = new_user(prefix)
-    return user, auth(
-        user, email=f"{user}@example.test", name=prefix.title(), zoneinfo="Europe/Paris"
-    )
-
-
-class System:
-    def __init__(self, database_url: str, sink: Sink, log_dir: Path) -> None:
-        self.database_url = database_url
-        self.sink = sink
-        self.log_dir = log_dir
-        self.notification_port = free_port()
-        self.processes: list[SchedulingProcess | NotificationProcess] = []
-
-    def notification(self) -> NotificationProcess:
-        process = NotificationProcess(self.log_dir, self.sink.port, port=self.notification_port)
-        self.processes.append(process.start())
-        return process
-
-    def scheduling(self, **env: str) -> SchedulingProcess:
-        process = SchedulingProcess(
-            self.database_url,
-            self.log_dir,
-            NOTIFICATION_TARGET=f"127.0.0.1:{self.notification_port}",
-            **{**FAST_RELAY, **env},
-        )
-        self.processes.append(process.start())
-        return process
-
-    def mails(self, uid: str | None = None) -> list[Mail]:
-        mails = [Mail.of(r) for r in self.sink.received]
-        return [m for m in mails if uid is None or m.uid == uid]
-
-    def outbox(self) -> Counter[str]:
-        with psycopg.connect(postgres.libpq_url(self.database_url)) as conn:
-            rows = conn.execute("SELECT state, count(*) FROM notification_outbox GROUP BY state")
-            return Counter({state: count for state, count in rows})
-
-    async def settled(self, within_s: float = 30.0) -> None:
-        """Until every message is in a final state. A mail comes only from an outbox row,
-        and a row is final only once its mail was accepted (or given up on): after this,
-        nothing more arrives."""
-        await until(lambda: self.outbox()["pending"] == 0, within_s)
-
-    def least_attempts(self) -> int:
-        with psycopg.connect(postgres.libpq_url(self.database_url)) as conn:
-            row = conn.execute("SELECT min(attempts) FROM notification_outbox").fetchone()
-            return int(row[0]) if row and row[0] is not None else 0
-
-
-async def until(predicate: Callable[[], bool], within_s: float = 30.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-def system(postgres_server: str, tmp_path: Path) -> Iterator[System]:
-    controller, sink = start_sink()
-    with postgres.fresh_database(postgres_server) as url:
-        schema.upgrade_to_head(url)
-        running = System(url, sink, tmp_path)
-        try:
-            yield running
-        finally:
-            codes = [p.stop() for p in reversed(running.processes) if p.process.poll() is None]
-            controller.stop()
-            assert all(code == 0 for code in codes), codes
-
-
-@asynccontextmanager
-async def client(process: SchedulingProcess) -> AsyncIterator[pb_grpc.SchedulingServiceStub]:
-    async with aio.insecure_channel(process.address) as channel:
-        yield pb_grpc.SchedulingServiceStub(channel)
+from tests.mail_system import System, client, person, until
+from tests.scheduling_service.client import create_request, failure, future, ts
+from tests.smtp_sink import Received
 
 
 async def test_book_reschedule_cancel_sends_six_messages(system: System) -> None:
@@ -393,3 +269,51 @@ async def test_operators_list_retry_and_purge_failed_messages(system: System) ->
     purged = _outbox_command(system, "purge", "--older-than-hours", "0")
     assert purged.stdout.strip() == "deleted: 2"
     assert sum(system.outbox().values()) == 0
+
+
+async def test_each_delivered_mail_says_what_changed(system: System) -> None:
+    system.notification()
+    replica = system.scheduling(REMINDER_OFFSETS="")
+    (host, as_host), (guest, as_guest) = person("host"), person("guest")
+    first, later = future(), future()
+    async with client(replica) as stub:
+        room = await stub.CreateRoom(
+            create_request(first, title="Mock interview", first_round_topic="Graphs"),
+            metadata=as_host,
+        )
+        await stub.BookRoom(pb.BookRoomRequest(room_id=room.room_id), metadata=as_guest)
+        await until(lambda: len(system.sink.received) == 2)
+        await stub.RescheduleRoom(
+            pb.RescheduleRoomRequest(room_id=room.room_id, start_time=ts(later)),
+            metadata=as_host,
+        )
+        await until(lambda: len(system.sink.received) == 4)
+        await stub.LeaveRoom(pb.LeaveRoomRequest(room_id=room.room_id), metadata=as_guest)
+        await until(lambda: len(system.sink.received) == 6)
+        await stub.CancelRoom(
+            pb.CancelRoomRequest(room_id=room.room_id, reason="Host is ill"), metadata=as_host
+        )
+        await until(lambda: len(system.sink.received) == 7)
+
+    read = [_read(r) for r in system.sink.received]
+    booked, moved, left, cancelled = read[0:2], read[2:4], read[4:6], read[6]
+    for subject, body in booked:
+        assert subject.startswith("Invitation: Mock interview")
+        assert "Round 1: Graphs" in body
+    for subject, body in moved:
+        assert subject.startswith("Updated invitation: Mock interview")
+        assert "Old time:" in body and "New time:" in body
+    by_subject = dict(left)
+    assert any(s.startswith("No longer attending") for s in by_subject)
+    host_update = next(b for s, b in left if s.startswith("Updated invitation"))
+    assert "Left: Guest" in host_update and "left this practice session" in host_update
+    assert cancelled[0].startswith("Cancelled: Mock interview")
+    assert "Reason: Host is ill" in cancelled[1]
+    assert {r.rcpt_tos[0].split("@")[0] for r in system.sink.received[:2]} == {host, guest}
+
+
+def _read(received: Received) -> tuple[str, str]:
+    """The subject and the plain-text body, as a person reads them."""
+    message = received.parsed()
+    plain = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    return str(message["Subject"]), str(plain.get_content())

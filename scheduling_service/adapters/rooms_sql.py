@@ -20,9 +20,10 @@ from scheduling_service.adapters.session import (
     IF_GUARD_HELD,
     Session,
 )
+from scheduling_service.domain.mail import MailState, mail_state
 from scheduling_service.domain.queries import RoomQuery
 from scheduling_service.domain.room import Room, Round
-from scheduling_service.domain.users import Contact, People
+from scheduling_service.domain.users import Contact, People, User
 
 # A room and its rounds (as parallel arrays, which psycopg loads natively).
 _ROOM = """
@@ -41,7 +42,31 @@ _ROUNDS = """
 """
 _ROOM_WIDTH = 17
 
-_GET = f"SELECT {_ROOM} FROM rooms r {_ROUNDS} WHERE r.room_id = %(room_id)s"
+# Each participant's latest mail that is due (reminders count from their due time), for
+# Room.mail; computed only when the reader takes part in the room or is trusted (the
+# domain decides what is shown, this only spares the work).
+_MAIL = """
+    LEFT JOIN LATERAL (
+        SELECT array_agg(m.recipient_id), array_agg(m.kind), array_agg(m.method),
+               array_agg(m.change), array_agg(m.state), array_agg(m.outcome),
+               array_agg(m.update_time)
+          FROM (SELECT DISTINCT ON (o.recipient_id) o.recipient_id, o.kind, o.method,
+                       o.change, o.state, o.outcome, o.update_time
+                  FROM notification_outbox o
+                 WHERE o.room_id = r.room_id AND o.recipient_id IN (r.host_id, r.guest_id)
+                   AND o.state NOT IN ('superseded', 'dropped')
+                   AND (o.kind = 'invite'
+                        OR o.session_start - make_interval(secs => o.offset_s) <= now())
+                 ORDER BY o.recipient_id, o.id DESC) AS m
+         WHERE %(viewer)s IN (r.host_id, r.guest_id) OR %(trusted)s
+    ) AS mail ON true
+"""
+_MAIL_COLUMNS = "mail.*"
+
+_GET = f"""
+    SELECT {_ROOM}, {_MAIL_COLUMNS} FROM rooms r {_ROUNDS} {_MAIL}
+     WHERE r.room_id = %(room_id)s
+"""
 
 # The room, who holds its event, and the contact details of everyone a message about
 # a change may name: host, guest, holders and the caller.
@@ -150,6 +175,7 @@ _DELETE_ROOM = f"DELETE FROM rooms WHERE room_id = %(room_id)s AND {IF_GUARD_HEL
 
 
 def room_from_row(row: TupleRow) -> Room:
+    """A room from `_ROOM`'s columns, and its mail when the row carries `_MAIL`'s."""
     ids, numbers, topics, times = row[12:16]
     return Room(
         room_id=row[0],
@@ -166,6 +192,27 @@ def room_from_row(row: TupleRow) -> Room:
         update_time=row[11],
         rounds=tuple(map(Round, ids, numbers, topics, times)) if ids else (),
         reminder_offsets=tuple(timedelta(seconds=s) for s in row[16]),
+        mail=_mail(row[_ROOM_WIDTH : _ROOM_WIDTH + 7]) if len(row) == _ROOM_WIDTH + 7 else (),
+    )
+
+
+def _mail(columns: TupleRow) -> tuple[MailState, ...]:
+    users, kinds, methods, changes, states, outcomes, times = columns
+    if not users:
+        return ()
+    return tuple(
+        mail_state(
+            user,
+            reminder=kind == "reminder",
+            method=method,
+            change=change,
+            state=state,
+            outcome=outcome,
+            update_time=at,
+        )
+        for user, kind, method, change, state, outcome, at in zip(
+            users, kinds, methods, changes, states, outcomes, times, strict=True
+        )
     )
 
 
@@ -183,17 +230,23 @@ def view_conditions(
     return conditions
 
 
-def select_rooms(where: list[str], order: str = "r.starts, r.room_id") -> str:
+def select_rooms(where: list[str], *, with_mail: bool = False) -> str:
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    return f"SELECT {_ROOM} FROM rooms r {_ROUNDS} {clause} ORDER BY {order}"
+    mail = (f", {_MAIL_COLUMNS}", _MAIL) if with_mail else ("", "")
+    return (
+        f"SELECT {_ROOM}{mail[0]} FROM rooms r {_ROUNDS} {mail[1]} {clause}"
+        " ORDER BY r.starts, r.room_id"
+    )
 
 
 class RoomsSql:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    async def get(self, room_id: uuid.UUID) -> Room | None:
-        row = await self._session.fetchone(_GET, {"room_id": room_id})
+    async def get(self, room_id: uuid.UUID, viewer: User) -> Room | None:
+        row = await self._session.fetchone(
+            _GET, {"room_id": room_id, "viewer": viewer.user_id, "trusted": viewer.trusted}
+        )
         return room_from_row(row) if row else None
 
     async def get_for_change(
@@ -214,9 +267,18 @@ class RoomsSql:
         return room_from_row(row), People(frozenset(holders), contacts)
 
     async def list(
-        self, query: RoomQuery, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+        self,
+        query: RoomQuery,
+        viewer: User,
+        *,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
     ) -> list[Room]:
-        params: dict[str, Any] = {"limit": limit}
+        params: dict[str, Any] = {
+            "limit": limit,
+            "viewer": viewer.user_id,
+            "trusted": viewer.trusted,
+        }
         where = view_conditions(query.open_only, query.participant_id, params)
         if query.start_after is not None:
             where.append("r.starts >= %(start_after)s")
@@ -227,7 +289,9 @@ class RoomsSql:
         if after is not None:
             where.append("(r.starts, r.room_id) > (%(after_starts)s, %(after_id)s)")
             params["after_starts"], params["after_id"] = after
-        rows = await self._session.fetchall(select_rooms(where) + " LIMIT %(limit)s", params)
+        rows = await self._session.fetchall(
+            select_rooms(where, with_mail=True) + " LIMIT %(limit)s", params
+        )
         return [room_from_row(row) for row in rows]
 
     def add(self, room: Room, host_no: int, request_id: uuid.UUID | None) -> None:

@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from scheduling.v1 import scheduling_pb2 as pb
 
 from scheduling_service.domain.changes import Change
+from scheduling_service.domain.mail import MailKind, MailState, MailStatus
 from scheduling_service.domain.views import Seen
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -58,11 +59,36 @@ def room_message(seen: Seen, *, with_version: bool = True) -> pb.Room:
         reminder_offsets=[
             Duration(seconds=int(offset.total_seconds())) for offset in room.reminder_offsets
         ],
+        mail=[_mail(state) for state in room.mail] if seen.private else [],
     )
     if with_version:
         message.revision = room.revision
         message.etag = room.etag
     return message
+
+
+_MAIL_STATUS = {
+    MailStatus.PENDING: pb.ParticipantMail.STATE_PENDING,
+    MailStatus.SENT: pb.ParticipantMail.STATE_SENT,
+    MailStatus.FAILED: pb.ParticipantMail.STATE_FAILED,
+    MailStatus.NOT_SENT: pb.ParticipantMail.STATE_NOT_SENT,
+}
+_MAIL_KIND = {
+    MailKind.INVITATION: pb.ParticipantMail.KIND_INVITATION,
+    MailKind.UPDATE: pb.ParticipantMail.KIND_UPDATE,
+    MailKind.CANCELLATION: pb.ParticipantMail.KIND_CANCELLATION,
+    MailKind.REMINDER: pb.ParticipantMail.KIND_REMINDER,
+}
+
+
+def _mail(state: MailState) -> pb.ParticipantMail:
+    return pb.ParticipantMail(
+        user_id=state.user_id,
+        state=_MAIL_STATUS[state.status],
+        kind=_MAIL_KIND[state.kind],
+        not_sent_reason=state.not_sent_reason,
+        update_time=timestamp(state.update_time),
+    )
 
 
 def event_message(

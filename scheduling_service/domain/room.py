@@ -10,8 +10,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from scheduling_service.domain import errors
+
+if TYPE_CHECKING:  # mail.py reads outbox states, which know rooms: no import cycle
+    from scheduling_service.domain.mail import MailState
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class Room:
     rounds: tuple[Round, ...] = field(default=())
     # How long before the start each participant of a booked room is reminded.
     reminder_offsets: tuple[timedelta, ...] = field(default=())
+    # Where the latest e-mail to each participant stands, as read (never written
+    # back); shown to the participants only (views.py).
+    mail: tuple[MailState, ...] = field(default=())
 
     @classmethod
     def new(

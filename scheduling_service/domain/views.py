@@ -35,8 +35,8 @@ def seen_by(room: Room, viewer: User) -> Seen:
 def public(room: Room) -> Seen:
     """What everyone signed in sees of a room they take no part in."""
     if room.guest_id is None:
-        return Seen(room, booked=False, private=False)
-    return Seen(replace(room, guest_id=None, description=""), booked=True, private=False)
+        return Seen(replace(room, mail=()) if room.mail else room, booked=False, private=False)
+    return Seen(replace(room, guest_id=None, description="", mail=()), booked=True, private=False)
 
 
 def check_schedule_filter(participant_id: str | None, viewer: User) -> None:

@@ -46,7 +46,8 @@ def utc_now() -> datetime:
 
 
 class RoomRepository(Protocol):
-    async def get(self, room_id: uuid.UUID) -> Room | None: ...
+    async def get(self, room_id: uuid.UUID, viewer: User) -> Room | None:
+        """The room, with its participants' mail when `viewer` takes part or is trusted."""
 
     async def get_for_change(
         self, room_id: uuid.UUID, caller_id: str
@@ -55,7 +56,12 @@ class RoomRepository(Protocol):
         holders of its event, and the caller)."""
 
     async def list(
-        self, query: RoomQuery, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+        self,
+        query: RoomQuery,
+        viewer: User,
+        *,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
     ) -> list[Room]: ...
 
     def add(self, room: Room, host_no: int, request_id: uuid.UUID | None) -> None:

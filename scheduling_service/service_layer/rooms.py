@@ -123,7 +123,7 @@ class RoomService:
     ) -> Seen:
         async def work(uow: UnitOfWork) -> Seen:
             await uow.directory.register(caller)
-            room = await uow.rooms.get(room_id)
+            room = await uow.rooms.get(room_id, caller)
             if room is None:
                 raise _not_found(room_id)
             return seen_by(room, caller)
@@ -146,7 +146,9 @@ class RoomService:
 
         async def work(uow: UnitOfWork) -> Page:
             await uow.directory.register(caller)
-            rooms = await uow.rooms.list(command.query, after=after, limit=command.page_size + 1)
+            rooms = await uow.rooms.list(
+                command.query, caller, after=after, limit=command.page_size + 1
+            )
             token = ""
             if len(rooms) > command.page_size:
                 rooms = rooms[: command.page_size]

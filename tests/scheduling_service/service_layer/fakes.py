@@ -159,7 +159,7 @@ class FakeRooms:
         self._uow = uow
         self._store = uow.store
 
-    async def get(self, room_id: uuid.UUID) -> Room | None:
+    async def get(self, room_id: uuid.UUID, viewer: User) -> Room | None:
         self._store.reads += 1
         return self._store.rooms.get(room_id)
 
@@ -176,7 +176,12 @@ class FakeRooms:
         return room, People(holders, contacts)
 
     async def list(
-        self, query: RoomQuery, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+        self,
+        query: RoomQuery,
+        viewer: User,
+        *,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
     ) -> list[Room]:
         self._store.reads += 1
         rooms = sorted(self._store.rooms.values(), key=lambda r: (r.starts, r.room_id))
