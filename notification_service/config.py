@@ -1,16 +1,13 @@
-"""Settings from the environment, each with a working default, read once at start.
-
-Every variable the notification service reads is here. A bad value is a
-`ConfigError` naming the variable, so `serve` stops with a clear message
-instead of failing at the first delivery.
+"""Every setting of the notification service, with its default; read from the
+environment through servicekit.config.Env like the scheduling service's. A bad value is
+a `ConfigError` naming the variable, so `serve` stops with a clear message instead of
+failing at the first delivery.
 """
 
 from __future__ import annotations
 
 import email.policy
 import ipaddress
-import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.errors import HeaderParseError
@@ -18,15 +15,9 @@ from email.headerregistry import Address
 
 from notification_service.model import Mailbox
 from notification_service.validation import address_problem, control_character
+from servicekit.config import ConfigError, Env
 
-
-class ConfigError(Exception):
-    """A setting is missing or malformed."""
-
-
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
-_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+__all__ = ["Config", "ConfigError", "SmtpSettings"]
 
 
 @dataclass(frozen=True)
@@ -52,18 +43,21 @@ class Config:
     metrics_port: int | None = None
     shutdown_grace_s: float = 10.0
     log_level: str = "INFO"
+    # HTTP/2 streams one connection may have open, and how long a connection may take
+    # to complete its handshake (the same settings as the scheduling service's).
+    grpc_max_streams_per_connection: int = 1000
+    grpc_handshake_timeout_s: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
-        env = os.environ if env is None else env
-        reader = _Reader(env)
+        reader = Env(env)
         smtp = SmtpSettings(
             host=reader.text("SMTP_HOST", "localhost"),
             port=reader.integer("SMTP_PORT", 25, low=1, high=65535),
             username=reader.text("SMTP_USERNAME", "", allow_empty=True),
             password=reader.text("SMTP_PASSWORD", "", allow_empty=True),
-            starttls=reader.boolean("SMTP_STARTTLS", False),
-            tls=reader.boolean("SMTP_TLS", False),
+            starttls=reader.flag("SMTP_STARTTLS", False),
+            tls=reader.flag("SMTP_TLS", False),
             timeout_s=reader.number("SMTP_TIMEOUT_S", 15.0, low=0.1, high=600),
             pool_size=reader.integer("SMTP_POOL_SIZE", 4, low=1, high=100),
         )
@@ -74,18 +68,24 @@ class Config:
             )
         if bool(smtp.username) != bool(smtp.password):
             raise ConfigError("SMTP_USERNAME and SMTP_PASSWORD must be set together")
-        metrics = env.get("METRICS_PORT", "").strip()
+        metrics = reader.text("METRICS_PORT")
         config = cls(
             listen=reader.text("NOTIFICATION_LISTEN", "127.0.0.1:50052"),
             auth_token=reader.text("NOTIFICATION_AUTH_TOKEN", "", allow_empty=True),
-            notifications_enabled=reader.boolean("NOTIFICATIONS_ENABLED", False),
+            notifications_enabled=reader.flag("NOTIFICATIONS_ENABLED", False),
             smtp=smtp,
-            mail_from=parse_mailbox("MAIL_FROM", env.get("MAIL_FROM", "")),
+            mail_from=parse_mailbox("MAIL_FROM", reader.text("MAIL_FROM")),
             metrics_port=(
                 reader.integer("METRICS_PORT", 0, low=1, high=65535) if metrics else None
             ),
             shutdown_grace_s=reader.number("SHUTDOWN_GRACE_S", 10.0, low=0, high=3600),
             log_level=reader.level("LOG_LEVEL", "INFO"),
+            grpc_max_streams_per_connection=reader.integer(
+                "GRPC_MAX_STREAMS_PER_CONNECTION", 1000, low=1
+            ),
+            grpc_handshake_timeout_s=reader.number(
+                "GRPC_HANDSHAKE_TIMEOUT_S", 10.0, low=0.1, high=3600
+            ),
         )
         listen_host(config.listen)  # fails early on a malformed address
         return config
@@ -143,62 +143,3 @@ def check_exposure(config: Config) -> None:
             f"refusing to listen on {config.listen!r} without NOTIFICATION_AUTH_TOKEN: "
             "set a token, or listen on loopback only (127.0.0.1, ::1, localhost)"
         )
-
-
-class _Reader:
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
-
-    def _raw(self, name: str) -> str | None:
-        value = self._env.get(name)
-        if value is None:
-            return None
-        if control_character(value) is not None:
-            raise ConfigError(f"{name} contains a control character")
-        return value.strip()
-
-    def text(self, name: str, default: str, *, allow_empty: bool = False) -> str:
-        value = self._raw(name)
-        if value is None or (not value and not allow_empty):
-            return default
-        return value
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self._raw(name)
-        if value is None:
-            return default
-        if value.lower() in _TRUE:
-            return True
-        if value.lower() in _FALSE:
-            return False
-        raise ConfigError(f"{name}={value!r} is not a boolean (true/false)")
-
-    def integer(self, name: str, default: int, *, low: int, high: int) -> int:
-        value = self._raw(name)
-        if not value:
-            return default
-        try:
-            number = int(value)
-        except ValueError:
-            raise ConfigError(f"{name}={value!r} is not an integer") from None
-        if not low <= number <= high:
-            raise ConfigError(f"{name}={number} is out of range {low}..{high}")
-        return number
-
-    def number(self, name: str, default: float, *, low: float, high: float) -> float:
-        value = self._raw(name)
-        if not value:
-            return default
-        try:
-            number = float(value)
-        except ValueError:
-            raise ConfigError(f"{name}={value!r} is not a number") from None
-        if not low <= number <= high:
-            raise ConfigError(f"{name}={number} is out of range {low}..{high}")
-        return number
-
-    def level(self, name: str, default: str) -> str:
-        value = (self._raw(name) or default).upper()
-        if value not in _LEVELS or not isinstance(logging.getLevelName(value), int):
-            raise ConfigError(f"{name}={value!r} is not one of {', '.join(_LEVELS)}")
-        return value

@@ -35,9 +35,9 @@ from notification_service.model import (
 from notification_service.reminder_bodies import render_reminder_bodies
 from notification_service.reminder_validation import validate_reminder
 from notification_service.validation import validate
-from servicekit.logs import log_event
+from servicekit.logs import get_logger
 
-logger = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _LEVELS = {
     Outcome.DELIVERED: logging.INFO,
@@ -78,9 +78,7 @@ def _guarded(identity: _Identity, render: Callable[[], RenderedMessage]) -> Rend
         detail = f"renderer failed: {type(exc).__name__}: {exc}"
         trace = traceback.format_exc()
     metrics.RENDER_FAILURES.labels(identity.kind).inc()
-    log_event(
-        logger,
-        logging.ERROR,
+    log.error(
         "render_failed",
         exception=trace,
         kind=identity.kind,
@@ -195,8 +193,7 @@ class Notifier:
         result = await self._provider.deliver(rendered)
         level = logging.ERROR if result.config_error else _LEVELS[result.outcome]
         metrics.DELIVERIES.labels(self._provider.name, result.outcome.value).inc()
-        log_event(
-            logger,
+        log.log(
             level,
             "delivery_configuration_error" if result.config_error else "delivery_attempt",
             provider=self._provider.name,

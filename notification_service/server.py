@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-
 from notification.v1 import notification_pb2 as pb
 from notification.v1 import notification_pb2_grpc as pb_grpc
 
-from notification_service.auth import TokenAuthInterceptor
+from notification_service import metrics, status
+from notification_service.auth import ServiceToken
 from notification_service.config import Config
 from notification_service.delivery import Provider
 from notification_service.delivery.dry_run import DryRunProvider
 from notification_service.delivery.smtp import SmtpProvider
 from notification_service.notifier import Notifier
 from notification_service.servicer import NotificationServicer
-from servicekit.lifecycle import GrpcServer, serve_until_signalled
-from servicekit.logs import log_event
+from servicekit.interceptor import RpcInterceptor
+from servicekit.lifecycle import GrpcServer, limits, serve_until_signalled
+from servicekit.logs import get_logger
 from servicekit.metrics_http import serve_metrics
 
-logger = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["NotificationService"].full_name
 
@@ -35,8 +35,23 @@ class NotificationServer:
     def __init__(self, config: Config, provider: Provider | None = None) -> None:
         self.config = config
         self.provider = provider if provider is not None else make_provider(config)
-        interceptors = [TokenAuthInterceptor(config.auth_token)] if config.auth_token else []
-        self.grpc = GrpcServer(SERVICE_NAME, config.listen, interceptors=interceptors)
+        token = ServiceToken(config.auth_token) if config.auth_token else None
+        self.grpc = GrpcServer(
+            SERVICE_NAME,
+            config.listen,
+            interceptors=[
+                RpcInterceptor(
+                    service=SERVICE_NAME,
+                    domain=status.DOMAIN,
+                    to_status=status.to_status,
+                    rpcs=metrics.RPCS,
+                    latency=metrics.RPC_LATENCY,
+                    log=get_logger("notification_service.servicer"),
+                    authenticate=token.check if token else None,
+                )
+            ],
+            options=limits(config.grpc_max_streams_per_connection, config.grpc_handshake_timeout_s),
+        )
         notifier = Notifier(self.provider, config.mail_from)
         pb_grpc.add_NotificationServiceServicer_to_server(
             NotificationServicer(notifier), self.grpc.server
@@ -50,9 +65,7 @@ class NotificationServer:
         so ready at once."""
         await self.grpc.start(ready=True)
         serve_metrics(self.config.metrics_port, self.config.listen)
-        log_event(
-            logger,
-            logging.INFO,
+        log.info(
             "serving",
             listen=self.config.listen,
             port=self.port,
@@ -68,10 +81,10 @@ class NotificationServer:
         self._stopped = True
         grace = self.config.shutdown_grace_s if grace is None else grace
         await self.grpc.stop_serving()
-        log_event(logger, logging.INFO, "stopping", grace_s=grace)
+        log.info("stopping", grace_s=grace)
         await self.grpc.stop(grace)
         await self.provider.close()
-        log_event(logger, logging.INFO, "stopped")
+        log.info("stopped")
 
 
 async def serve(config: Config) -> None:

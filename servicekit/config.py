@@ -122,7 +122,8 @@ class Env:
 
     @staticmethod
     def _in_range(name: str, number: N, low: N, high: N | None) -> N:
-        if number < low or (high is not None and number > high):
+        # Written so that NaN, which compares false with everything, is out of range.
+        if not low <= number or (high is not None and not number <= high):
             bounds = f"{low}..{high}" if high is not None else f"at least {low}"
             raise ConfigError(f"{name}={number} is out of range ({bounds})")
         return number

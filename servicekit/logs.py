@@ -1,7 +1,9 @@
 """Structured logging on stderr: one JSON object a line, or one readable line an event.
 
-Call sites pass their fields with ``extra={"fields": {...}}``; `log_event` is the
-short form. Anything that is not JSON-native is written with ``str()``.
+Both services log one way: `log = get_logger(__name__)`, then
+`log.info("event", key=value, ...)` (EventLog, at the end of this module). Records from
+libraries (extra fields or none) are formatted the same way. Anything that is not
+JSON-native is written with ``str()``.
 
 `LOG_FORMAT` chooses the format: `json` (what log collectors read), `console` (for a
 person: time, service, level, event, then the fields as key=value), or unset: console
@@ -168,10 +170,6 @@ def configure(
     # The gRPC, asyncio and SQLAlchemy loggers are chatty at INFO; keep their warnings.
     for name in ("sqlalchemy", "asyncio", "grpc", "alembic", "aiosmtpd", "mail.log", "pgserver"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
-
-
-def log_event(logger: logging.Logger, level: int, event: str, **fields: Any) -> None:
-    logger.log(level, event, extra={"fields": fields})
 
 
 class EventLog:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 from notification_service.model import DeliveryResult, Outcome, RenderedMessage
-from servicekit.logs import log_event
+from servicekit.logs import get_logger
 
-logger = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class DryRunProvider:
@@ -16,9 +14,7 @@ class DryRunProvider:
     async def deliver(self, message: RenderedMessage) -> DeliveryResult:
         # The whole message on one JSON line (the renderer guarantees 7-bit
         # ASCII), so lower environments can see exactly what would be sent.
-        log_event(
-            logger,
-            logging.INFO,
+        log.info(
             "dry_run_message",
             kind=message.kind,
             message_id=message.message_id,

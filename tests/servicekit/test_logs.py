@@ -56,7 +56,7 @@ def test_console_line_shows_time_service_level_event_and_fields() -> None:
     assert match["rest"] == "rpc method=BookRoom code=OK latency_ms=3.1"
 
 
-def test_both_call_styles_reach_both_formats() -> None:
+def test_the_event_logger_and_plain_records_reach_both_formats() -> None:
     styles = {
         "fields": _record("invite attempt", fields={"room_id": "r1", "attempt": 2}),
         "plain extra": _record("invite attempt", room_id="r1", attempt=2),
@@ -68,7 +68,7 @@ def test_both_call_styles_reach_both_formats() -> None:
     handler.setFormatter(logs.JsonFormatter("scheduling_service"))
     logger.addHandler(handler)
     try:
-        logs.log_event(logger, logging.INFO, "invite attempt", room_id="r1", attempt=2)
+        logs.get_logger("tests.logs.style").info("invite attempt", room_id="r1", attempt=2)
     finally:
         logger.removeHandler(handler)
     from_log_event = json.loads(captured.getvalue())
