@@ -186,7 +186,12 @@ def _follow_the_readme(shell: Shell, var: Path) -> None:
         ("bob@example.com", "REQUEST", "1", uid),
         ("bob@example.com", "REQUEST", "2", uid),
     ]
-    assert all(subject.startswith("Invitation: Mock interview") for *_, subject in rows), rows
+    # The booking invites; the reschedule updates and says so (issue 15).
+    subjects = {seq: [] for seq in ("1", "2")}
+    for *_, seq, _, subject in rows:
+        subjects[seq].append(subject)
+    assert all(s.startswith("Invitation: Mock interview") for s in subjects["1"]), rows
+    assert all(s.startswith("Updated invitation: Mock interview") for s in subjects["2"]), rows
     assert f"4 calendar files in {var / 'ics'}/" in listed
     imported = [_calendar(path) for path in sorted((var / "ics").glob("*.ics"))]
     assert sorted(imported) == [("REQUEST", uid, 1)] * 2 + [("REQUEST", uid, 2)] * 2

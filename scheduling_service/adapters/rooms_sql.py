@@ -43,8 +43,8 @@ _ROUNDS = """
 _ROOM_WIDTH = 17
 
 # Each participant's latest mail that is due (reminders count from their due time), for
-# Room.mail; computed only when the reader takes part in the room or is trusted (the
-# domain decides what is shown, this only spares the work).
+# Room.mail; computed only when the reader takes part in the room (the domain decides
+# what is shown, this only spares the work).
 _MAIL = """
     LEFT JOIN LATERAL (
         SELECT array_agg(m.recipient_id), array_agg(m.kind), array_agg(m.method),
@@ -58,7 +58,7 @@ _MAIL = """
                    AND (o.kind = 'invite'
                         OR o.session_start - make_interval(secs => o.offset_s) <= now())
                  ORDER BY o.recipient_id, o.id DESC) AS m
-         WHERE %(viewer)s IN (r.host_id, r.guest_id) OR %(trusted)s
+         WHERE %(viewer)s IN (r.host_id, r.guest_id)
     ) AS mail ON true
 """
 _MAIL_COLUMNS = "mail.*"
@@ -244,9 +244,7 @@ class RoomsSql:
         self._session = session
 
     async def get(self, room_id: uuid.UUID, viewer: User) -> Room | None:
-        row = await self._session.fetchone(
-            _GET, {"room_id": room_id, "viewer": viewer.user_id, "trusted": viewer.trusted}
-        )
+        row = await self._session.fetchone(_GET, {"room_id": room_id, "viewer": viewer.user_id})
         return room_from_row(row) if row else None
 
     async def get_for_change(
@@ -274,11 +272,7 @@ class RoomsSql:
         after: tuple[datetime, uuid.UUID] | None,
         limit: int,
     ) -> list[Room]:
-        params: dict[str, Any] = {
-            "limit": limit,
-            "viewer": viewer.user_id,
-            "trusted": viewer.trusted,
-        }
+        params: dict[str, Any] = {"limit": limit, "viewer": viewer.user_id}
         where = view_conditions(query.open_only, query.participant_id, params)
         if query.start_after is not None:
             where.append("r.starts >= %(start_after)s")

@@ -18,8 +18,8 @@ from scheduling_service.domain.users import User
 @dataclass(frozen=True)
 class Seen:
     """A room as one viewer may see it. `room` has what is hidden cleared; `booked`
-    says whether it has a guest; `private` marks the participants' view, the only one
-    that also carries the state of their e-mails."""
+    says whether it has a guest; `private` marks the participants' view (also a trusted
+    backend's); only the participants themselves see the state of their e-mails."""
 
     room: Room
     booked: bool
@@ -27,8 +27,11 @@ class Seen:
 
 
 def seen_by(room: Room, viewer: User) -> Seen:
-    if viewer.trusted or viewer.user_id in room.participants:
-        return Seen(room, booked=room.guest_id is not None, private=True)
+    booked = room.guest_id is not None
+    if viewer.user_id in room.participants:
+        return Seen(room, booked=booked, private=True)
+    if viewer.trusted:  # every detail, but not the participants' own mail
+        return Seen(replace(room, mail=()) if room.mail else room, booked=booked, private=True)
     return public(room)
 
 
