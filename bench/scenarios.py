@@ -14,10 +14,12 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from bench import ceilings, contention, watch
+import psycopg
+
+from bench import ceilings, contention, data_layer, watch
 from bench.clients import invite
 from bench.load import LoadSpec, run_load, split
-from bench.seed import seed_rooms
+from bench.seed import seed_history, seed_rooms
 from bench.services import Postgres, Services
 from tests.postgres import libpq_url
 
@@ -41,7 +43,14 @@ SCENARIOS = (
     "watch_replicas",
     "smtp",
     "notify",
+    "data_layer",
+    "book_growth",
+    "invite_backlog",
 )
+# BookRoom measured after the tables hold this many booked rooms (with what a booking
+# leaves behind: slots, invites, reminders, change log), first few, then many.
+GROWTH = (1500, 14000)
+BACKLOG_LIMIT_S = 120.0
 
 
 @dataclass
@@ -109,6 +118,9 @@ class Bench:
             (("list_1k", "list_100k"), self.lists),
             (("watch_fanout", "watch_replicas"), self.watching),
             (("smtp", "notify"), self.notifications),
+            (("data_layer",), self.data_layer),
+            (("book_growth",), self.book_growth),
+            (("invite_backlog",), self.invite_backlog),
         )
         for names, group in groups:
             if self.wants(*names):
@@ -265,3 +277,96 @@ class Bench:
                     NOTIFY_IN_FLIGHT,
                     params=lambda i: {"message": message},
                 )
+
+    def data_layer(self) -> None:
+        url = self.pg.database("datalayer")
+        rooms = seed_rooms(libpq_url(url), 500, prefix="read")
+        calls = 600 if self.quick else data_layer.CALLS
+        result = data_layer.measure(url, libpq_url(url), rooms.room_ids, calls)
+        self.results["data_layer"] = result
+        self.progress(
+            f"  data_layer: {result['layer_us']} us of CPU per read, a bare prepared"
+            f" statement {result['bare_us']} us ({result['ratio']}x)"
+        )
+
+    def book_growth(self) -> None:
+        """BookRoom throughput with few and with many booked rooms behind it."""
+        url = self.pg.database("growth")
+        dsn = libpq_url(url)
+        fresh = int(1500 * (self.warmup_s + self.measure_s)) + 1000
+        growth = (150, 1400) if self.quick else GROWTH
+        figures = {}
+        with Services(self.log_dir) as services:
+            target = services.scheduling(url).address
+            seeded = 0
+            for step, total in enumerate(growth):
+                history = seed_rooms(dsn, total - seeded, prefix=f"past{step}")
+                seed_history(dsn, history, prefix=f"past{step}")
+                seeded = total
+                book = seed_rooms(dsn, fresh, prefix=f"book{step}")
+                shares = split(book.room_ids, LOAD_PROCESSES)
+                summary = self.load(
+                    f"book_at_{total}",
+                    "bench.clients:book_rooms",
+                    target,
+                    IN_FLIGHT,
+                    LOAD_PROCESSES,
+                    lambda i, s=shares, n=step: {  # type: ignore[misc]
+                        "room_ids": s[i],
+                        "user_prefix": f"guest{n}",
+                    },
+                )
+                figures[total] = summary["throughput"]
+        few, many = growth
+        self.results["book_growth"] = {
+            "booked_rooms": list(growth),
+            "throughput": [figures[few], figures[many]],
+            "ratio": round(figures[many] / figures[few], 3) if figures[few] else None,
+        }
+
+    def invite_backlog(self) -> None:
+        """Sustained booking load with invites delivered for real, then how long the
+        outbox takes to have no invite left pending once the load stops."""
+        url = self.pg.database("backlog")
+        dsn = libpq_url(url)
+        book = seed_rooms(dsn, int(1500 * (self.warmup_s + self.measure_s)) + 1000, prefix="bl")
+        with ceilings.smtp_sink() as sink, Services(self.log_dir) as services:
+            notifier = services.notification(sink.port, SMTP_POOL_SIZE=str(NOTIFY_IN_FLIGHT))
+            target = services.scheduling(
+                url,
+                NOTIFICATION_TARGET=notifier.address,
+                RELAY_BACKOFF_MIN_S="0.5",
+                RELAY_BACKOFF_MAX_S="5",
+            ).address
+            shares = split(book.room_ids, LOAD_PROCESSES)
+            summary = self.load(
+                "invite_backlog",
+                "bench.clients:book_rooms",
+                target,
+                IN_FLIGHT,
+                LOAD_PROCESSES,
+                lambda i: {"room_ids": shares[i], "user_prefix": "guest"},
+            )
+            ended = time.monotonic()
+            pending = _pending_invites(dsn)
+            while pending and time.monotonic() - ended < BACKLOG_LIMIT_S:
+                time.sleep(0.1)
+                pending = _pending_invites(dsn)
+            drain_s = time.monotonic() - ended
+        summary.update(
+            drain_s=round(drain_s, 2) if not pending else None,
+            left_pending=pending,
+            invites_per_s=round(2 * summary["throughput"], 1),
+        )
+        self.progress(
+            f"  invite_backlog: {summary['invites_per_s']} invites/s queued;"
+            f" drained {summary['drain_s']} s after the load ended"
+        )
+
+
+def _pending_invites(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM notification_outbox WHERE kind = 'invite' AND state = 'pending'"
+        ).fetchone()
+        return int(row[0]) if row else 0

@@ -1,10 +1,15 @@
 """Seed rooms with COPY, straight into the tables, so the run's time goes to measuring.
 
-Rows satisfy the schema (migrations 0001, 0002): users first (rooms reference user_id,
-slots user_no); each room gets its first round and its host's slot. Room i starts at
+Rows satisfy the schema (migrations 0001-0003): users first (rooms reference user_id,
+slots user_no); each room gets its first round, its host's slot, and the service's
+default reminder offsets (24 h, 1 h), as CreateRoom gives it. Room i starts at
 `first_start + i * step` and lasts `length <= step`, so no two seeded rooms overlap and
 any user may book any set of them without a SCHEDULE_CONFLICT. No room_events rows:
 seeded rooms have revision 0, as if created before the change log's horizon.
+
+`seed_history` makes rooms look as a booking leaves them (a guest, the guest's slot,
+who holds the invites, the two invites delivered, the four reminders waiting, the change
+log's entries), for figures that depend on how much a deployment has accumulated.
 """
 
 from __future__ import annotations
@@ -67,7 +72,8 @@ def seed_rooms(
         with conn.cursor() as cur:
             with cur.copy(
                 "COPY rooms (room_id, host_id, guest_id, title, description, starts, ends,"
-                " ics_uid, sequence, revision, create_time, update_time) FROM STDIN"
+                " ics_uid, sequence, revision, create_time, update_time, reminder_offsets)"
+                " FROM STDIN"
             ) as copy:
                 for i, room_id in enumerate(room_ids):
                     starts = first + i * step
@@ -85,6 +91,7 @@ def seed_rooms(
                             0,
                             now,
                             now,
+                            [86400, 3600],
                         )
                     )
             with cur.copy(
@@ -104,3 +111,101 @@ def seed_rooms(
         for table in ("users", "rooms", "rounds", "room_slots"):
             conn.execute(f"VACUUM ANALYZE {table}")
     return RoomSet([str(r) for r in room_ids], host_ids, first, step)
+
+
+def seed_history(dsn: str, rooms: RoomSet, *, prefix: str) -> None:
+    """Book every room of `rooms` (a guest each, `<prefix>-guest-N`), as the service
+    would have: slot, invite holders, two delivered invites, four waiting reminders,
+    and CREATED and BOOKED in the change log."""
+    now = datetime.now(UTC)
+    guests = [f"{prefix}-guest-{i}" for i in range(len(rooms.room_ids))]
+    with psycopg.connect(dsn) as conn:
+        guest_nos = seed_users(conn, guests)
+        with conn.cursor() as cur:
+            cur.execute(
+                "UPDATE rooms r SET guest_id = g.guest, sequence = 1"
+                " FROM unnest(%s::uuid[], %s::text[]) AS g(room_id, guest)"
+                " WHERE r.room_id = g.room_id",
+                (rooms.room_ids, guests),
+            )
+            cur.execute(
+                "SELECT room_id, host_id, starts, ends FROM rooms WHERE room_id = ANY(%s::uuid[])",
+                (rooms.room_ids,),
+            )
+            by_room = {str(r[0]): r for r in cur.fetchall()}
+            with cur.copy(
+                "COPY room_slots (room_id, user_no, role, starts, ends) FROM STDIN"
+            ) as copy:
+                for room_id, guest in zip(rooms.room_ids, guests, strict=True):
+                    _, _, starts, ends = by_room[room_id]
+                    copy.write_row((room_id, guest_nos[guest], "guest", starts, ends))
+            with cur.copy("COPY room_invitees (room_id, user_id) FROM STDIN") as copy:
+                for room_id, guest in zip(rooms.room_ids, guests, strict=True):
+                    copy.write_row((room_id, by_room[room_id][1]))
+                    copy.write_row((room_id, guest))
+            with cur.copy(
+                "COPY notification_outbox (room_id, ics_uid, sequence, method, recipient_id,"
+                " message, state, change, outcome, kind, next_attempt_at, session_start,"
+                " offset_s) FROM STDIN"
+            ) as copy:
+                for room_id, guest in zip(rooms.room_ids, guests, strict=True):
+                    _, host, starts, _ = by_room[room_id]
+                    uid = f"{room_id}@{UID_DOMAIN}"
+                    for who in (host, guest):
+                        copy.write_row(
+                            (
+                                room_id,
+                                uid,
+                                1,
+                                "REQUEST",
+                                who,
+                                b"invite",
+                                "delivered",
+                                "BOOKED",
+                                "DELIVERED",
+                                "invite",
+                                now,
+                                None,
+                                None,
+                            )
+                        )
+                        for offset in (86400, 3600):
+                            copy.write_row(
+                                (
+                                    room_id,
+                                    uid,
+                                    1,
+                                    "REMINDER",
+                                    who,
+                                    b"reminder",
+                                    "pending",
+                                    None,
+                                    None,
+                                    "reminder",
+                                    starts - timedelta(seconds=offset),
+                                    starts,
+                                    offset,
+                                )
+                            )
+            cur.execute("SELECT value FROM revision_counter")
+            row = cur.fetchone()
+            revision = int(row[0]) if row else 0
+            with cur.copy(
+                "COPY room_events (revision, room_id, change, room, participants,"
+                " open_before, open_after, event_time) FROM STDIN"
+            ) as copy:
+                for room_id, guest in zip(rooms.room_ids, guests, strict=True):
+                    host = by_room[room_id][1]
+                    for change, was_open, is_open in (
+                        ("CREATED", True, True),
+                        ("BOOKED", True, False),
+                    ):
+                        revision += 1
+                        copy.write_row(
+                            (revision, room_id, change, b"", [host, guest], was_open, is_open, now)
+                        )
+            cur.execute("UPDATE revision_counter SET value = %s", (revision,))
+        conn.commit()
+        conn.autocommit = True
+        for table in ("rooms", "room_slots", "room_invitees", "notification_outbox", "room_events"):
+            conn.execute(f"VACUUM ANALYZE {table}")

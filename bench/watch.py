@@ -42,13 +42,14 @@ def _watcher_main(conn: Connection, target: str, count: int, index: int) -> None
             grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) for _ in range(n_channels)
         ]
         stubs = [scheduling_pb2_grpc.SchedulingServiceStub(c) for c in chans]
-        auth = metadata(f"watcher-{index}")
+        # A user per watcher, as in life (one user may hold only WATCH_MAX_PER_USER).
+        auths = [metadata(f"watcher-{index}-{n}") for n in range(count)]
         live = (pb.RoomEvent.TYPE_CREATED, pb.RoomEvent.TYPE_BOOKED)
 
         async def watch(n: int) -> None:
             nonlocal synced
             call = stubs[n % n_channels].WatchRooms(
-                pb.WatchRoomsRequest(since_revision=0), metadata=auth
+                pb.WatchRoomsRequest(since_revision=0), metadata=auths[n]
             )
             async for event in call:
                 if event.type in live:

@@ -26,8 +26,8 @@ from scheduling_service.domain.invites import Invite, Method, holders_after
 from scheduling_service.domain.outbox import (
     Claimed,
     FailedMessage,
+    Finished,
     OutboxStats,
-    Outcome,
     State,
 )
 from scheduling_service.domain.reminders import Due, Reminder, ReminderPlan
@@ -37,11 +37,13 @@ from servicekit.logs import get_logger
 
 log = get_logger(__name__)
 
-# The holders' new set and the messages, in one statement that follows the change's
-# guard. Older messages not in flight are superseded; one in flight finishes first, and
-# the newer one waits for it (see _CLAIM). Data-modifying CTEs share one snapshot, so
-# the new rows are not superseded by their own statement.
-_INVITES = f"""
+# Everything a change means for the mail, in one statement that follows its guard: who
+# holds the event now, the invites (older ones not in flight are superseded; one in
+# flight finishes first and the newer waits, see _CLAIM), and the reminders (the
+# pending ones go, the ones the change calls for come in, due at start - offset).
+# Data-modifying CTEs share one snapshot: new rows are not superseded by their own
+# statement.
+_RECORD = f"""
     WITH added AS (
         INSERT INTO room_invitees (room_id, user_id)
         SELECT %(room_id)s, unnest(%(added)s::text[]) WHERE {IF_GUARD_HELD}
@@ -54,7 +56,7 @@ _INVITES = f"""
          WHERE ics_uid = %(uid)s AND recipient_id = ANY(%(recipients)s::text[])
            AND kind = 'invite' AND state = 'pending'
            AND (lease_until IS NULL OR lease_until < now()) AND {IF_GUARD_HELD}
-    ), inserted AS (
+    ), invites AS (
         INSERT INTO notification_outbox
                (room_id, ics_uid, sequence, method, recipient_id, message, change, state)
         SELECT %(room_id)s, %(uid)s, %(sequence)s, m.method, m.recipient_id, m.message,
@@ -63,27 +65,23 @@ _INVITES = f"""
                       %(states)s::text[]) AS m(method, recipient_id, message, state)
          WHERE {IF_GUARD_HELD}
         RETURNING state
-    )
-    SELECT pg_notify('notification_outbox', '')
-      FROM (SELECT 1 FROM inserted WHERE state = 'pending' LIMIT 1) AS any_row
-"""
-# A change's effect on the room's reminders: the pending ones go (a leave, a cancel, a
-# reschedule), and the ones it calls for come in, due at start - offset.
-_REMINDERS = f"""
-    WITH removed AS (
+    ), unscheduled AS (
         DELETE FROM notification_outbox
          WHERE room_id = %(room_id)s AND kind = 'reminder' AND state = 'pending'
            AND (lease_until IS NULL OR lease_until < now())
-           AND %(remove)s AND {IF_GUARD_HELD}
+           AND %(remove_reminders)s AND {IF_GUARD_HELD}
+    ), reminders AS (
+        INSERT INTO notification_outbox
+               (room_id, ics_uid, sequence, method, recipient_id, message, kind,
+                next_attempt_at, session_start, offset_s)
+        SELECT %(room_id)s, %(uid)s, %(sequence)s, 'REMINDER', r.recipient_id, r.message,
+               'reminder', r.due, %(starts)s, r.offset_s
+          FROM unnest(%(reminded)s::text[], %(reminders)s::bytea[], %(dues)s::timestamptz[],
+                      %(offsets)s::integer[]) AS r(recipient_id, message, due, offset_s)
+         WHERE {IF_GUARD_HELD}
     )
-    INSERT INTO notification_outbox
-           (room_id, ics_uid, sequence, method, recipient_id, message, kind,
-            next_attempt_at, session_start, offset_s)
-    SELECT %(room_id)s, %(uid)s, %(sequence)s, 'REMINDER', r.recipient_id, r.message,
-           'reminder', r.due, %(starts)s, r.offset_s
-      FROM unnest(%(recipients)s::text[], %(messages)s::bytea[], %(dues)s::timestamptz[],
-                  %(offsets)s::integer[]) AS r(recipient_id, message, due, offset_s)
-     WHERE {IF_GUARD_HELD}
+    SELECT pg_notify('notification_outbox', '')
+      FROM (SELECT 1 FROM invites WHERE state = 'pending' LIMIT 1) AS any_row
 """
 # Due messages, under a lease; a reminder comes with the room as it stands now.
 _CLAIM = """
@@ -111,20 +109,26 @@ _CLAIM = """
     SELECT c.*, r.starts, r.host_id, r.guest_id
       FROM claimed c LEFT JOIN rooms r ON r.room_id = c.room_id
 """
+# Attempts' results, recorded only where the lease is still held (a message whose lease
+# ran out may be another relay's now).
 _FINISH = """
     UPDATE notification_outbox o
        SET state = CASE
-               WHEN %(state)s = 'pending' AND o.kind = 'invite' AND EXISTS (
+               WHEN r.state = 'pending' AND o.kind = 'invite' AND EXISTS (
                    SELECT 1 FROM notification_outbox n
                     WHERE n.ics_uid = o.ics_uid AND n.recipient_id = o.recipient_id
                       AND n.kind = 'invite' AND n.sequence > o.sequence) THEN 'superseded'
-               ELSE %(state)s END,
-           next_attempt_at = coalesce(%(next_attempt_at)s, o.next_attempt_at),
-           lease_token = NULL, lease_until = NULL, outcome = %(outcome)s,
-           last_error = %(error)s, message_id = coalesce(%(message_id)s, o.message_id),
+               ELSE r.state END,
+           next_attempt_at = coalesce(r.next_attempt_at, o.next_attempt_at),
+           lease_token = NULL, lease_until = NULL, outcome = r.outcome,
+           last_error = r.error, message_id = coalesce(r.message_id, o.message_id),
            update_time = now()
-     WHERE o.id = %(id)s AND o.lease_token = %(token)s
-    RETURNING o.state
+      FROM unnest(%(ids)s::bigint[], %(tokens)s::uuid[], %(states)s::text[],
+                  %(outcomes)s::text[], %(errors)s::text[], %(message_ids)s::text[],
+                  %(next)s::timestamptz[])
+           AS r(id, token, state, outcome, error, message_id, next_attempt_at)
+     WHERE o.id = r.id AND o.lease_token = r.token
+    RETURNING o.id, o.state
 """
 _FAILED = """
     SELECT id, room_id, ics_uid, sequence, method, recipient_id, attempts, last_error,
@@ -180,12 +184,13 @@ class OutboxSql:
         before: Room | None,
         after: Room,
         invites: list[Invite],
+        reminders: ReminderPlan,
         people: People,
         *,
         now: datetime,
         cancel_reason: str = "",
     ) -> None:
-        if not invites:
+        if not invites and not reminders.changes_anything:
             return
         holders = holders_after(people.holders, invites)
         methods, recipients, messages, states = [], [], [], []
@@ -205,12 +210,22 @@ class OutboxSql:
             )
             messages.append(message.SerializeToString())
             states.append(State.PENDING.value)
+        reminded, payloads, dues, offsets = [], [], [], []
+        for reminder in reminders.add:
+            contact = people.contacts.get(reminder.recipient_id)
+            if contact is None or not contact.email:
+                continue  # the invitation's `skipped` row already says why
+            reminded.append(reminder.recipient_id)
+            payloads.append(_reminder_message(after, reminder, people.contacts, contact))
+            dues.append(reminder.due)
+            offsets.append(int(reminder.offset.total_seconds()))
         self._session.queue(
-            _INVITES,
+            _RECORD,
             {
                 "room_id": after.room_id,
                 "uid": after.ics_uid,
                 "sequence": after.sequence,
+                "starts": after.starts,
                 "change": change.value,
                 "added": sorted(holders - people.holders),
                 "removed": sorted(people.holders - holders),
@@ -218,41 +233,17 @@ class OutboxSql:
                 "recipients": recipients,
                 "messages": messages,
                 "states": states,
-            },
-        )
-        queued = len(messages) - len(skipped)
-        self._session.after_commit(lambda: metrics.OUTBOX_QUEUED.inc(queued))
-        for invite in skipped:
-            self._session.after_commit(functools.partial(_skipped, after, invite))
-
-    def remind(self, room: Room, plan: ReminderPlan, people: People) -> None:
-        if not plan.changes_anything:
-            return
-        recipients, messages, dues, offsets = [], [], [], []
-        for reminder in plan.add:
-            contact = people.contacts.get(reminder.recipient_id)
-            if contact is None or not contact.email:
-                continue  # the invitation's `skipped` row already says why
-            recipients.append(reminder.recipient_id)
-            messages.append(_reminder_message(room, reminder, people.contacts, contact))
-            dues.append(reminder.due)
-            offsets.append(int(reminder.offset.total_seconds()))
-        self._session.queue(
-            _REMINDERS,
-            {
-                "room_id": room.room_id,
-                "uid": room.ics_uid,
-                "sequence": room.sequence,
-                "starts": room.starts,
-                "remove": plan.remove_pending,
-                "recipients": recipients,
-                "messages": messages,
+                "remove_reminders": reminders.remove_pending,
+                "reminded": reminded,
+                "reminders": payloads,
                 "dues": dues,
                 "offsets": offsets,
             },
         )
-        scheduled = len(recipients)
-        self._session.after_commit(lambda: metrics.REMINDERS_SCHEDULED.inc(scheduled))
+        queued, scheduled = len(messages) - len(skipped), len(reminded)
+        self._session.after_commit(lambda: _count(queued, scheduled))
+        for invite in skipped:
+            self._session.after_commit(functools.partial(_skipped, after, invite))
 
     async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[Claimed]:
         rows = await self._session.execute(
@@ -260,30 +251,20 @@ class OutboxSql:
         )
         return [_claimed(row) for row in rows]
 
-    async def finish(
-        self,
-        claimed: Claimed,
-        token: uuid.UUID,
-        *,
-        state: State,
-        outcome: Outcome | None,
-        error: str | None,
-        message_id: str | None,
-        next_attempt_at: datetime | None,
-    ) -> State | None:
+    async def finish(self, results: list[Finished]) -> dict[int, State]:
         rows = await self._session.execute(
             _FINISH,
             {
-                "id": claimed.id,
-                "token": token,
-                "state": state.value,
-                "outcome": outcome.value if outcome else None,
-                "error": error,
-                "message_id": message_id,
-                "next_attempt_at": next_attempt_at,
+                "ids": [r.claimed.id for r in results],
+                "tokens": [r.token for r in results],
+                "states": [r.state.value for r in results],
+                "outcomes": [r.outcome.value if r.outcome else None for r in results],
+                "errors": [r.error for r in results],
+                "message_ids": [r.message_id for r in results],
+                "next": [r.next_attempt_at for r in results],
             },
         )
-        return State(rows[0][0]) if rows else None
+        return {int(row[0]): State(row[1]) for row in rows}
 
     async def failed(self, limit: int) -> list[FailedMessage]:
         rows = await self._session.fetchall(_FAILED, {"limit": limit})
@@ -324,6 +305,11 @@ def _claimed(row: TupleRow) -> Claimed:
         participants = tuple(p for p in (host_id, guest_id) if p is not None)
         due = Due(recipient, session_start, room_starts, participants)
     return Claimed(mid, room_id, uid, sequence, method, recipient, attempts, payload, due)
+
+
+def _count(queued: int, scheduled: int) -> None:
+    metrics.OUTBOX_QUEUED.inc(queued)
+    metrics.REMINDERS_SCHEDULED.inc(scheduled)
 
 
 def _skipped(room: Room, invite: Invite) -> None:

@@ -90,31 +90,46 @@ _CURRENT = (
     f"SELECT {_ROOM} FROM rooms r {_ROUNDS} WHERE r.room_id = %(room_id)s AND {IF_GUARD_FAILED}"
 )
 
-# A change applies only to the version the rules saw: SEQUENCE rises with every change.
-_UPDATE_GUARD = f"""
-    WITH updated AS (
-        UPDATE rooms SET guest_id = %(guest_id)s, starts = %(starts)s, ends = %(ends)s,
-                         sequence = %(sequence)s, update_time = %(update_time)s
-         WHERE room_id = %(room_id)s AND sequence = %(seen_sequence)s
-        RETURNING 1
-    )
-    {GUARD_HELD} FROM updated
-"""
-_LOCK_GUARD = f"""
-    WITH locked AS (
-        SELECT 1 FROM rooms WHERE room_id = %(room_id)s AND sequence = %(seen_sequence)s
-           FOR UPDATE
-    )
-    {GUARD_HELD} FROM locked
-"""
-_REQUEST_GUARD = f"""
+# Every change applies only to the version of the room the rules saw (SEQUENCE rises with
+# each one). The most frequent ones write their slot in the same statement as their
+# guard: fewer statements for the event loop to send and read back.
+#
+# Two transactions inserting slots that overlap each other's can deadlock inside the
+# exclusion constraint's check (each waits for the other's uncommitted row), and
+# PostgreSQL then takes a second to find it. So the writers of one person's slots go one
+# at a time: a transaction-scoped advisory lock per user, taken after the room's row lock
+# (the guard's UPDATE) and in user order. The constraint still decides; the lock queues.
+
+# The room, its rounds and the host's slot; with a request id, only if this is the
+# first request with it (AIP-155: a repeat finds the earlier room as "current").
+# Foreign keys are checked at the statement's end.
+_ADD = f"""
     WITH claimed AS (
         INSERT INTO room_requests (host_id, request_id, room_id)
-        VALUES (%(host_id)s, %(request_id)s, %(room_id)s)
+        SELECT %(host_id)s, %(request_id)s, %(room_id)s WHERE %(request_id)s::uuid IS NOT NULL
         ON CONFLICT (host_id, request_id) DO NOTHING
         RETURNING 1
+    ), go AS (
+        SELECT 1 WHERE %(request_id)s::uuid IS NULL UNION ALL SELECT 1 FROM claimed
+    ), room AS (
+        INSERT INTO rooms (room_id, host_id, guest_id, title, description, starts, ends,
+                           ics_uid, sequence, revision, create_time, update_time,
+                           reminder_offsets)
+        SELECT %(room_id)s, %(host_id)s, NULL, %(title)s, %(description)s, %(starts)s,
+               %(ends)s, %(ics_uid)s, %(sequence)s, 0, %(create_time)s, %(update_time)s,
+               %(reminder_offsets)s::integer[]
+          FROM go
+    ), rounds AS (
+        INSERT INTO rounds (round_id, room_id, number, topic, create_time)
+        SELECT d.round_id, %(room_id)s, d.number, d.topic, %(create_time)s
+          FROM go, unnest(%(round_ids)s::uuid[], %(numbers)s::integer[], %(topics)s::text[])
+               AS d(round_id, number, topic)
+    ), slot AS (
+        INSERT INTO room_slots (room_id, user_no, role, starts, ends)
+        SELECT %(room_id)s, %(host_no)s, 'host', %(starts)s, %(ends)s
+          FROM go CROSS JOIN LATERAL (SELECT pg_advisory_xact_lock(%(host_no)s)) AS one_writer
     )
-    {GUARD_HELD} FROM claimed
+    {GUARD_HELD} FROM go
 """
 _EARLIER_REQUEST = f"""
     SELECT {_ROOM} FROM rooms r {_ROUNDS}
@@ -122,43 +137,40 @@ _EARLIER_REQUEST = f"""
                          WHERE q.host_id = %(host_id)s AND q.request_id = %(request_id)s)
        AND {IF_GUARD_FAILED}
 """
-
-# The room, its rounds and the host's slot in one statement (foreign keys are checked
-# at its end).
-_ADD_ROOM = f"""
-    WITH room AS (
-        INSERT INTO rooms (room_id, host_id, guest_id, title, description, starts, ends,
-                           ics_uid, sequence, revision, create_time, update_time,
-                           reminder_offsets)
-        SELECT %(room_id)s, %(host_id)s, NULL, %(title)s, %(description)s, %(starts)s,
-               %(ends)s, %(ics_uid)s, %(sequence)s, 0, %(create_time)s, %(update_time)s,
-               %(reminder_offsets)s::integer[]
-         WHERE {IF_GUARD_HELD}
-    ), rounds AS (
-        INSERT INTO rounds (round_id, room_id, number, topic, create_time)
-        SELECT d.round_id, %(room_id)s, d.number, d.topic, %(create_time)s
-          FROM unnest(%(round_ids)s::uuid[], %(numbers)s::integer[], %(topics)s::text[])
-               AS d(round_id, number, topic)
-         WHERE {IF_GUARD_HELD}
+_BOOK = f"""
+    WITH updated AS (
+        UPDATE rooms SET guest_id = %(guest_id)s, sequence = %(sequence)s,
+                         update_time = %(update_time)s
+         WHERE room_id = %(room_id)s AND sequence = %(seen_sequence)s
+        RETURNING starts, ends
+    ), slot AS (
+        INSERT INTO room_slots (room_id, user_no, role, starts, ends)
+        SELECT %(room_id)s, %(guest_no)s, 'guest', u.starts, u.ends
+          FROM updated u
+               CROSS JOIN LATERAL (SELECT pg_advisory_xact_lock(%(guest_no)s)) AS one_writer
     )
-    INSERT INTO room_slots (room_id, user_no, role, starts, ends)
-    SELECT %(room_id)s, %(host_no)s, 'host', %(starts)s, %(ends)s
-      FROM (SELECT pg_advisory_xact_lock(%(host_no)s) WHERE {IF_GUARD_HELD}) AS one_writer
+    {GUARD_HELD} FROM updated
 """
-
-# Two transactions inserting slots that overlap each other's can deadlock inside the
-# exclusion constraint's check (each waits for the other's uncommitted row), and
-# PostgreSQL then takes a second to find it. So the writers of one person's slots go
-# one at a time: a transaction-scoped advisory lock per user, taken after the room's row
-# lock (the guard) and in user order. The constraint still decides; the lock only queues.
-_ADD_GUEST_SLOT = f"""
-    INSERT INTO room_slots (room_id, user_no, role, starts, ends)
-    SELECT %(room_id)s, %(guest_no)s, 'guest', %(starts)s, %(ends)s
-      FROM (SELECT pg_advisory_xact_lock(%(guest_no)s) WHERE {IF_GUARD_HELD}) AS one_writer
+_LEAVE = f"""
+    WITH updated AS (
+        UPDATE rooms SET guest_id = NULL, sequence = %(sequence)s, update_time = %(update_time)s
+         WHERE room_id = %(room_id)s AND sequence = %(seen_sequence)s
+        RETURNING 1
+    ), freed AS (
+        DELETE FROM room_slots
+         WHERE room_id = %(room_id)s AND role = 'guest' AND EXISTS (SELECT 1 FROM updated)
+    )
+    {GUARD_HELD} FROM updated
 """
-_DELETE_GUEST_SLOT = (
-    f"DELETE FROM room_slots WHERE room_id = %(room_id)s AND role = 'guest' AND {IF_GUARD_HELD}"
-)
+_MOVE = f"""
+    WITH updated AS (
+        UPDATE rooms SET starts = %(starts)s, ends = %(ends)s, sequence = %(sequence)s,
+                         update_time = %(update_time)s
+         WHERE room_id = %(room_id)s AND sequence = %(seen_sequence)s
+        RETURNING 1
+    )
+    {GUARD_HELD} FROM updated
+"""
 _LOCK_PARTICIPANTS = f"""
     SELECT pg_advisory_xact_lock(s.user_no)
       FROM (SELECT user_no FROM room_slots WHERE room_id = %(room_id)s AND {IF_GUARD_HELD}
@@ -167,6 +179,13 @@ _LOCK_PARTICIPANTS = f"""
 _MOVE_SLOTS = f"""
     UPDATE room_slots SET starts = %(starts)s, ends = %(ends)s
      WHERE room_id = %(room_id)s AND {IF_GUARD_HELD}
+"""
+_LOCK = f"""
+    WITH locked AS (
+        SELECT 1 FROM rooms WHERE room_id = %(room_id)s AND sequence = %(seen_sequence)s
+           FOR UPDATE
+    )
+    {GUARD_HELD} FROM locked
 """
 # Slots and invitees go with the room (ON DELETE CASCADE); the rounds first, as the
 # product asks.
@@ -289,22 +308,12 @@ class RoomsSql:
         return [room_from_row(row) for row in rows]
 
     def add(self, room: Room, host_no: int, request_id: uuid.UUID | None) -> None:
-        if request_id is None:
-            self._session.guard(GUARD_HELD, ())
-        else:
-            request = {"host_id": room.host_id, "request_id": request_id, "room_id": room.room_id}
-            self._session.guard(
-                _REQUEST_GUARD,
-                request,
-                current_sql=_EARLIER_REQUEST,
-                current_params=request,
-                load_current=room_from_row,
-            )
-        self._session.queue(
-            _ADD_ROOM,
+        request = {"host_id": room.host_id, "request_id": request_id}
+        self._session.guard(
+            _ADD,
             {
+                **request,
                 "room_id": room.room_id,
-                "host_id": room.host_id,
                 "title": room.title,
                 "description": room.description,
                 "starts": room.starts,
@@ -319,43 +328,47 @@ class RoomsSql:
                 "host_no": host_no,
                 "reminder_offsets": [int(o.total_seconds()) for o in room.reminder_offsets],
             },
-        )
-
-    def update(self, before: Room, after: Room, *, guest_no: int | None = None) -> None:
-        key = {"room_id": after.room_id}
-        self._session.guard(
-            _UPDATE_GUARD,
-            {
-                **key,
-                "guest_id": after.guest_id,
-                "starts": after.starts,
-                "ends": after.ends,
-                "sequence": after.sequence,
-                "update_time": after.update_time,
-                "seen_sequence": before.sequence,
-            },
-            current_sql=_CURRENT,
-            current_params=key,
+            current_sql=_EARLIER_REQUEST if request_id is not None else None,
+            current_params=request,
             load_current=room_from_row,
         )
-        times = {**key, "starts": after.starts, "ends": after.ends}
-        if before.guest_id is None and after.guest_id is not None:
-            assert guest_no is not None, "a new guest's slot needs their directory key"
-            self._session.queue(_ADD_GUEST_SLOT, {**times, "guest_no": guest_no})
-        elif before.guest_id is not None and after.guest_id is None:
-            self._session.queue(_DELETE_GUEST_SLOT, key)
-        if (before.starts, before.ends) != (after.starts, after.ends):
-            self._session.queue(_LOCK_PARTICIPANTS, key)
-            self._session.queue(_MOVE_SLOTS, times)
+
+    def book(self, before: Room, after: Room, guest_no: int) -> None:
+        self._guard(
+            _BOOK,
+            before,
+            after,
+            guest_id=after.guest_id,
+            guest_no=guest_no,
+            sequence=after.sequence,
+            update_time=after.update_time,
+        )
+
+    def leave(self, before: Room, after: Room) -> None:
+        self._guard(_LEAVE, before, after, sequence=after.sequence, update_time=after.update_time)
+
+    def reschedule(self, before: Room, after: Room) -> None:
+        times = {"starts": after.starts, "ends": after.ends}
+        self._guard(
+            _MOVE, before, after, **times, sequence=after.sequence, update_time=after.update_time
+        )
+        self._session.queue(_LOCK_PARTICIPANTS, {"room_id": after.room_id})
+        self._session.queue(_MOVE_SLOTS, {"room_id": after.room_id, **times})
 
     def remove(self, before: Room, after: Room) -> None:
+        self._guard(_LOCK, before, after)
         key = {"room_id": before.room_id}
+        self._session.queue(_DELETE_ROUNDS, key)
+        self._session.queue(_DELETE_ROOM, key)
+
+    def _guard(self, sql: str, before: Room, after: Room, **params: Any) -> None:
+        """Queue `sql` as the change's guard: it applies only to `before`'s version; a
+        lost race reads the room as it now stands."""
+        key = {"room_id": after.room_id}
         self._session.guard(
-            _LOCK_GUARD,
-            {**key, "seen_sequence": before.sequence},
+            sql,
+            {**key, "seen_sequence": before.sequence, **params},
             current_sql=_CURRENT,
             current_params=key,
             load_current=room_from_row,
         )
-        self._session.queue(_DELETE_ROUNDS, key)
-        self._session.queue(_DELETE_ROOM, key)

@@ -55,6 +55,19 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class Finished:
+    """An attempt's result, to record while holding the lease (`token`)."""
+
+    claimed: Claimed
+    token: uuid.UUID
+    state: State
+    outcome: Outcome | None
+    error: str | None
+    message_id: str | None
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
 class FailedMessage:
     id: int
     room_id: uuid.UUID

@@ -23,8 +23,8 @@ from scheduling_service.domain.outbox import (
     Attempt,
     Claimed,
     FailedMessage,
+    Finished,
     OutboxStats,
-    Outcome,
     State,
 )
 from scheduling_service.domain.queries import RoomQuery
@@ -64,16 +64,25 @@ class RoomRepository(Protocol):
         limit: int,
     ) -> list[Room]: ...
 
-    def add(self, room: Room, host_no: int, request_id: uuid.UUID | None) -> None:
-        """Queue the room's creation; guarded by the request id (a repeat finds the
-        room the first request created as `Written.current`)."""
+    # Each queues the room's own write of a change, first: the guard. It applies only
+    # if the room is still `before`'s version (a lost race finds the room as it now
+    # stands as `Written.current`); the participants' slots follow it.
 
-    def update(self, before: Room, after: Room, *, guest_no: int | None = None) -> None:
-        """Queue `after` in place of `before`, guarded by `before`'s version; the
-        participants' slots follow (`guest_no` is a new guest's directory key)."""
+    def add(self, room: Room, host_no: int, request_id: uuid.UUID | None) -> None:
+        """The room, its first round, the host's slot; with a request id, only if it is
+        the first (a repeat finds the room the first created as `Written.current`)."""
+
+    def book(self, before: Room, after: Room, guest_no: int) -> None:
+        """The guest, and their slot (`guest_no`: their directory key)."""
+
+    def leave(self, before: Room, after: Room) -> None:
+        """No guest any more; their slot freed."""
+
+    def reschedule(self, before: Room, after: Room) -> None:
+        """The new time; the participants' slots moved."""
 
     def remove(self, before: Room, after: Room) -> None:
-        """Queue the deletion of the room's rounds, then the room (guarded)."""
+        """The room's rounds deleted, then the room."""
 
 
 class OutboxRepository(Protocol):
@@ -83,30 +92,19 @@ class OutboxRepository(Protocol):
         before: Room | None,
         after: Room,
         invites: list[Invite],
+        reminders: ReminderPlan,
         people: People,
         *,
         now: datetime,
         cancel_reason: str = "",
     ) -> None:
-        """Queue the messages for `invites` (follows the guard)."""
-
-    def remind(self, room: Room, plan: ReminderPlan, people: People) -> None:
-        """Queue what the change does to the room's reminders (follows the guard)."""
+        """Queue the messages for `invites` and what the change does to the room's
+        reminders (follows the guard)."""
 
     async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[Claimed]: ...
 
-    async def finish(
-        self,
-        claimed: Claimed,
-        token: uuid.UUID,
-        *,
-        state: State,
-        outcome: Outcome | None,
-        error: str | None,
-        message_id: str | None,
-        next_attempt_at: datetime | None,
-    ) -> State | None:
-        """Record an attempt's result; None when the lease was lost."""
+    async def finish(self, results: list[Finished]) -> dict[int, State]:
+        """Record attempts' results; a message whose lease was lost is left out."""
 
     async def failed(self, limit: int) -> list[FailedMessage]: ...
 

@@ -10,6 +10,7 @@ the same bytes (same Message-ID, UID, SEQUENCE), which calendars treat as one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import uuid
@@ -18,7 +19,14 @@ from datetime import datetime, timedelta
 from scheduling_service import metrics
 from scheduling_service.config import Settings
 from scheduling_service.domain import reminders
-from scheduling_service.domain.outbox import Attempt, Claimed, OutboxStats, Outcome, State
+from scheduling_service.domain.outbox import (
+    Attempt,
+    Claimed,
+    Finished,
+    OutboxStats,
+    Outcome,
+    State,
+)
 from scheduling_service.service_layer.ports import (
     Clock,
     Database,
@@ -33,6 +41,12 @@ log = get_logger(__name__)
 
 CHANNEL = "notification_outbox"
 _STATS_EVERY_S = 5.0
+
+
+async def _finish(
+    batch: list[tuple[Finished, asyncio.Future[State | None]]], uow: UnitOfWork
+) -> dict[int, State]:
+    return await uow.outbox.finish([finished for finished, _ in batch])
 
 
 def backoff_s(attempts: int, minimum: float, maximum: float) -> float:
@@ -63,6 +77,9 @@ class Relay:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._claiming_done = asyncio.Event()
+        # Results waiting to be recorded, and the task recording a batch of them.
+        self._unrecorded: list[tuple[Finished, asyncio.Future[State | None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         background = [
@@ -190,23 +207,29 @@ class Relay:
         message_id: str | None,
         next_at: datetime | None,
     ) -> State | None:
-        async def work(uow: UnitOfWork) -> State | None:
-            return await uow.outbox.finish(
-                item,
-                token,
-                state=state,
-                outcome=outcome,
-                error=error,
-                message_id=message_id,
-                next_attempt_at=next_at,
-            )
+        """The state recorded, None when the lease was lost or the database did not
+        answer (the message then goes again when its lease ends: a repeat, never a
+        loss). Results that arrive while a batch is being written go in the next one:
+        one statement for many deliveries when the relay is busy."""
+        recorded: asyncio.Future[State | None] = asyncio.get_running_loop().create_future()
+        finished = Finished(item, token, state, outcome, error, message_id, next_at)
+        self._unrecorded.append((finished, recorded))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_batches())
+        return await recorded
 
-        try:
-            return await self._db.run(work)
-        except Exception as error:
-            # The lease runs out and the message goes again: a repeat, never a loss.
-            log.warning("outbox result not recorded", error=str(error))
-            return None
+    async def _record_batches(self) -> None:
+        while self._unrecorded:
+            batch, self._unrecorded = self._unrecorded, []
+
+            try:
+                states = await self._db.run(functools.partial(_finish, batch))
+            except Exception as error:
+                log.warning("outbox results not recorded", error=str(error), messages=len(batch))
+                states = {}
+            for finished, recorded in batch:
+                if not recorded.done():
+                    recorded.set_result(states.get(finished.claimed.id))
 
     def _decide(self, item: Claimed, attempt: Attempt) -> tuple[State, datetime | None]:
         if attempt.outcome in (Outcome.DELIVERED, Outcome.DRY_RUN):

@@ -171,7 +171,7 @@ class RoomService:
                 Change.BOOKED,
                 now,
                 decide=lambda before: before.booked_by(caller.user_id, now),
-                store=lambda before, after: uow.rooms.update(before, after, guest_no=guest_no),
+                store=lambda before, after: uow.rooms.book(before, after, guest_no),
             )
 
         return await self._db.run(work, time_left_s=time_left_s)
@@ -190,7 +190,7 @@ class RoomService:
                 Change.LEFT,
                 now,
                 decide=lambda before: before.left_by(caller.user_id, now),
-                store=uow.rooms.update,
+                store=uow.rooms.leave,
             )
 
         return await self._db.run(work, time_left_s=time_left_s)
@@ -212,7 +212,7 @@ class RoomService:
         async def work(uow: UnitOfWork) -> Seen:
             await uow.directory.register(caller)
             return await _change(
-                uow, command.room_id, caller, Change.RESCHEDULED, now, decide, uow.rooms.update
+                uow, command.room_id, caller, Change.RESCHEDULED, now, decide, uow.rooms.reschedule
             )
 
         return await self._db.run(work, time_left_s=time_left_s)
@@ -266,11 +266,16 @@ async def _change(
         if after is before:
             return seen_by(before, caller)  # nothing to change (a retried booking by its winner)
         store(before, after)
-        invites = invites_for(change, before, after, people.holders)
         uow.outbox.record(
-            change, before, after, invites, people, now=now, cancel_reason=cancel_reason
+            change,
+            before,
+            after,
+            invites_for(change, before, after, people.holders),
+            reminders.plan(change, before, after, now),
+            people,
+            now=now,
+            cancel_reason=cancel_reason,
         )
-        uow.outbox.remind(after, reminders.plan(change, before, after, now), people)
         uow.changes.record(change, before, after, now)
         written = await uow.commit()
         if written.applied:

@@ -24,6 +24,7 @@ from scheduling_service.domain.outbox import (
     Attempt,
     Claimed,
     FailedMessage,
+    Finished,
     OutboxStats,
     Outcome,
     State,
@@ -217,7 +218,16 @@ class FakeRooms:
 
         self._uow.queue(insert)
 
-    def update(self, before: Room, after: Room, *, guest_no: int | None = None) -> None:
+    def book(self, before: Room, after: Room, guest_no: int) -> None:
+        self._update(before, after, guest_no)
+
+    def leave(self, before: Room, after: Room) -> None:
+        self._update(before, after, None)
+
+    def reschedule(self, before: Room, after: Room) -> None:
+        self._update(before, after, None)
+
+    def _update(self, before: Room, after: Room, guest_no: int | None) -> None:
         store = self._store
 
         def seen() -> None:
@@ -281,13 +291,17 @@ class FakeOutbox:
         before: Room | None,
         after: Room,
         invites: list[Invite],
+        reminders: ReminderPlan,
         people: People,
         *,
         now: datetime,
         cancel_reason: str = "",
     ) -> None:
-        if not invites:
-            return
+        if invites:
+            self._invite(after, invites, people, change)
+        self._remind(after, reminders, people)
+
+    def _invite(self, after: Room, invites: list[Invite], people: People, change: Change) -> None:
         store = self._store
 
         def write() -> None:
@@ -298,7 +312,8 @@ class FakeOutbox:
                     continue  # skipped: no address known
                 for older in store.outbox:
                     if (
-                        older.ics_uid == after.ics_uid
+                        older.reminder is None
+                        and older.ics_uid == after.ics_uid
                         and older.recipient.user_id == invite.recipient_id
                         and older.state is State.PENDING
                         and older.lease is None
@@ -318,7 +333,7 @@ class FakeOutbox:
 
         self._uow.queue(write)
 
-    def remind(self, room: Room, plan: ReminderPlan, people: People) -> None:
+    def _remind(self, room: Room, plan: ReminderPlan, people: People) -> None:
         if not plan.changes_anything:
             return
         store = self._store
@@ -389,23 +404,16 @@ class FakeOutbox:
             reminder,
         )
 
-    async def finish(
-        self,
-        claimed: Claimed,
-        token: uuid.UUID,
-        *,
-        state: State,
-        outcome: Outcome | None,
-        error: str | None,
-        message_id: str | None,
-        next_attempt_at: datetime | None,
-    ) -> State | None:
-        message = next(m for m in self._store.outbox if m.id == claimed.id)
-        if message.lease != token:
-            return None
-        message.lease, message.state, message.last_error = None, state, error
-        message.outcome = outcome
-        return state
+    async def finish(self, results: list[Finished]) -> dict[int, State]:
+        recorded = {}
+        for result in results:
+            message = next(m for m in self._store.outbox if m.id == result.claimed.id)
+            if message.lease != result.token:
+                continue
+            message.lease, message.state, message.last_error = None, result.state, result.error
+            message.outcome = result.outcome
+            recorded[message.id] = result.state
+        return recorded
 
     async def failed(self, limit: int) -> list[FailedMessage]:
         return [
