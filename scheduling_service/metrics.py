@@ -22,9 +22,11 @@ OUTBOX_DELIVERED = Counter(
 )
 OUTBOX_RETRIED = Counter("scheduling_outbox_retried_total", "Attempts that will be retried")
 OUTBOX_FAILED = Counter("scheduling_outbox_failed_total", "Messages given up on")
-OUTBOX_PENDING = Gauge("scheduling_outbox_pending", "Messages waiting to be delivered")
+OUTBOX_PENDING = Gauge(
+    "scheduling_outbox_pending", "Messages due and not yet delivered (reminders count once due)"
+)
 OUTBOX_OLDEST_PENDING = Gauge(
-    "scheduling_outbox_oldest_pending_seconds", "Age of the oldest message waiting"
+    "scheduling_outbox_oldest_pending_seconds", "How long the longest-waiting due message waited"
 )
 
 REMINDERS_SCHEDULED = Counter(

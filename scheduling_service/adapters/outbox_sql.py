@@ -110,14 +110,17 @@ _CLAIM = """
       FROM claimed c LEFT JOIN rooms r ON r.room_id = c.room_id
 """
 # Attempts' results, recorded only where the lease is still held (a message whose lease
-# ran out may be another relay's now).
+# ran out may be another relay's now). A room's messages all carry its UID: looking for
+# a newer invite by room_id reads notification_outbox_by_room, a few rows however large
+# the outbox (by UID alone it read the whole index, and bookings slowed as rooms grew).
 _FINISH = """
     UPDATE notification_outbox o
        SET state = CASE
                WHEN r.state = 'pending' AND o.kind = 'invite' AND EXISTS (
                    SELECT 1 FROM notification_outbox n
-                    WHERE n.ics_uid = o.ics_uid AND n.recipient_id = o.recipient_id
-                      AND n.kind = 'invite' AND n.sequence > o.sequence) THEN 'superseded'
+                    WHERE n.room_id = o.room_id AND n.recipient_id = o.recipient_id
+                      AND n.ics_uid = o.ics_uid AND n.kind = 'invite'
+                      AND n.sequence > o.sequence) THEN 'superseded'
                ELSE r.state END,
            next_attempt_at = coalesce(r.next_attempt_at, o.next_attempt_at),
            lease_token = NULL, lease_until = NULL, outcome = r.outcome,
@@ -144,8 +147,8 @@ _RETRY = """
      WHERE o.state = 'failed' AND (%(all)s OR o.id = ANY(%(ids)s::bigint[]))
        AND (o.kind = 'reminder' OR NOT EXISTS (
            SELECT 1 FROM notification_outbox n
-            WHERE n.ics_uid = o.ics_uid AND n.recipient_id = o.recipient_id
-              AND n.kind = 'invite' AND n.sequence > o.sequence))
+            WHERE n.room_id = o.room_id AND n.recipient_id = o.recipient_id
+              AND n.ics_uid = o.ics_uid AND n.kind = 'invite' AND n.sequence > o.sequence))
     RETURNING o.id
 """
 # Finished messages hold addresses; they are not kept past the retention.
@@ -158,12 +161,21 @@ _PURGE = """
     )
     SELECT count(*) FROM gone
 """
+# What waits to go: every pending invite, and the reminders whose time has come (one
+# due next week is not late). Age counts from when a message was due: an invite when it
+# was written, a reminder at its due time. Only pending and failed rows are read (the
+# partial index on pending rows, the one on state), never the delivered history.
 _STATS = """
-    SELECT count(*) FILTER (WHERE state = 'pending'),
-           count(*) FILTER (WHERE state = 'failed'),
-           coalesce(extract(epoch FROM now() - min(create_time)
-                    FILTER (WHERE state = 'pending')), 0)
-      FROM notification_outbox
+    WITH waiting AS (
+        SELECT CASE WHEN kind = 'invite' THEN create_time
+                    ELSE session_start - make_interval(secs => offset_s) END AS due
+          FROM notification_outbox
+         WHERE state = 'pending'
+           AND (kind = 'invite' OR session_start - make_interval(secs => offset_s) <= now())
+    )
+    SELECT (SELECT count(*) FROM waiting),
+           (SELECT count(*) FROM notification_outbox WHERE state = 'failed'),
+           coalesce(extract(epoch FROM now() - (SELECT min(due) FROM waiting)), 0)
 """
 
 _CHANGES = {
