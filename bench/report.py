@@ -204,8 +204,10 @@ def table(results: Results) -> str:
             )
         if "drain_s" in r:
             notes = f"{r['invites_per_s']} invites/s queued; drained {_fmt(r['drain_s'])} s after"
+        # book_growth holds one throughput per size: the notes show them.
+        rate = None if "booked_rooms" in r else r.get("throughput")
         lines.append(
-            f"{name:<16}{_fmt(r.get('throughput')):>10}{_fmt(r.get('p50_ms')):>9}"
+            f"{name:<16}{_fmt(rate):>10}{_fmt(r.get('p50_ms')):>9}"
             f"{_fmt(r.get('p99_ms')):>9}{_fmt(r.get('max_ms')):>9}"
             f"{(f'{ratio:.2f} {ceiling}' if ratio is not None else ''):>12}  {notes}"
         )
