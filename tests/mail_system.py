@@ -7,6 +7,9 @@ by the invite and the reminder end-to-end tests.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -110,6 +113,16 @@ class System:
         and a row is final only once its mail was accepted (or given up on): after this,
         nothing more arrives."""
         await until(lambda: self.outbox()["pending"] == 0, within_s)
+
+    def outbox_command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`python -m scheduling_service outbox ARGS` on this system's database."""
+        return subprocess.run(
+            [sys.executable, "-m", "scheduling_service", "outbox", *args],
+            env={**os.environ, "DATABASE_URL": self.database_url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     def least_attempts(self) -> int:
         with psycopg.connect(postgres.libpq_url(self.database_url)) as conn:

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 
 import grpc
@@ -232,19 +229,12 @@ async def test_killed_mid_relay_loses_nothing_and_repeats_the_same_message(
     assert all(len(versions) == 1 for versions in copies.values())  # repeats are identical
 
 
-def _outbox_command(system: System, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scheduling_service", "outbox", *args],
-        env={**os.environ, "DATABASE_URL": system.database_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 async def test_operators_list_retry_and_purge_failed_messages(system: System) -> None:
     system.notification()
     replica = system.scheduling()
+    nothing = system.outbox_command("failed")
+    assert (nothing.returncode, nothing.stdout) == (0, "")
+    assert nothing.stderr.strip() == "no failed messages"
     system.sink.handler.mode = "550 5.1.1 no such mailbox"
     (_, as_host), (guest, as_guest) = person("host"), person("guest")
     async with client(replica) as stub:
@@ -252,21 +242,21 @@ async def test_operators_list_retry_and_purge_failed_messages(system: System) ->
         await stub.BookRoom(pb.BookRoomRequest(room_id=room.room_id), metadata=as_guest)
     await until(lambda: system.outbox()["failed"] == 2)
 
-    listed = _outbox_command(system, "failed")
+    listed = system.outbox_command("failed")
     assert listed.returncode == 0, listed.stderr
     failed = [json.loads(line) for line in listed.stdout.splitlines()]
     assert {f["recipient_id"] for f in failed} >= {guest}
     assert all("550" in f["last_error"] and f["ics_uid"] == room.ics_uid for f in failed)
 
     system.sink.handler.mode = "ok"  # the mailbox exists now
-    retried = _outbox_command(system, "retry", "--all")
+    retried = system.outbox_command("retry", "--all")
     assert retried.returncode == 0 and "queued again: 2" in retried.stdout
     await until(lambda: len(system.mails()) == 2)
     await system.settled()
 
-    kept = _outbox_command(system, "purge")  # the default retention keeps today's
+    kept = system.outbox_command("purge")  # the default retention keeps today's
     assert kept.stdout.strip() == "deleted: 0"
-    purged = _outbox_command(system, "purge", "--older-than-hours", "0")
+    purged = system.outbox_command("purge", "--older-than-hours", "0")
     assert purged.stdout.strip() == "deleted: 2"
     assert sum(system.outbox().values()) == 0
 

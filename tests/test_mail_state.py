@@ -9,7 +9,14 @@ import time
 from scheduling.v1 import scheduling_pb2 as pb
 
 from tests.mail_system import System, client, person
-from tests.scheduling_service.client import auth, create_request, future, new_user, ts
+from tests.scheduling_service.client import (
+    auth,
+    create_request,
+    future,
+    new_user,
+    trusted,
+    ts,
+)
 
 M = pb.ParticipantMail
 
@@ -35,6 +42,8 @@ async def test_participants_see_their_mail_go_from_pending_to_sent_and_to_failed
         assert states(await seen(as_guest)) == {host: pending, guest: pending}
         stranger = await seen(auth(new_user("stranger")))
         assert list(stranger.mail) == []
+        backend = await seen(trusted())  # sees the room whole, not the people's mail
+        assert (backend.guest_id, list(backend.mail)) == (guest, [])
 
         system.notification()
         sent = (M.STATE_SENT, M.KIND_INVITATION, "")

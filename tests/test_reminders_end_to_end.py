@@ -7,6 +7,7 @@ positive signal (a mail, an outbox row's final state), never a fixed sleep."""
 from __future__ import annotations
 
 import asyncio
+import json
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import psycopg
+from google.protobuf.duration_pb2 import Duration
 from scheduling.v1 import scheduling_pb2 as pb
 
 from tests import postgres
@@ -83,7 +85,8 @@ async def test_a_booking_reminds_each_participant_at_each_offset_and_not_before(
     system: System,
 ) -> None:
     system.notification()
-    replica = system.scheduling(REMINDER_OFFSETS="14s,7s")
+    metrics = free_port()
+    replica = system.scheduling(REMINDER_OFFSETS="14s,7s", METRICS_PORT=str(metrics))
     starts = soon(20)
     async with client(replica) as stub:
         room, (host, _), (guest, _) = await book(stub, starts)
@@ -97,6 +100,42 @@ async def test_a_booking_reminds_each_participant_at_each_offset_and_not_before(
         assert reminder.calendar_parts == 0  # not an iTIP message: nothing to import
         assert reminder.subject.startswith(f"Reminder: {room.title} starts in")
     assert reminder_rows(system) == Counter({"delivered": 4})
+    counters = await scrape(metrics)
+    assert b"scheduling_reminders_scheduled_total 4.0" in counters
+    assert b'scheduling_reminders_sent_total{outcome="DELIVERED"} 4.0' in counters
+
+
+async def scrape(port: int) -> bytes:
+    url = f"http://127.0.0.1:{port}/metrics"
+    return await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read())
+
+
+async def test_a_rooms_own_offsets_are_shown_kept_by_a_reschedule_and_used(
+    system: System,
+) -> None:
+    replica = system.scheduling()  # the service's default offsets: 24 h and 1 h
+    later = soon(5 * 3600)
+    own = [Duration(seconds=300), Duration(seconds=1200)]  # in any order, whole minutes
+    async with client(replica) as stub:
+        (host, as_host), (guest, as_guest) = person("host"), person("guest")
+        room = await stub.CreateRoom(
+            create_request(soon(3 * 3600), reminder_offsets=own), metadata=as_host
+        )
+        assert [d.seconds for d in room.reminder_offsets] == [1200, 300]
+        moved = await stub.RescheduleRoom(
+            pb.RescheduleRoomRequest(room_id=room.room_id, start_time=ts(later)),
+            metadata=as_host,
+        )
+        assert [d.seconds for d in moved.reminder_offsets] == [1200, 300]
+        await stub.BookRoom(pb.BookRoomRequest(room_id=room.room_id), metadata=as_guest)
+    with psycopg.connect(postgres.libpq_url(system.database_url)) as conn:
+        rows = conn.execute(
+            "SELECT recipient_id, offset_s, next_attempt_at FROM notification_outbox"
+            " WHERE kind = 'reminder' AND state = 'pending'"
+        ).fetchall()
+    assert sorted(rows) == sorted(
+        (user, s, later - timedelta(seconds=s)) for user in (host, guest) for s in (1200, 300)
+    )
 
 
 async def test_a_reschedule_moves_the_reminders_to_the_new_time(system: System) -> None:
@@ -171,9 +210,7 @@ async def test_late_reminders_say_how_soon_and_too_late_ones_are_dropped(system:
         assert reminder.arrived > reminder.due  # late, and it says how soon
         assert reminder.subject.endswith("starts in 1 minute")
         assert reminder.arrived < late_start
-    url = f"http://127.0.0.1:{metrics}/metrics"
-    body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read())
-    assert b'scheduling_reminders_dropped_total{reason="too_late"} 2.0' in body
+    assert b'scheduling_reminders_dropped_total{reason="too_late"} 2.0' in await scrape(metrics)
 
 
 async def test_a_killed_replica_loses_no_reminder_and_sends_none_twice(system: System) -> None:
@@ -209,3 +246,27 @@ def _least_reminder_attempts(system: System) -> int:
             "SELECT min(attempts) FROM notification_outbox WHERE kind = 'reminder'"
         ).fetchone()
         return int(row[0]) if row and row[0] is not None else 0
+
+
+async def test_failed_reminders_are_listed_and_retried_by_operators(system: System) -> None:
+    system.notification()
+    replica = system.scheduling(REMINDER_OFFSETS="15s")
+    system.sink.handler.mode = "550 5.1.1 no such mailbox"
+    starts = soon(30)
+    async with client(replica) as stub:
+        room, (host, _), (guest, _) = await book(stub, starts)
+    await until(lambda: reminder_rows(system) == Counter({"failed": 2}), within_s=30)
+
+    listed = system.outbox_command("failed")
+    assert listed.returncode == 0, listed.stderr
+    failed = [json.loads(line) for line in listed.stdout.splitlines()]
+    reminded = [f for f in failed if f["method"] == "REMINDER"]
+    assert {f["recipient_id"] for f in reminded} == {host, guest}
+    assert all(f["ics_uid"] == room.ics_uid and "550" in f["last_error"] for f in reminded)
+
+    system.sink.handler.mode = "ok"
+    retried = system.outbox_command("retry", *(f"--id={f['id']}" for f in reminded))
+    assert retried.returncode == 0 and "queued again: 2" in retried.stdout
+    await until(lambda: reminder_rows(system) == Counter({"delivered": 2}), within_s=20)
+    assert {who(r) for r in reminders(system)} == {host, guest}
+    assert all(r.arrived < starts for r in reminders(system))

@@ -25,12 +25,19 @@ class Watcher:
             env=cli_env(),
         )
         self.lines: queue.Queue[str] = queue.Queue()
+        self.errors: list[str] = []  # drained as it comes: a full pipe would block the CLI
         threading.Thread(target=self._read, daemon=True).start()
+        self._errors_read = threading.Thread(target=self._read_errors, daemon=True)
+        self._errors_read.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.put(line)
+
+    def _read_errors(self) -> None:
+        assert self.process.stderr is not None
+        self.errors.extend(self.process.stderr)
 
     def until(self, wanted: str, room_id: str = "", timeout: float = 20.0) -> dict[str, Any]:
         """The first event of type `wanted` (for `room_id`), skipping others."""
@@ -56,8 +63,8 @@ class Watcher:
             self.process.kill()
             self.process.wait()
             raise
-        assert self.process.stderr is not None
-        return code, self.process.stderr.read()
+        self._errors_read.join(5)  # the pipe's end: everything the CLI wrote
+        return code, "".join(self.errors)
 
 
 def test_watch_prints_a_created_event_and_exits_0_on_ctrl_c(server: SchedulingProcess) -> None:

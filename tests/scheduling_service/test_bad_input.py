@@ -43,6 +43,23 @@ CREATE_CASES = {
     "negative duration": ({"duration": Duration(seconds=-3600)}, "duration"),
     "fractional duration": ({"duration": Duration(seconds=3600, nanos=1)}, "duration"),
     "request id not a uuid": ({"request_id": "retry-1"}, "request_id"),
+    "four reminders": (
+        {"reminder_offsets": [Duration(seconds=m * 60) for m in (10, 20, 30, 40)]},
+        "reminder_offsets",
+    ),
+    "reminder under 5 minutes": (
+        {"reminder_offsets": [Duration(seconds=240)]},
+        "reminder_offsets[0]",
+    ),
+    "reminder over 7 days": (
+        {"reminder_offsets": [Duration(seconds=3600), Duration(seconds=7 * 86400 + 60)]},
+        "reminder_offsets[1]",
+    ),
+    "reminder not whole minutes": (
+        {"reminder_offsets": [Duration(seconds=330)]},
+        "reminder_offsets[0]",
+    ),
+    "negative reminder": ({"reminder_offsets": [Duration(seconds=-600)]}, "reminder_offsets[0]"),
 }
 
 

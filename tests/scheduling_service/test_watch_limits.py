@@ -101,6 +101,8 @@ async def test_stalled_watcher_is_cut_and_others_keep_receiving(database_url, tm
             aio.insecure_channel(replica.address) as channel,
         ):
             stub = pb_grpc.SchedulingServiceStub(channel)
+            # A resume point (revision 0 would ask for a snapshot instead).
+            await stub.CreateRoom(create_request(), metadata=auth(new_user()))
             start = head(db)
             stalled = pb_grpc.SchedulingServiceStub(slow_channel).WatchRooms(
                 pb.WatchRoomsRequest(since_revision=start), metadata=auth("slow")
@@ -196,5 +198,28 @@ async def test_a_filtered_watcher_on_a_busy_system_still_gets_heartbeats(
         assert len(beats) >= 3
         assert beats[-1].revision > beats[0].revision  # the resume point moves on
         assert all(e.type == T.TYPE_HEARTBEAT for e in watcher.events)
+    finally:
+        assert replica.stop() == 0
+
+
+async def test_a_connection_holds_at_most_its_streams_and_queues_the_rest(
+    database_url, tmp_path
+) -> None:
+    replica = SchedulingProcess(database_url, tmp_path, GRPC_MAX_STREAMS_PER_CONNECTION="2").start()
+    synced = lambda events: any(e.type == T.TYPE_SYNCED for e in events)  # noqa: E731
+    try:
+        async with aio.insecure_channel(replica.address) as channel:
+            stub = pb_grpc.SchedulingServiceStub(channel)
+            first, second = (Watcher(stub, pb.WatchRoomsRequest()) for _ in range(2))
+            await first.until(synced)
+            await second.until(synced)
+            third = Watcher(stub, pb.WatchRoomsRequest())
+            # The connection's two streams are taken: the third waits in the client.
+            with pytest.raises(TimeoutError):
+                await third.until(synced, within_s=1.0)
+            await first.cancel()
+            await third.until(synced)  # its turn came when a stream closed
+            await second.cancel()
+            await third.cancel()
     finally:
         assert replica.stop() == 0

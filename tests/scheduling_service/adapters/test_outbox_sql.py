@@ -10,9 +10,9 @@ import pytest
 
 from scheduling_service.adapters import schema
 from scheduling_service.adapters.database import PostgresDatabase, SqlUnitOfWork, libpq_url
-from scheduling_service.config import Settings
 from scheduling_service.domain.outbox import OutboxStats
 from tests import postgres
+from tests.scheduling_service.adapters.harness import opened
 
 _ROW = """
     INSERT INTO notification_outbox (room_id, ics_uid, sequence, method, recipient_id, message,
@@ -29,12 +29,8 @@ _ROW = """
 async def database(postgres_server: str) -> AsyncIterator[PostgresDatabase]:
     with postgres.fresh_database(postgres_server) as url:
         schema.upgrade_to_head(url)
-        db = PostgresDatabase(url, Settings(db_pool_size=1, db_pool_overflow=0))
-        await db.open()
-        try:
+        async with opened(url) as db:
             yield db
-        finally:
-            await db.close()
 
 
 def _insert(db: PostgresDatabase, *, kind: str, state: str, age: int = 0, **reminder: int) -> None:

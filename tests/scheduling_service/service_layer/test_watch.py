@@ -194,3 +194,29 @@ async def test_closing_the_hub_ends_every_watcher_and_waits_for_them() -> None:
         system.hub.close()
         await system.hub.wait_closed(5)
         assert all(task.done() for task in tasks) and len(ended) == 3
+
+
+async def test_an_event_reaches_every_watcher_in_at_most_two_serializations() -> None:
+    async with running(heartbeat_s=0.05) as system:
+        room = await system.create(1)
+        viewers = [HOST, GUEST, TRUSTED, *(person(f"stranger{i}") for i in range(20))]
+        sessions = [system.watches.open(Watch(1, WatchFilter(), v)) for v in viewers]
+        streams = [session.events() for session in sessions]
+        for stream in streams:  # a heartbeat: past its backlog, waiting for live events
+            assert await _next(stream) == "HEARTBEAT 1"
+        await system.rooms.book_room(GUEST, room)
+        system.notices.notify()
+        got = []
+        for stream in streams:
+            async with asyncio.timeout(5):
+                while (data := await anext(stream)).startswith(b"HEARTBEAT"):
+                    pass
+            got.append(data)
+        for session in sessions:
+            session.close()
+        # The very same bytes objects: one for the participants (and the trusted
+        # backend), one for everyone else; nothing serialized per watcher.
+        assert len({id(data) for data in got}) == 2
+        assert got[0] is got[1] is got[2] and got[3] is got[-1]
+        assert got[0].decode() == f"BOOKED {room} guest"
+        assert got[3].decode() == f"BOOKED {room} booked"
