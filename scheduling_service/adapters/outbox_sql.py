@@ -14,15 +14,13 @@ import functools
 import uuid
 from datetime import datetime
 
-from google.protobuf.duration_pb2 import Duration
-from notification.v1 import notification_pb2 as npb
 from psycopg.rows import TupleRow
 
 from scheduling_service import metrics
-from scheduling_service.adapters import wire
+from scheduling_service.adapters import outbox_messages
 from scheduling_service.adapters.session import IF_GUARD_HELD, Session
 from scheduling_service.domain.changes import Change
-from scheduling_service.domain.invites import Invite, Method, holders_after
+from scheduling_service.domain.invites import Invite, holders_after
 from scheduling_service.domain.outbox import (
     Claimed,
     FailedMessage,
@@ -30,9 +28,9 @@ from scheduling_service.domain.outbox import (
     OutboxStats,
     State,
 )
-from scheduling_service.domain.reminders import Due, Reminder, ReminderPlan
+from scheduling_service.domain.reminders import Due, ReminderPlan
 from scheduling_service.domain.room import Room
-from scheduling_service.domain.users import Contact, People
+from scheduling_service.domain.users import People
 from servicekit.logs import get_logger
 
 log = get_logger(__name__)
@@ -178,13 +176,6 @@ _STATS = """
            coalesce(extract(epoch FROM now() - (SELECT min(due) FROM waiting)), 0)
 """
 
-_CHANGES = {
-    Change.BOOKED: npb.CHANGE_BOOKED,
-    Change.RESCHEDULED: npb.CHANGE_RESCHEDULED,
-    Change.LEFT: npb.CHANGE_GUEST_LEFT,
-    Change.CANCELLED: npb.CHANGE_CANCELLED,
-}
-
 
 class OutboxSql:
     def __init__(self, session: Session) -> None:
@@ -217,7 +208,7 @@ class OutboxSql:
                 messages.append(b"")
                 states.append(State.SKIPPED.value)
                 continue
-            message = _calendar_message(
+            message = outbox_messages.calendar_message(
                 change, before, after, invite, people.contacts, contact, now, cancel_reason
             )
             messages.append(message.SerializeToString())
@@ -228,7 +219,9 @@ class OutboxSql:
             if contact is None or not contact.email:
                 continue  # the invitation's `skipped` row already says why
             reminded.append(reminder.recipient_id)
-            payloads.append(_reminder_message(after, reminder, people.contacts, contact))
+            payloads.append(
+                outbox_messages.reminder_message(after, reminder, people.contacts, contact)
+            )
             dues.append(reminder.due)
             offsets.append(int(reminder.offset.total_seconds()))
         self._session.queue(
@@ -332,89 +325,3 @@ def _skipped(room: Room, invite: Invite) -> None:
         recipient_id=invite.recipient_id,
         method=invite.method.value,
     )
-
-
-def _participant(contact: Contact) -> npb.Participant:
-    return npb.Participant(email=contact.email or "", display_name=contact.name or "")
-
-
-def _recipient(contact: Contact) -> npb.Recipient:
-    return npb.Recipient(
-        email=contact.email or "",
-        display_name=contact.name or "",
-        time_zone=contact.zoneinfo or "",
-    )
-
-
-def _rounds(room: Room) -> list[npb.EventRound]:
-    return [npb.EventRound(number=r.number, topic=r.topic) for r in room.rounds]
-
-
-def _reminder_message(
-    room: Room, reminder: Reminder, contacts: dict[str, Contact], recipient: Contact
-) -> bytes:
-    """The reminder as the notification service renders it; the relay adds the time of
-    each attempt (the body says how soon the session starts from then)."""
-    return npb.ReminderMessage(
-        uid=room.ics_uid,
-        start_time=wire.timestamp(room.starts),
-        end_time=wire.timestamp(room.ends),
-        title=room.title,
-        description=room.description,
-        rounds=_rounds(room),
-        recipient=_recipient(recipient),
-        participants=[
-            _participant(contacts[user])
-            for user in room.participants
-            if user in contacts and contacts[user].email
-        ],
-        offset=Duration(seconds=int(reminder.offset.total_seconds())),
-        due_time=wire.timestamp(reminder.due),
-    ).SerializeToString()
-
-
-def _calendar_message(
-    change: Change,
-    before: Room | None,
-    room: Room,
-    invite: Invite,
-    contacts: dict[str, Contact],
-    recipient: Contact,
-    now: datetime,
-    cancel_reason: str,
-) -> npb.CalendarMessage:
-    def participant(user_id: str) -> npb.Participant:
-        return _participant(contacts[user_id])
-
-    def reachable(user_id: str | None) -> bool:
-        return user_id is not None and user_id in contacts and bool(contacts[user_id].email)
-
-    event = npb.CalendarEvent(
-        uid=room.ics_uid,
-        sequence=room.sequence,
-        start_time=wire.timestamp(room.starts),
-        end_time=wire.timestamp(room.ends),
-        title=room.title,
-        description=room.description,
-        cancel_reason=cancel_reason if invite.method is Method.CANCEL else "",
-        rounds=_rounds(room),
-    )
-    if change is Change.RESCHEDULED and before is not None:
-        event.previous_start_time.CopyFrom(wire.timestamp(before.starts))
-        event.previous_end_time.CopyFrom(wire.timestamp(before.ends))
-    message = npb.CalendarMessage(
-        method=npb.METHOD_REQUEST if invite.method is Method.REQUEST else npb.METHOD_CANCEL,
-        event=event,
-        attendees=[participant(user) for user in room.participants if reachable(user)],
-        recipient=_recipient(recipient),
-        dtstamp=wire.timestamp(now),
-        uninvite=invite.uninvite,
-        change=_CHANGES[change],
-    )
-    if reachable(room.host_id):
-        message.organizer.CopyFrom(participant(room.host_id))
-    departed = before.guest_id if change is Change.LEFT and before is not None else None
-    if reachable(departed):
-        assert departed is not None
-        message.departed.CopyFrom(participant(departed))
-    return message

@@ -1,0 +1,142 @@
+"""Rooms: reads, and the guarded writes of each change (adapters/rooms_sql.py's twin)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from scheduling_service.domain import errors
+from scheduling_service.domain.queries import RoomQuery
+from scheduling_service.domain.room import Room
+from scheduling_service.domain.users import People, User
+
+if TYPE_CHECKING:
+    from tests.scheduling_service.service_layer.fakes.database import FakeUnitOfWork
+from tests.scheduling_service.service_layer.fakes.store import GuardFailed, Slot
+
+
+class FakeRooms:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+        self._store = uow.store
+
+    async def get(self, room_id: uuid.UUID, viewer: User) -> Room | None:
+        self._store.reads += 1
+        return self._store.rooms.get(room_id)
+
+    async def get_for_change(
+        self, room_id: uuid.UUID, caller_id: str
+    ) -> tuple[Room, People] | None:
+        self._store.reads += 1
+        room = self._store.rooms.get(room_id)
+        if room is None:
+            return None
+        holders = self._store.holders.get(room_id, frozenset())
+        wanted = {room.host_id, caller_id, *holders} | ({room.guest_id} if room.guest_id else set())
+        contacts = {u: self._store.users[u][1] for u in wanted if u in self._store.users}
+        return room, People(holders, contacts)
+
+    async def list(
+        self,
+        query: RoomQuery,
+        viewer: User,
+        *,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[Room]:
+        self._store.reads += 1
+        rooms = sorted(self._store.rooms.values(), key=lambda r: (r.starts, r.room_id))
+        chosen = [
+            r
+            for r in rooms
+            if (not query.open_only or r.is_open)
+            and (not query.participant_id or query.participant_id in r.participants)
+            and (query.start_after is None or r.starts >= query.start_after)
+            and (query.start_before is None or r.starts < query.start_before)
+            and (after is None or (r.starts, r.room_id) > after)
+        ]
+        return chosen[:limit]
+
+    def add(self, room: Room, host_no: int, request_id: uuid.UUID | None) -> None:
+        store = self._store
+        key = (room.host_id, request_id) if request_id else None
+
+        def claim() -> None:
+            if key is not None:
+                if key in store.requests:
+                    raise GuardFailed
+                store.requests[key] = room.room_id
+
+        def earlier() -> Room | None:
+            return store.rooms.get(store.requests[key]) if key else None
+
+        self._uow.guard(claim, earlier)
+
+        def insert() -> None:
+            store.rooms[room.room_id] = room
+            self._add_slot(room.room_id, host_no, room.starts, room.ends)
+
+        self._uow.queue(insert)
+
+    def book(self, before: Room, after: Room, guest_no: int) -> None:
+        self._update(before, after, guest_no)
+
+    def leave(self, before: Room, after: Room) -> None:
+        self._update(before, after, None)
+
+    def reschedule(self, before: Room, after: Room) -> None:
+        self._update(before, after, None)
+
+    def _update(self, before: Room, after: Room, guest_no: int | None) -> None:
+        store = self._store
+
+        def seen() -> None:
+            current = store.rooms.get(before.room_id)
+            if current is None or current.sequence != before.sequence:
+                raise GuardFailed
+            store.rooms[after.room_id] = replace(after, revision=current.revision)
+
+        self._uow.guard(seen, lambda: store.rooms.get(before.room_id))
+
+        def slots() -> None:
+            if before.guest_id is None and after.guest_id is not None:
+                assert guest_no is not None
+                self._add_slot(after.room_id, guest_no, after.starts, after.ends)
+            elif before.guest_id is not None and after.guest_id is None:
+                gone = store.user_no(before.guest_id)
+                store.slots = [
+                    s for s in store.slots if (s.room_id, s.user_no) != (after.room_id, gone)
+                ]
+            if (before.starts, before.ends) != (after.starts, after.ends):
+                moving = [s for s in store.slots if s.room_id == after.room_id]
+                store.slots = [s for s in store.slots if s.room_id != after.room_id]
+                for slot in moving:
+                    self._add_slot(slot.room_id, slot.user_no, after.starts, after.ends)
+
+        self._uow.queue(slots)
+
+    def remove(self, before: Room, after: Room) -> None:
+        store = self._store
+
+        def seen() -> None:
+            current = store.rooms.get(before.room_id)
+            if current is None or current.sequence != before.sequence:
+                raise GuardFailed
+
+        self._uow.guard(seen, lambda: store.rooms.get(before.room_id))
+
+        def delete() -> None:
+            del store.rooms[before.room_id]
+            store.slots = [s for s in store.slots if s.room_id != before.room_id]
+            store.holders.pop(before.room_id, None)
+
+        self._uow.queue(delete)
+
+    def _add_slot(self, room_id: uuid.UUID, user_no: int, starts: datetime, ends: datetime) -> None:
+        """The exclusion constraint: one person's sessions never overlap."""
+        for slot in self._store.slots:
+            if slot.user_no == user_no and slot.starts < ends and starts < slot.ends:
+                raise errors.ScheduleConflict("overlaps another session")
+        self._store.slots.append(Slot(room_id, user_no, starts, ends))

@@ -1,0 +1,92 @@
+"""What the fakes hold: one in-memory store standing for the database, and how a
+change's writes are undone when one of them fails."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from scheduling_service.domain.changes import Change
+from scheduling_service.domain.invites import Invite
+from scheduling_service.domain.outbox import (
+    Outcome,
+    State,
+)
+from scheduling_service.domain.reminders import Reminder
+from scheduling_service.domain.room import Room
+from scheduling_service.domain.users import Contact
+
+
+@dataclass
+class Message:
+    """An outbox row, with what the SQL adapter would serialize kept as objects."""
+
+    id: int
+    room_id: uuid.UUID
+    ics_uid: str
+    sequence: int
+    change: Change
+    invite: Invite
+    recipient: Contact
+    state: State = State.PENDING
+    attempts: int = 0
+    lease: uuid.UUID | None = None
+    last_error: str | None = None
+    reminder: Reminder | None = None  # a reminder row (invite is then unused)
+    outcome: Outcome | None = None
+
+
+@dataclass
+class Slot:
+    room_id: uuid.UUID
+    user_no: int
+    starts: datetime
+    ends: datetime
+
+
+@dataclass
+class Store:
+    """What the database would hold."""
+
+    rooms: dict[uuid.UUID, Room] = field(default_factory=dict)
+    slots: list[Slot] = field(default_factory=list)
+    users: dict[str, tuple[int, Contact]] = field(default_factory=dict)
+    requests: dict[tuple[str, uuid.UUID], uuid.UUID] = field(default_factory=dict)
+    holders: dict[uuid.UUID, frozenset[str]] = field(default_factory=dict)
+    outbox: list[Message] = field(default_factory=list)
+    events: list[tuple[int, Change, Room]] = field(default_factory=list)
+    reads: int = 0  # statements that read a room, to show what a use case costs
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # Called at the start of every commit: a test's chance to let "another replica"
+    # change the store between a use case's read and its write.
+    before_commit: Callable[[], None] | None = None
+
+    @property
+    def revision(self) -> int:
+        return self.events[-1][0] if self.events else 0
+
+    def user_no(self, user_id: str) -> int:
+        return self.users[user_id][0]
+
+
+class GuardFailed(Exception):
+    """The guard did not hold: the queued writes are dropped."""
+
+
+def snapshot(store: Store) -> dict[str, Any]:
+    return {
+        "rooms": dict(store.rooms),
+        "slots": list(store.slots),
+        "requests": dict(store.requests),
+        "holders": dict(store.holders),
+        "outbox": [replace(m) for m in store.outbox],
+        "events": list(store.events),
+    }
+
+
+def restore(store: Store, saved: dict[str, Any]) -> None:
+    for name, value in saved.items():
+        setattr(store, name, value)
