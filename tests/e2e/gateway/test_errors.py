@@ -183,11 +183,13 @@ def reschedule_with_a_stale_etag(gw: Stack, *_: object) -> Observed:
 @scenario("DEADLINE_EXCEEDED")
 def a_watch_whose_deadline_passes_before_any_event(gw: Stack, *_: object) -> Observed:
     # grpc-gateway turns a Grpc-Timeout header into the call's deadline. Nothing
-    # matches this watch and the first heartbeat is due after 1 s: the deadline ends it.
+    # matches this watch (the watcher's own schedule, and they have none) and the first
+    # heartbeat is due after 1 s: the deadline ends it.
     latest = create(gw.http, user())["revision"]
-    query = {"participant_id": user("nobody"), "since_revision": latest}
+    watcher = user("nobody")
+    query = {"participant_id": watcher, "since_revision": latest}
     headers = {"Grpc-Timeout": "200m"}
-    with gw.http.stream("/v1/rooms:watch", token=token(user()), query=query, headers=headers) as s:
+    with gw.http.stream("/v1/rooms:watch", token=token(watcher), query=query, headers=headers) as s:
         reply = Reply(s.status, json.loads(s.response.read()))
     return from_reply(reply)
 
