@@ -22,7 +22,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 
+import scheduling_service
 from tests.e2e.containers import compose
 from tests.e2e.containers.podman import Images, ensure_images, podman, wait_until
 from tests.e2e.containers.topology import Topology
@@ -84,7 +86,12 @@ def test_migration_ran_once_and_exited_zero(topology: Topology) -> None:
     (migrate,) = [n for n, s in SERVICES.items() if s.build and not s.healthcheck]
     assert not topology.running(migrate)
     assert topology.exit_code(migrate) == 0
-    assert "schema is at head" in topology.logs(migrate)
+    lines = [json.loads(line) for line in topology.logs(migrate).splitlines() if line.strip()]
+    migrations = Path(scheduling_service.__file__).parent / "migrations"
+    heads = ScriptDirectory(str(migrations)).get_heads()
+    assert [(e["event"], e["from_revision"], e["to_revision"]) for e in lines] == [
+        ("schema migrated", "none", ", ".join(heads))
+    ]
 
 
 def test_database_is_postgresql_16_in_utf8(topology: Topology) -> None:
