@@ -34,9 +34,27 @@ _OUTCOMES = {
 }
 
 
+# The relay decides when to try again (RELAY_BACKOFF_*), so the channel must not add a
+# wait of its own: gRPC's reconnect backoff grows to 120 s while the service is down, and
+# a call made meanwhile fails at once without connecting. After a 26 s outage the relay's
+# attempts went on failing for 14-16 s with the service back, long enough to drop a
+# reminder due before its session. Capped, the channel reconnects within about a second.
+_CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+)
+
+
+def _status(error: grpc.RpcError) -> tuple[grpc.StatusCode, str]:
+    # grpc.aio raises AioRpcError, which is not a grpc.Call but carries the same status.
+    if isinstance(error, grpc.Call | aio.AioRpcError):
+        return error.code(), error.details() or ""
+    return grpc.StatusCode.UNKNOWN, str(error)
+
+
 class NotificationClient:
     def __init__(self, target: str, token: str, timeout_s: float) -> None:
-        self._channel = aio.insecure_channel(target)
+        self._channel = aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
         self._stub = npb_grpc.NotificationServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._timeout_s = timeout_s
@@ -49,9 +67,8 @@ class NotificationClient:
             else:
                 reply = await self._invite(claimed)
         except grpc.RpcError as error:
-            code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
+            code, details = _status(error)
             outcome = Outcome.TEMPORARY_FAILURE if code in _TRANSIENT else Outcome.PERMANENT_FAILURE
-            details = error.details() if isinstance(error, grpc.Call) else str(error)
             return Attempt(outcome, "", f"notification service: {code.name}: {details}")
         # An outcome this client does not know: the service is newer; try again later.
         outcome = _OUTCOMES.get(reply.outcome, Outcome.TEMPORARY_FAILURE)
