@@ -101,12 +101,15 @@ _CURRENT = (
 # (the guard's UPDATE) and in user order. The constraint still decides; the lock queues.
 
 # The room, its rounds and the host's slot; with a request id, only if this is the
-# first request with it (AIP-155: a repeat finds the earlier room as "current").
+# first request with it (AIP-155: a repeat finds the earlier room as "current"). The
+# request id takes the room's create time, the clock its change-log row has too, so one
+# prune round forgets both when their retentions agree.
 # Foreign keys are checked at the statement's end.
 _ADD = f"""
     WITH claimed AS (
-        INSERT INTO room_requests (host_id, request_id, room_id)
-        SELECT %(host_id)s, %(request_id)s, %(room_id)s WHERE %(request_id)s::uuid IS NOT NULL
+        INSERT INTO room_requests (host_id, request_id, room_id, create_time)
+        SELECT %(host_id)s, %(request_id)s, %(room_id)s, %(create_time)s
+         WHERE %(request_id)s::uuid IS NOT NULL
         ON CONFLICT (host_id, request_id) DO NOTHING
         RETURNING 1
     ), go AS (
