@@ -34,9 +34,9 @@ def _claimed(message: npb.CalendarMessage) -> Claimed:
     )
 
 
-def _dry_run(tmp_path: Path, port: int | None = None) -> NotificationProcess:
+def _dry_run(tmp_path: Path) -> NotificationProcess:
     # Nothing listens on the SMTP port: in dry-run the service never connects.
-    return NotificationProcess(tmp_path, free_port(), port, NOTIFICATIONS_ENABLED="false")
+    return NotificationProcess(tmp_path, free_port(), NOTIFICATIONS_ENABLED="false")
 
 
 async def test_a_message_the_service_refuses_is_a_permanent_failure_naming_its_code(
