@@ -11,6 +11,8 @@ from servicekit.config import ConfigError, Env
 
 __all__ = ["ConfigError", "Settings"]
 
+_PREPARE_THRESHOLD = 5
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -47,7 +49,7 @@ class Settings:
     # Statements run this often on a connection are prepared there (psycopg's
     # prepare_threshold); None never prepares (PgBouncer older than 1.21 in
     # transaction mode cannot keep prepared statements).
-    db_prepare_threshold: int | None = 5
+    db_prepare_threshold: int | None = _PREPARE_THRESHOLD
     # Server-side ceiling for one statement; an RPC deadline lowers it per call.
     db_statement_timeout_ms: int = 10_000
     db_retry_attempts: int = 5
@@ -111,7 +113,7 @@ class Settings:
             db_prepare_threshold=(
                 None
                 if e.text("DB_PREPARE_THRESHOLD").lower() == "never"
-                else e.integer("DB_PREPARE_THRESHOLD", 5, low=0)
+                else e.integer("DB_PREPARE_THRESHOLD", _PREPARE_THRESHOLD, low=0)
             ),
             db_statement_timeout_ms=e.integer(
                 "DB_STATEMENT_TIMEOUT_MS", d.db_statement_timeout_ms, low=1
