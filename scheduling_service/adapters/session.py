@@ -189,4 +189,13 @@ async def _rollback(conn: psycopg.AsyncConnection[Row]) -> None:
     if conn.broken or conn.closed:
         return
     with contextlib.suppress(psycopg.Error):  # a broken connection: the pool discards it
-        await conn.execute("ROLLBACK", prepare=False)
+        if conn.info.transaction_status == pq.TransactionStatus.INERROR:
+            # An error inside a pipeline skips the statements queued after it, and a
+            # statement psycopg meant to prepare at that execution was never parsed,
+            # yet psycopg's cache (3.3) records it as prepared: its next use would fail
+            # with "prepared statement does not exist". psycopg's own rollback() forgets
+            # every prepared statement, on both sides; a plain ROLLBACK does not.
+            # Every pipeline here opens with BEGIN, so any error in one lands here.
+            await conn.rollback()
+        else:
+            await conn.execute("ROLLBACK", prepare=False)
