@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 from grpc import aio
+from grpc._cython import cygrpc
 from prometheus_client import Counter, Histogram
 
 from servicekit import status
@@ -26,6 +27,11 @@ from servicekit.logs import EventLog
 Metadata = Sequence[tuple[str, str | bytes]]
 # Maps an exception a handler raised to the status the caller gets; None for a bug.
 ToStatus = Callable[[BaseException], status.Status | None]
+
+# What grpc.aio raises from context.write once the peer is gone (its connection
+# closed under the write); the call is not yet marked cancelled at that moment. grpc
+# exposes no public name for it.
+_PeerGone = cygrpc.ExecuteBatchError
 
 _fields: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("rpc_log_fields")
 
@@ -116,6 +122,11 @@ class RpcInterceptor(aio.ServerInterceptor):
                 code = context.code() or grpc.StatusCode.UNKNOWN
                 raise
             except Exception as error:
+                if isinstance(error, _PeerGone) or context.cancelled():
+                    # The client went away mid-write: nobody hears a status, and it
+                    # is no fault of the service's.
+                    code = grpc.StatusCode.CANCELLED
+                    return None
                 failure = self._status_of(name, error)
                 # Written before the status goes out: whoever sees the status finds the
                 # line already there.

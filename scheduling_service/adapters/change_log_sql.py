@@ -43,7 +43,6 @@ _RECORD = f"""
 """
 _EVENTS = "revision, change, room, room_public, participants, open_before, open_after, event_time"
 _AFTER = f"SELECT {_EVENTS} FROM room_events WHERE revision > %s ORDER BY revision LIMIT %s"
-_ALL_AFTER = f"SELECT {_EVENTS} FROM room_events WHERE revision > %s ORDER BY revision"
 _HEAD = "SELECT c.value, h.compacted FROM revision_counter c, room_events_horizon h"
 _PRUNE = """
     WITH cut AS (
@@ -121,10 +120,6 @@ class ChangeLogSql:
     async def after(self, revision: int, limit: int) -> list[WatchEvent]:
         rows = await self._session.fetchall(_AFTER, (revision, limit))
         return [event_from_row(row) for row in rows]
-
-    async def stream_after(self, revision: int) -> AsyncIterator[WatchEvent]:
-        async for row in self._session.stream(_ALL_AFTER, (revision,)):
-            yield event_from_row(row)
 
     async def stream_snapshot(
         self, f: WatchFilter, viewer: User, now: datetime

@@ -87,7 +87,7 @@ class Hub:
                     subscription.queue.put_nowait(event)
             except asyncio.QueueFull:
                 subscription.end(EndReason.OVERFLOW)
-                self._subscriptions.discard(subscription)
+                self.unsubscribe(subscription)  # its user may open another at once
         self.position = events[-1].revision
 
     def close(self) -> None:

@@ -129,9 +129,6 @@ class ChangeLog(Protocol):
 
     async def after(self, revision: int, limit: int) -> list[WatchEvent]: ...
 
-    def stream_after(self, revision: int) -> AsyncIterator[WatchEvent]:
-        """Every event after `revision` (in a snapshot unit of work)."""
-
     def stream_snapshot(self, f: WatchFilter, viewer: User, now: datetime) -> AsyncIterator[bytes]:
         """A SNAPSHOT event per room not yet ended, serialized as `viewer` may see it
         (in a snapshot unit of work)."""

@@ -20,6 +20,9 @@ from scheduling_service.domain.watch import WatchFilter
 from scheduling_service.service_layer.hub import EndReason, Hub, Subscription
 from scheduling_service.service_layer.ports import Database, Markers
 
+# Events of the log read per transaction when a watcher resumes.
+_BACKLOG_PAGE = 256
+
 
 @dataclass(frozen=True)
 class Watch:
@@ -31,9 +34,10 @@ class Watch:
 class Watches:
     """Opens watch sessions on this replica's hub.
 
-    Snapshots and backlogs each hold a pooled connection while they stream: at most
+    Snapshots and backlogs each hold a pooled connection while they are read: at most
     `snapshot_concurrency` at once, so that a crowd of watchers arriving together
-    queues here instead of taking every connection the unary calls need.
+    queues here instead of taking every connection the unary calls need. They are read
+    whole before the first write, so no slot waits on a client's pace.
     """
 
     def __init__(
@@ -99,32 +103,45 @@ class WatchSession:
             yield data
 
     async def _snapshot(self) -> AsyncIterator[bytes]:
+        # Read whole, then sent: the slot and the transaction are held for as long as
+        # the database takes, never for as long as a slow client takes to read.
         async with self._reads, self._db.snapshot() as uow:
             revision, _ = await uow.changes.head()
             now = datetime.now(UTC)
             watch = self._watch
-            async for data in uow.changes.stream_snapshot(watch.filter, watch.viewer, now):
-                yield data
+            rooms = [
+                data async for data in uow.changes.stream_snapshot(watch.filter, watch.viewer, now)
+            ]
+        for data in rooms:
+            yield data
         self.position = revision
         yield self._markers.synced(revision)
 
     async def _backlog(self) -> AsyncIterator[bytes]:
+        """The log after `since_revision`, a page at a time: each page is read in a short
+        transaction of its own, then sent, so a slow client holds no slot, and the log
+        (hours of it) is never held in memory whole. Pages reach the head as it is at
+        the last read, past the hub's position at subscription."""
         since = self._watch.since_revision
-        async with self._reads, self._db.snapshot() as uow:
-            head, compacted = await uow.changes.head()
-            if since < compacted:
-                raise errors.RevisionCompacted(
-                    f"revisions up to {compacted} are no longer kept; watch from 0 again"
-                )
-            if since > head:
-                raise errors.InvalidArgument(
-                    [errors.FieldViolation("since_revision", f"is after the latest, {head}")]
-                )
-            self.position = since
-            async for event in uow.changes.stream_after(since):
+        self.position = since
+        while True:
+            async with self._reads, self._db.snapshot() as uow:
+                head, compacted = await uow.changes.head()
+                if self.position < compacted:
+                    raise errors.RevisionCompacted(
+                        f"revisions up to {compacted} are no longer kept; watch from 0 again"
+                    )
+                if since > head:
+                    raise errors.InvalidArgument(
+                        [errors.FieldViolation("since_revision", f"is after the latest, {head}")]
+                    )
+                page = await uow.changes.after(self.position, _BACKLOG_PAGE)
+            for event in page:
                 self.position = event.revision
                 if event.matches(self._watch.filter):
                     yield event.seen_by(self._watch.viewer)
+            if len(page) < _BACKLOG_PAGE:
+                return
 
     async def _live(self) -> AsyncIterator[bytes]:
         queue = self.subscription.queue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import grpc
 import pytest
@@ -134,12 +135,16 @@ async def test_connections_dropped_under_watchers_lose_nothing(stubs, db, databa
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
         " WHERE application_name LIKE 'scheduling_service%%'"
     )
-    for _ in range(50):
+    # The replica answers UNAVAILABLE until its pool has connected again: a generous
+    # bound, since a busy machine may take seconds to start the new backends.
+    deadline = time.monotonic() + 60
+    while True:
         try:
             await a.CreateRoom(create_request(), metadata=auth(host))
             break
         except grpc.RpcError as error:
             assert error.code() == grpc.StatusCode.UNAVAILABLE
+            assert time.monotonic() < deadline, "the replica never reconnected"
             await asyncio.sleep(0.1)
     for _ in range(3):
         await a.CreateRoom(create_request(), metadata=auth(host))

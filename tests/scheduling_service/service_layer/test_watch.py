@@ -220,3 +220,66 @@ async def test_an_event_reaches_every_watcher_in_at_most_two_serializations() ->
         assert got[0] is got[1] is got[2] and got[3] is got[-1]
         assert got[0].decode() == f"BOOKED {room} guest"
         assert got[3].decode() == f"BOOKED {room} booked"
+
+
+async def test_a_watcher_cut_for_overflow_frees_its_users_place_at_once() -> None:
+    async with running() as system:
+        cut = []
+        opened = asyncio.Semaphore(0)
+
+        async def never_reading() -> None:
+            session = system.watches.open(Watch(0, WatchFilter(), GUEST))
+            opened.release()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cut.append(session)  # ended by the hub; its handler has not closed it yet
+
+        tasks = [asyncio.create_task(never_reading()) for _ in range(3)]
+        for _ in tasks:
+            await opened.acquire()
+        for days in range(1, 10):  # more than a queue of 8 holds
+            await system.create(days)
+        system.notices.notify()
+        async with asyncio.timeout(5):
+            await asyncio.gather(*tasks)
+        assert len(cut) == 3
+        for _ in range(3):  # the user's places are free again at once
+            system.watches.open(Watch(0, WatchFilter(), GUEST)).close()
+
+
+async def test_a_snapshot_is_read_whole_before_its_first_event_goes_out() -> None:
+    async with running() as system:
+        for days in range(1, 4):
+            await system.create(days)
+        # Two slots (snapshot_concurrency=2): two watchers that never read past their
+        # first event must not keep a third from its snapshot.
+        stalled = []
+        for _ in range(2):
+            session = system.watches.open(Watch(0, WatchFilter(), GUEST))
+            events = session.events()
+            assert (await _next(events)).startswith("SNAPSHOT")
+            stalled.append((session, events))
+        third = system.watches.open(Watch(0, WatchFilter(), HOST)).events()
+        assert [(await _next(third)).split()[0] for _ in range(4)] == ["SNAPSHOT"] * 3 + [
+            "SYNCED"
+        ]
+        for session, events in stalled:
+            await events.aclose()
+            session.close()
+
+
+async def test_a_resume_reads_the_log_in_pages_and_misses_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("scheduling_service.service_layer.watch._BACKLOG_PAGE", 2)
+    async with running() as system:
+        rooms = [await system.create(days) for days in range(1, 6)]
+        session = system.watches.open(Watch(1, WatchFilter(), HOST))
+        events = session.events()
+        assert [await _next(events) for _ in range(4)] == [
+            f"CREATED {room} open" for room in rooms[1:]
+        ]
+        later = await system.create(6)
+        assert await _next(events) == f"CREATED {later} open"
+        session.close()

@@ -40,11 +40,6 @@ class FakeChangeLog:
     async def after(self, revision: int, limit: int) -> list[WatchEvent]:
         return [_event(e) for e in self._store.events if e[0] > revision][:limit]
 
-    async def stream_after(self, revision: int) -> AsyncIterator[WatchEvent]:
-        for event in self._store.events:
-            if event[0] > revision:
-                yield _event(event)
-
     async def stream_snapshot(
         self, f: WatchFilter, viewer: User, now: datetime
     ) -> AsyncIterator[bytes]:
