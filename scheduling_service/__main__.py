@@ -15,6 +15,10 @@ from servicekit.logs import get_logger
 
 log = get_logger("scheduling_service")
 
+# RFC 7518 §3.2: an HS256 key of at least 256 bits; a shorter one can be guessed
+# offline from any one token, and then anyone can sign in as anyone.
+_JWT_SECRET_MIN_BYTES = 32
+
 
 class NoDatabase(Exception):
     """Neither DATABASE_URL nor EMBEDDED_POSTGRES: a production command never guesses."""
@@ -33,6 +37,22 @@ def _database_url(settings: Settings) -> tuple[str, Any]:
             " for a throwaway local database in development (make run does)"
         )
     return embedded_postgres.start(settings.embedded_db_dir)
+
+
+def _jwt_secret_problem(secret: str) -> str | None:
+    """Why `serve` must not verify tokens with this secret, or None. The message never
+    holds the secret."""
+    if not secret:
+        return "JWT_SECRET is not set: refusing to serve without token verification"
+    # Env has refused bytes that are not UTF-8 (surrogates are control characters to it).
+    size = len(secret.encode("utf-8", "surrogateescape"))
+    if size < _JWT_SECRET_MIN_BYTES:
+        return (
+            f"JWT_SECRET is {size} bytes: refusing to serve with an HS256 key shorter than"
+            f" {_JWT_SECRET_MIN_BYTES} bytes (RFC 7518 §3.2); make one with"
+            " python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
 
-    if args.command == "serve" and not settings.jwt_secret:
-        log.error("JWT_SECRET is not set: refusing to serve without token verification")
+    problem = _jwt_secret_problem(settings.jwt_secret) if args.command == "serve" else None
+    if problem:
+        log.error(problem)
         return 2
     try:
         url, _embedded = _database_url(settings)

@@ -4,18 +4,22 @@ Whatever a token holds, a call gets either on with a claim it cannot use ignored
 (one warning per token) or UNAUTHENTICATED; never INTERNAL. The rules:
 - HS256 with JWT_SECRET; `exp` and `sub` required; `nbf` and `iat` honoured; `iss`
   and `aud` checked when JWT_ISSUER / JWT_AUDIENCE are set; JWT_LEEWAY_S of clock skew.
+- `exp`, `iat`, `nbf` are NumericDates (RFC 7519 §2): JSON numbers, from 1970 to before
+  the year 10000. A string of digits, a boolean or anything else is UNAUTHENTICATED.
 - A token may not live longer than JWT_MAX_TTL: neither from now to `exp`, nor from
   `iat` to `exp` when it says when it was issued.
 - `sub`: 1 to 128 characters, no control characters.
 - `email`, `name`, `zoneinfo` only feed the directory: one that is malformed, or a zone
   the tz database does not name, is dropped, and the call goes on.
 - `scope` (a space-separated string or a list) holding JWT_ADMIN_SCOPE marks a trusted
-  backend, which sees every room's details and anyone's schedule.
+  backend, which sees every room's details and anyone's schedule. Only U+0020 separates
+  scope tokens (RFC 6749 §3.3); a scope that is not that grammar is ignored.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import time
 import zoneinfo
 from collections import OrderedDict
@@ -37,6 +41,14 @@ log = get_logger(__name__)
 _CACHE_SIZE = 10_000
 _NAME_MAX = 200
 _ZONE_MAX = 64
+# 9999-12-31T23:59:59Z + 1 s: later is no real expiry, and larger numbers need not fit
+# a float (a 401-digit `exp` overflowed float() into INTERNAL).
+_NUMERIC_DATE_END = 253_402_300_800
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), one space between tokens.
+# str.split() would also split at U+00A0, U+3000, U+0085… and so read
+# "rooms.admin<U+00A0>x" as holding the admin scope.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+_SCOPE = re.compile(rf"(?:{_SCOPE_TOKEN.pattern}(?: {_SCOPE_TOKEN.pattern})*)?")
 
 
 @dataclass(frozen=True)
@@ -85,17 +97,16 @@ class TokenVerifier:
                     "require": ["exp", "sub"],
                     "verify_aud": bool(rules.audience),
                     "verify_iss": bool(rules.issuer),
+                    # _check_times does: PyJWT's int() takes True and strings of digits
+                    # (in any script).
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
                 },
-                leeway=rules.leeway,
             )
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated("the token has expired") from None
-        except jwt.ImmatureSignatureError:
-            raise Unauthenticated("the token is not valid yet (nbf or iat)") from None
         except jwt.InvalidTokenError as error:
             raise Unauthenticated(f"the token is not valid: {error}") from None
-        expires = float(claims["exp"])
-        self._check_lifetime(expires, claims.get("iat"))
+        expires = self._check_times(claims)
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or len(subject) > 128:
             raise Unauthenticated("the token's sub must be a user id of 1 to 128 characters")
@@ -113,18 +124,51 @@ class TokenVerifier:
             log.warning("token claims ignored", user_id=subject, claims=ignored)
         return user, expires
 
-    def _check_lifetime(self, expires: float, issued: object) -> None:
+    def _check_times(self, claims: dict[str, Any]) -> float:
+        """`exp`, once `exp`, `nbf` and `iat` are NumericDates the clock allows."""
+        expires = _numeric_date(claims, "exp")
+        if expires is None:  # PyJWT's `require` has refused this already
+            raise Unauthenticated("the token has no exp")
+        not_before = _numeric_date(claims, "nbf")
+        issued = _numeric_date(claims, "iat")
+        now = time.time()
+        if expires <= now - self._leeway_s:
+            raise Unauthenticated("the token has expired")
+        if any(t is not None and t > now + self._leeway_s for t in (not_before, issued)):
+            raise Unauthenticated("the token is not valid yet (nbf or iat)")
+        self._check_lifetime(now, expires, issued)
+        return expires
+
+    def _check_lifetime(self, now: float, expires: float, issued: float | None) -> None:
         longest = (self._rules.max_ttl + self._rules.leeway).total_seconds()
-        if expires - time.time() > longest:
+        if expires - now > longest:
             raise Unauthenticated(
                 f"the token lives longer than JWT_MAX_TTL ({self._rules.max_ttl}): ask for a"
                 " shorter-lived one"
             )
-        # PyJWT has checked that iat, when present, is a number.
-        if isinstance(issued, int | float) and expires - float(issued) > longest:
+        if issued is not None and expires - issued > longest:
             raise Unauthenticated(
                 f"the token was issued for longer than JWT_MAX_TTL ({self._rules.max_ttl})"
             )
+
+
+def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
+    """The claim as seconds since the epoch, None when absent. RFC 7519 §2 makes it a
+    JSON number: a string (even of digits), a boolean (an int to Python), NaN or
+    ±Infinity (which Python's json reads), or a time outside 1970 to 9999 is refused."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and 0 <= value < _NUMERIC_DATE_END  # False for NaN; ints compared exactly
+    ):
+        return float(value)
+    raise Unauthenticated(
+        f"the token's {name} must be a JSON number of seconds since 1970-01-01T00:00:00Z,"
+        " before the year 10000"
+    )
 
 
 def _profile(claims: dict[str, Any], name: str, check: Any, ignored: list[str]) -> str | None:
@@ -165,11 +209,20 @@ def _zone_names() -> frozenset[str]:
 def _scopes(value: object, ignored: list[str], admin_scope: str) -> bool:
     if value is None:
         return False
-    if isinstance(value, str):
-        scopes = value.split()
-    elif isinstance(value, list) and all(isinstance(s, str) for s in value):
-        scopes = value
-    else:
+    scopes = _scope_tokens(value)
+    if scopes is None:
         ignored.append("scope")
         return False
     return bool(admin_scope) and admin_scope in scopes
+
+
+def _scope_tokens(value: object) -> list[str] | None:
+    """The tokens of an RFC 6749 §3.3 scope string, or of a list of scope tokens; None
+    for anything else, which grants nothing (a lookalike of the admin scope included)."""
+    if isinstance(value, str) and _SCOPE.fullmatch(value):
+        return value.split(" ")
+    if isinstance(value, list) and all(
+        isinstance(s, str) and _SCOPE_TOKEN.fullmatch(s) for s in value
+    ):
+        return value
+    return None

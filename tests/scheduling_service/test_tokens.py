@@ -1,9 +1,11 @@
-"""Token findings of the security review, through a real server: a `zoneinfo` claim
-naming a directory of the tz database, and a token that lives a century."""
+"""Token findings of the security reviews, through a real server: a `zoneinfo` claim
+naming a directory of the tz database, a token that lives a century, times that are
+not JSON numbers, and a `scope` whose words another Unicode space separates."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import grpc
 import jwt
@@ -11,7 +13,7 @@ import pytest
 from scheduling.v1 import scheduling_pb2 as pb
 
 from tests.processes import JWT_SECRET
-from tests.scheduling_service.client import create_request, failure, new_user
+from tests.scheduling_service.client import create_request, failure, new_user, trusted
 
 
 def _metadata(claims: dict[str, object]) -> tuple[tuple[str, str], ...]:
@@ -34,3 +36,41 @@ async def test_a_token_living_a_century_is_refused(stub) -> None:
     refused = failure(raised.value)
     assert (refused.code, refused.reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED")
     assert "JWT_MAX_TTL" in raised.value.details()
+
+
+# Each value from now, in seconds since the epoch.
+NOT_NUMBERS = {
+    "exp-401-digits": ("exp", lambda now: 10**400),  # was INTERNAL: float() overflowed
+    "iat-401-digits": ("iat", lambda now: 10**400),
+    "exp-string": ("exp", lambda now: str(now + 600)),  # PyJWT's int() took it
+    "iat-true": ("iat", lambda now: True),
+}
+
+
+@pytest.mark.parametrize(("claim", "value"), NOT_NUMBERS.values(), ids=NOT_NUMBERS.keys())
+async def test_a_time_that_is_not_a_json_number_is_unauthenticated(
+    stub, claim: str, value: Callable[[int], object]
+) -> None:
+    now = int(time.time())
+    claims = {"sub": new_user(), "exp": now + 600, "iat": now, claim: value(now)}
+    with pytest.raises(grpc.RpcError) as raised:
+        await stub.CreateRoom(create_request(), metadata=_metadata(claims))
+    refused = failure(raised.value)
+    assert (refused.code, refused.reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED")
+    assert f"token's {claim} must be" in raised.value.details()
+
+
+@pytest.mark.parametrize(
+    "space",
+    ["\u00a0", "\u3000", "\u2003", "\u001f", "\u0085", "\u2028"],
+    ids=lambda s: f"U+{ord(s):04X}",
+)
+async def test_a_scope_another_space_separates_is_not_the_trusted_scope(stub, space: str) -> None:
+    someone = new_user("someone")
+    claims = {"sub": new_user(), "exp": int(time.time()) + 600, "scope": f"rooms.admin{space}x"}
+    request = pb.ListRoomsRequest(participant_id=someone)
+    with pytest.raises(grpc.RpcError) as raised:
+        await stub.ListRooms(request, metadata=_metadata(claims))
+    refused = failure(raised.value)
+    assert (refused.code, refused.reason) == (grpc.StatusCode.PERMISSION_DENIED, "NOT_OWN_SCHEDULE")
+    await stub.ListRooms(request, metadata=trusted())  # the real scope still works

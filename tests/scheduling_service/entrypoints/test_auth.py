@@ -142,3 +142,150 @@ def test_nan_and_infinite_times_are_refused() -> None:
         for value in (math.nan, math.inf, -math.inf):
             with pytest.raises(Unauthenticated):
                 TokenVerifier(RULES).user(metadata(signed(valid(**{claim: value}))))
+
+
+# Issue 18, finding 4: str.split() splits at every Unicode space, so `rooms.admin`
+# followed by one of these and another word read as holding the admin scope.
+NOT_A_SPACE = ["\u00a0", "\u3000", "\u2003", "\u001f", "\u0085", "\u2028", "\t", "\n"]
+
+
+@pytest.mark.parametrize("separator", NOT_A_SPACE, ids=lambda s: f"U+{ord(s):04X}")
+def test_only_a_space_separates_scopes(separator: str) -> None:
+    for scope in (
+        f"rooms.admin{separator}read",
+        f"read{separator}rooms.admin",
+        [f"rooms.admin{separator}read"],
+    ):
+        assert not TokenVerifier(RULES).user(metadata(signed(valid(scope=scope)))).trusted
+
+
+def test_a_scope_that_is_not_rfc_6749_scope_is_ignored_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        user = TokenVerifier(RULES).user(metadata(signed(valid(scope="rooms.admin\u00a0read"))))
+    assert not user.trusted
+    [warning] = [r for r in caplog.records if r.getMessage() == "token claims ignored"]
+    assert warning.__dict__["fields"]["claims"] == ["scope"]
+
+
+def _is_admin_scope_list(tokens: list[str]) -> bool:
+    """RFC 6749 §3.3 written out: every token is 1*( %x21 / %x23-5B / %x5D-7E ), and one
+    of them is the admin scope."""
+
+    def scope_token(token: str) -> bool:
+        return bool(token) and all(c == "!" or "#" <= c <= "[" or "]" <= c <= "~" for c in token)
+
+    return all(scope_token(t) for t in tokens) and "rooms.admin" in tokens
+
+
+_scope_words = st.sampled_from(
+    ["rooms.admin", "read", "rooms", "admin", "", "ROOMS.ADMIN", 'rooms.admin"', "rooms.admin\\"]
+) | st.text(max_size=12)
+_separators = st.sampled_from([" ", " ", " ", "  ", "", *NOT_A_SPACE]) | st.text(max_size=2)
+
+
+@st.composite
+def _scope_texts(draw: st.DrawFn) -> str:
+    """Words, mostly scope words, joined by mostly spaces, sometimes padded."""
+    words = draw(st.lists(_scope_words, min_size=1, max_size=5))
+    text = words[0]
+    for word in words[1:]:
+        text += draw(_separators) + word
+    pad = st.sampled_from(["", "", "", " ", *NOT_A_SPACE])
+    return draw(pad) + text + draw(pad)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scope=_scope_texts() | st.text(max_size=40))
+def test_only_a_space_separated_list_holding_the_admin_scope_is_trusted(scope: str) -> None:
+    user = TokenVerifier(RULES).user(metadata(signed(valid(scope=scope))))
+    assert user.trusted is _is_admin_scope_list(scope.split(" "))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scope=st.lists(_scope_words | _scope_texts(), max_size=4))
+def test_only_a_list_of_scope_tokens_holding_the_admin_scope_is_trusted(scope: list[str]) -> None:
+    user = TokenVerifier(RULES).user(metadata(signed(valid(scope=scope))))
+    assert user.trusted is _is_admin_scope_list(scope)
+
+
+# Issue 18, finding 7: a NumericDate (RFC 7519 §2) is a JSON number. A 401-digit one
+# overflowed float() (INTERNAL), and PyJWT's int() took strings, Unicode digits included.
+_YEAR_10000 = 253_402_300_800
+
+
+def _digits(number: int, zero: str) -> str:
+    return "".join(chr(ord(zero) + int(d)) for d in str(number))
+
+
+def _not_numbers(when: int) -> list[Any]:
+    return [
+        str(when),
+        _digits(when, "\uff10"),  # fullwidth
+        _digits(when, "\u0660"),  # Arabic-Indic
+        f" {when} ",
+        True,
+        False,
+        None,
+        [when],
+        {"t": when},
+        10**400,
+        -(10**400),
+        -1,
+        -0.5,
+        _YEAR_10000,
+        1e300,
+    ]
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+def test_a_time_that_is_not_a_json_number_in_range_is_unauthenticated(claim: str) -> None:
+    now = int(time.time())
+    # Times that would pass if read as numbers: exp ahead, iat and nbf now.
+    for value in _not_numbers(now + 600 if claim == "exp" else now):
+        with pytest.raises(Unauthenticated) as raised:
+            TokenVerifier(RULES).user(metadata(signed(valid(**{claim: value}))))
+        assert _names_the_time(raised.value, claim), (value, raised.value.message)
+
+
+def test_times_that_are_json_numbers_are_read() -> None:
+    now = time.time()
+    for claims in (
+        valid(exp=now + 600.5),
+        valid(iat=now - 1.5, nbf=0),
+        valid(iat=int(now), nbf=int(now), exp=int(now) + 60),
+    ):
+        assert TokenVerifier(RULES).user(metadata(signed(claims))).user_id == "alice"
+
+
+def _is_numeric_date(value: Any) -> bool:
+    # NaN fails both comparisons; an int of any size compares exactly.
+    return type(value) in (int, float) and 0 <= value < _YEAR_10000
+
+
+def _names_the_time(refused: Unauthenticated, claim: str) -> bool:
+    """The refusal says what is wrong with the claim (a null `exp` is PyJWT's missing)."""
+    return f"token's {claim} must be" in refused.message or (
+        f'missing the "{claim}" claim' in refused.message
+    )
+
+
+_times = (
+    json_values
+    | st.integers()
+    | st.integers(min_value=10**300, max_value=10**500)
+    | st.integers(min_value=0, max_value=2**40).map(str)
+    | st.integers(min_value=0, max_value=2**40).map(lambda n: _digits(n, "\u0660"))
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(claim=st.sampled_from(["exp", "iat", "nbf"]), value=_times)
+def test_a_time_is_a_json_number_or_unauthenticated(claim: str, value: Any) -> None:
+    try:
+        TokenVerifier(RULES).user(metadata(signed(valid(**{claim: value}))))
+    except Unauthenticated as refused:
+        assert _is_numeric_date(value) or _names_the_time(refused, claim)
+        return
+    assert _is_numeric_date(value)
