@@ -16,6 +16,7 @@ from email.headerregistry import Address
 from notification_service.model import Mailbox
 from notification_service.validation import address_problem, control_character
 from servicekit.config import ConfigError, Env
+from servicekit.lifecycle import ConnectionLimits
 
 __all__ = ["Config", "ConfigError", "SmtpSettings"]
 
@@ -43,10 +44,7 @@ class Config:
     metrics_port: int | None = None
     shutdown_grace_s: float = 10.0
     log_level: str = "INFO"
-    # HTTP/2 streams one connection may have open, and how long a connection may take
-    # to complete its handshake (the same settings as the scheduling service's).
-    grpc_max_streams_per_connection: int = 1000
-    grpc_handshake_timeout_s: float = 10.0
+    connection_limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -80,12 +78,7 @@ class Config:
             ),
             shutdown_grace_s=reader.number("SHUTDOWN_GRACE_S", 10.0, low=0, high=3600),
             log_level=reader.level("LOG_LEVEL", "INFO"),
-            grpc_max_streams_per_connection=reader.integer(
-                "GRPC_MAX_STREAMS_PER_CONNECTION", 1000, low=1
-            ),
-            grpc_handshake_timeout_s=reader.number(
-                "GRPC_HANDSHAKE_TIMEOUT_S", 10.0, low=0.1, high=3600
-            ),
+            connection_limits=ConnectionLimits.from_env(reader),
         )
         listen_host(config.listen)  # fails early on a malformed address
         return config

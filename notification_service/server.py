@@ -14,7 +14,7 @@ from notification_service.delivery.smtp import SmtpProvider
 from notification_service.notifier import Notifier
 from notification_service.servicer import NotificationServicer
 from servicekit.interceptor import RpcInterceptor
-from servicekit.lifecycle import GrpcServer, limits, serve_until_signalled
+from servicekit.lifecycle import GrpcServer, serve_until_signalled
 from servicekit.logs import get_logger
 from servicekit.metrics_http import serve_metrics
 
@@ -47,10 +47,11 @@ class NotificationServer:
                     rpcs=metrics.RPCS,
                     latency=metrics.RPC_LATENCY,
                     log=get_logger("notification_service.servicer"),
+                    request_bodies=config.connection_limits.request_bodies(),
                     authenticate=token.check if token else None,
                 )
             ],
-            options=limits(config.grpc_max_streams_per_connection, config.grpc_handshake_timeout_s),
+            options=config.connection_limits.server_options(),
         )
         notifier = Notifier(self.provider, config.mail_from)
         pb_grpc.add_NotificationServiceServicer_to_server(

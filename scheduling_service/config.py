@@ -4,10 +4,11 @@ through servicekit.config.Env like the notification service's."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from servicekit.config import ConfigError, Env
+from servicekit.lifecycle import ConnectionLimits
 
 __all__ = ["ConfigError", "Settings"]
 
@@ -58,10 +59,7 @@ class Settings:
     watch_max_per_user: int = 20
     # Snapshot and backlog reads streaming at once (each holds a pooled connection).
     watch_snapshot_concurrency: int = 4
-    # HTTP/2 streams one connection may have open at once (a client queues the rest).
-    grpc_max_streams_per_connection: int = 1000
-    # A connection that has not completed its HTTP/2 handshake by then is closed.
-    grpc_handshake_timeout_s: float = 10.0
+    connection_limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     # AIP-155 asks for at least 24 h; a repeat after that creates a new room.
     request_id_retention_h: float = 48.0
     watch_poll_s: float = 1.0
@@ -125,12 +123,7 @@ class Settings:
             watch_snapshot_concurrency=e.integer(
                 "WATCH_SNAPSHOT_CONCURRENCY", d.watch_snapshot_concurrency, low=1
             ),
-            grpc_max_streams_per_connection=e.integer(
-                "GRPC_MAX_STREAMS_PER_CONNECTION", d.grpc_max_streams_per_connection, low=1
-            ),
-            grpc_handshake_timeout_s=e.number(
-                "GRPC_HANDSHAKE_TIMEOUT_S", d.grpc_handshake_timeout_s, low=0.1
-            ),
+            connection_limits=ConnectionLimits.from_env(e),
             request_id_retention_h=e.number(
                 "REQUEST_ID_RETENTION_H", d.request_id_retention_h, low=0.0001
             ),

@@ -12,7 +12,7 @@ import asyncio
 import contextvars
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -23,6 +23,7 @@ from prometheus_client import Counter, Histogram
 
 from servicekit import status
 from servicekit.logs import EventLog
+from servicekit.request_body import NoRequest, RequestBodies, RequestNotSent, TooManyPending
 
 Metadata = Sequence[tuple[str, str | bytes]]
 # Maps an exception a handler raised to the status the caller gets; None for a bug.
@@ -64,10 +65,13 @@ class RpcInterceptor(aio.ServerInterceptor):
         rpcs: Counter,
         latency: Histogram,
         log: EventLog,
+        request_bodies: RequestBodies,
         authenticate: Callable[[Metadata], None] | None = None,
     ) -> None:
         """`service` is the full service name whose methods are wrapped; `domain` the
-        ErrorInfo domain of the statuses this layer makes itself."""
+        ErrorInfo domain of the statuses this layer makes itself; `request_bodies` the
+        bounds on awaiting each call's request message."""
+        self._bodies = request_bodies
         self._prefix = f"/{service}/"
         self._domain = domain
         self._to_status = to_status
@@ -86,8 +90,10 @@ class RpcInterceptor(aio.ServerInterceptor):
         if handler is None or not method.startswith(self._prefix):
             return handler
         name = method[len(self._prefix) :]
+        # Registered as request-streaming so that the request message is awaited here,
+        # under bounds (servicekit/request_body.py); the wire protocol is the same.
         if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
+            return grpc.stream_unary_rpc_method_handler(
                 self._wrap(name, handler.unary_unary),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
@@ -95,7 +101,7 @@ class RpcInterceptor(aio.ServerInterceptor):
         if handler.unary_stream is not None:
             # Streams write with context.write and may write bytes already serialized:
             # one encoding of an event for all its watchers.
-            return grpc.unary_stream_rpc_method_handler(
+            return grpc.stream_stream_rpc_method_handler(
                 self._wrap(name, handler.unary_stream),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=_bytes_or(handler.response_serializer),
@@ -103,13 +109,14 @@ class RpcInterceptor(aio.ServerInterceptor):
         return handler
 
     def _wrap(self, name: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
-        async def run(request: Any, context: aio.ServicerContext) -> Any:
+        async def run(requests: AsyncIterator[Any], context: aio.ServicerContext) -> Any:
             started = time.perf_counter()
             fields: dict[str, Any] = {}
             _fields.set(fields)
             code = grpc.StatusCode.OK
             recorded = False
             try:
+                request = await self._bodies.receive(requests, context.peer())
                 if self._authenticate is not None:
                     self._authenticate(context.invocation_metadata() or ())
                 if isinstance(request, _Undecodable):
@@ -140,6 +147,20 @@ class RpcInterceptor(aio.ServerInterceptor):
         return run
 
     def _status_of(self, name: str, error: Exception) -> status.Status:
+        if isinstance(error, RequestNotSent):
+            return self._status(grpc.StatusCode.DEADLINE_EXCEEDED, error, "REQUEST_NOT_SENT")
+        if isinstance(error, TooManyPending):
+            return self._status(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, error, "TOO_MANY_PENDING_REQUESTS"
+            )
+        if isinstance(error, NoRequest):
+            return status.build(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"request: {error}",
+                reason="INVALID_ARGUMENT",
+                domain=self._domain,
+                violations=[("request", str(error))],
+            )
         if isinstance(error, Undecodable):
             return status.build(
                 grpc.StatusCode.INVALID_ARGUMENT,
@@ -155,6 +176,9 @@ class RpcInterceptor(aio.ServerInterceptor):
         return status.build(
             grpc.StatusCode.INTERNAL, "internal error", reason="INTERNAL", domain=self._domain
         )
+
+    def _status(self, code: grpc.StatusCode, error: Exception, reason: str) -> status.Status:
+        return status.build(code, str(error), reason=reason, domain=self._domain)
 
     def _record(
         self,

@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from servicekit.config import ConfigError
+from servicekit.config import ConfigError, Env
+from servicekit.request_body import RequestBodies
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -47,14 +49,47 @@ SERVER_OPTIONS: list[tuple[str, int]] = [
 ]
 
 
-def limits(max_streams_per_connection: int, handshake_timeout_s: float) -> list[tuple[str, int]]:
-    """Bounds on what one connection may hold: HTTP/2 streams at once (a client queues
-    the rest), and how long it may take to say anything (a connection that never
-    completes its handshake is closed; gRPC's own default keeps it two minutes)."""
-    return [
-        ("grpc.max_concurrent_streams", max_streams_per_connection),
-        ("grpc.server_handshake_timeout_ms", int(handshake_timeout_s * 1000)),
-    ]
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What one client connection may hold, the same settings in both services."""
+
+    # HTTP/2 streams open at once (a gRPC client queues the rest).
+    max_streams: int = 1000
+    # How long a connection may take to complete its handshake (gRPC's own default
+    # keeps a silent one two minutes).
+    handshake_timeout_s: float = 10.0
+    # How long a call may take to send its request message, and how many calls of one
+    # connection may wait for theirs at once (servicekit/request_body.py).
+    request_message_timeout_s: float = 10.0
+    max_pending_requests: int = 100
+
+    @classmethod
+    def from_env(cls, env: Env) -> ConnectionLimits:
+        d = cls()
+        return cls(
+            max_streams=env.integer("GRPC_MAX_STREAMS_PER_CONNECTION", d.max_streams, low=1),
+            handshake_timeout_s=env.number(
+                "GRPC_HANDSHAKE_TIMEOUT_S", d.handshake_timeout_s, low=0.1, high=3600
+            ),
+            request_message_timeout_s=env.number(
+                "GRPC_REQUEST_MESSAGE_TIMEOUT_S", d.request_message_timeout_s, low=0.1, high=3600
+            ),
+            max_pending_requests=env.integer(
+                "GRPC_MAX_PENDING_REQUESTS_PER_CONNECTION", d.max_pending_requests, low=1
+            ),
+        )
+
+    def server_options(self) -> list[tuple[str, int]]:
+        return [
+            ("grpc.max_concurrent_streams", self.max_streams),
+            ("grpc.server_handshake_timeout_ms", int(self.handshake_timeout_s * 1000)),
+        ]
+
+    def request_bodies(self) -> RequestBodies:
+        return RequestBodies(
+            timeout_s=self.request_message_timeout_s,
+            max_per_connection=self.max_pending_requests,
+        )
 
 
 class GrpcServer:

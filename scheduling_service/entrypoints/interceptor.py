@@ -11,11 +11,14 @@ from scheduling_service.entrypoints import status
 from scheduling_service.entrypoints.auth import TokenVerifier
 from servicekit.interceptor import Metadata, RpcInterceptor, annotate
 from servicekit.logs import get_logger
+from servicekit.request_body import RequestBodies
 
 current_user: contextvars.ContextVar[User] = contextvars.ContextVar("current_user")
 
 
-def interceptor(service: str, verifier: TokenVerifier) -> RpcInterceptor:
+def interceptor(
+    service: str, verifier: TokenVerifier, request_bodies: RequestBodies
+) -> RpcInterceptor:
     def authenticate(metadata: Metadata) -> None:
         user = verifier.user(metadata)
         current_user.set(user)
@@ -28,5 +31,6 @@ def interceptor(service: str, verifier: TokenVerifier) -> RpcInterceptor:
         rpcs=metrics.RPCS,
         latency=metrics.RPC_LATENCY,
         log=get_logger("scheduling_service.rpc"),
+        request_bodies=request_bodies,
         authenticate=authenticate,
     )

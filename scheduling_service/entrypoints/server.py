@@ -27,7 +27,7 @@ from scheduling_service.service_layer.ports import UnitOfWork
 from scheduling_service.service_layer.relay import Relay
 from scheduling_service.service_layer.rooms import RoomService
 from scheduling_service.service_layer.watch import Watches
-from servicekit.lifecycle import GrpcServer, limits, serve_until_signalled
+from servicekit.lifecycle import GrpcServer, serve_until_signalled
 from servicekit.logs import get_logger
 from servicekit.metrics_http import serve_metrics
 
@@ -76,10 +76,10 @@ class SchedulingServer:
         self.grpc = GrpcServer(
             SERVICE_NAME,
             settings.listen,
-            interceptors=[interceptor(SERVICE_NAME, verifier)],
-            options=limits(
-                settings.grpc_max_streams_per_connection, settings.grpc_handshake_timeout_s
-            ),
+            interceptors=[
+                interceptor(SERVICE_NAME, verifier, settings.connection_limits.request_bodies())
+            ],
+            options=settings.connection_limits.server_options(),
         )
         scheduling_pb2_grpc.add_SchedulingServiceServicer_to_server(
             SchedulingServicer(rooms, watches, max_advance_days=settings.max_advance_days),
