@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from notification_service.config import Config, ConfigError, check_exposure
+from notification_service.entrypoints.config import Config, ConfigError, check_exposure
 from servicekit.logs import LogFormatError, configure
 
 
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"notification_service: configuration error: {exc}", file=sys.stderr)
         return 2
 
-    from notification_service.server import serve  # after logging is set up
+    from notification_service.entrypoints.server import serve  # after logging is set up
 
     try:
         asyncio.run(serve(config))

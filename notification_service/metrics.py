@@ -14,6 +14,7 @@ RPC_LATENCY = Histogram(
 DELIVERIES = Counter(
     "notification_deliveries_total", "Delivery attempts by outcome", ["provider", "outcome"]
 )
+# Its HELP text is served as it always was ("structural guard" is verify/'s check).
 RENDER_FAILURES = Counter(
     "notification_render_failures_total",
     "Messages refused by the structural guard (or a renderer error): never sent",

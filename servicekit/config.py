@@ -1,9 +1,9 @@
 """Settings from the environment, read the same way by both services.
 
 Each service keeps one settings module (scheduling_service/config.py,
-notification_service/config.py) listing every variable with its default; they read
-values through `Env`, so a bad value is always a `ConfigError` naming the variable, and
-the process stops with that message instead of failing later.
+notification_service/entrypoints/config.py) listing every variable with its default;
+they read values through `Env`, so a bad value is always a `ConfigError` naming the
+variable, and the process stops with that message instead of failing later.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import TypeVar
 
-from servicekit.text import control_character
+from servicekit.text import first_control_character
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -39,7 +39,7 @@ class Env:
         value = self._env.get(name)
         if value is None:
             return None
-        if control_character(value) is not None:
+        if first_control_character(value) is not None:
             raise ConfigError(f"{name} contains a control character")
         return value.strip()
 

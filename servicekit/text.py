@@ -27,7 +27,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _ADDRESS = re.compile(rf"(?P<local>{_LOCAL})@(?P<domain>{_LABEL}(?:\.{_LABEL})*)")
 
 
-def control_character(text: str, *, multiline: bool = False) -> str | None:
+def first_control_character(text: str, *, multiline: bool = False) -> str | None:
     """The first forbidden control character in `text`, or None."""
     match = (_CONTROL_MULTILINE if multiline else _CONTROL).search(text)
     return match.group() if match else None

@@ -1,17 +1,5 @@
-"""Delivery providers behind one interface: SMTP, and dry-run (log only)."""
-
-from __future__ import annotations
-
-from typing import Protocol
-
-from notification_service.model import DeliveryResult, RenderedMessage
-
-
-class Provider(Protocol):
-    """Makes one delivery attempt; never raises for a delivery failure."""
-
-    name: str
-
-    async def deliver(self, message: RenderedMessage) -> DeliveryResult: ...
-
-    async def close(self) -> None: ...
+"""Delivery providers: each makes one attempt to deliver a rendered mail and returns its
+outcome, never raising for a delivery failure. smtp (a pool of connections to the
+relay), dry_run (log only: the default), classify (what an SMTP failure means: retry
+later, or give up). They implement service_layer.ports.Provider.
+"""

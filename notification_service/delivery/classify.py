@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 
 import aiosmtplib
 
-from notification_service.model import DeliveryResult, Outcome
+from notification_service.domain.model import DeliveryResult, Outcome
 
 # 5xx replies that mean "authenticate first" or "your credentials are wrong"
 # (RFC 4954): fixing the settings makes them go away, so they are not permanent.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from notification_service.model import DeliveryResult, Outcome, RenderedMessage
+from notification_service.domain.model import DeliveryResult, Outcome, RenderedMessage
 from servicekit.logs import get_logger
 
 log = get_logger(__name__)

@@ -12,17 +12,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from dataclasses import dataclass, field
 
 import aiosmtplib
 
-from notification_service.config import SmtpSettings
 from notification_service.delivery.classify import classify, refusals
-from notification_service.model import DeliveryResult, Outcome, RenderedMessage
+from notification_service.domain.model import DeliveryResult, Outcome, RenderedMessage
 
 QUIT_TIMEOUT_S = 2.0
 # Relays drop idle connections; one that sent a moment ago is still there, and a
 # NOOP before every message would cost a round trip each.
 CHECK_IDLE_AFTER_S = 5.0
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The relay and how to reach it; entrypoints/config.py reads them (SMTP_*)."""
+
+    host: str = "localhost"
+    port: int = 25
+    username: str = ""
+    password: str = field(default="", repr=False)
+    starttls: bool = False
+    tls: bool = False
+    timeout_s: float = 15.0
+    pool_size: int = 4
 
 
 class SmtpProvider:

@@ -34,7 +34,7 @@ from scheduling_service.domain.errors import Unauthenticated
 from scheduling_service.domain.users import User
 from servicekit.auth import bearer_token
 from servicekit.logs import get_logger
-from servicekit.text import address_problem, control_character
+from servicekit.text import address_problem, first_control_character
 
 log = get_logger(__name__)
 
@@ -110,7 +110,7 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or len(subject) > 128:
             raise Unauthenticated("the token's sub must be a user id of 1 to 128 characters")
-        if control_character(subject):
+        if first_control_character(subject):
             raise Unauthenticated("the token's sub must not contain control characters")
         ignored: list[str] = []
         user = User(
@@ -188,7 +188,11 @@ def _email(value: object) -> str | None:
 
 
 def _name(value: object) -> str | None:
-    if isinstance(value, str) and 0 < len(value) <= _NAME_MAX and not control_character(value):
+    if (
+        isinstance(value, str)
+        and 0 < len(value) <= _NAME_MAX
+        and not first_control_character(value)
+    ):
         return value
     return None
 

@@ -19,7 +19,7 @@ from scheduling_service.domain.users import User
 from scheduling_service.domain.watch import WatchFilter
 from scheduling_service.service_layer.rooms import CreateRoom, ListRooms, Reschedule
 from scheduling_service.service_layer.watch import Watch
-from servicekit.text import control_character
+from servicekit.text import first_control_character
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -38,7 +38,7 @@ def text(
         v.add(field, "is required")
     elif len(value) > max_len:
         v.add(field, f"must be at most {max_len} characters")
-    elif control_character(value, multiline=multiline):
+    elif first_control_character(value, multiline=multiline):
         v.add(field, "must not contain control characters")
     return value
 

@@ -1,9 +1,8 @@
 """Fixtures for the notification service: a real SMTP sink, a real gRPC server.
 
-Every server a fixture starts, the fixture stops. This directory has no
-__init__.py on purpose: as a package while tests/ is none, it would be imported
-as `notification_service` and shadow the code under test. Helpers live in the
-uniquely named `notification_helpers` module next to this file.
+Every server a fixture starts, the fixture stops. The folders below mirror
+notification_service/; they share these fixtures, and the helpers in
+`notification_helpers` and `mail_strategies` next to this file.
 """
 
 from __future__ import annotations
@@ -18,12 +17,12 @@ import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from grpc_health.v1 import health_pb2_grpc
 from notification.v1 import notification_pb2_grpc as pb_grpc
-from notification_helpers import Running, Sink, start_sink
 
-from notification_service.config import Config
-from notification_service.delivery import Provider
-from notification_service.server import NotificationServer
+from notification_service.entrypoints.config import Config
+from notification_service.entrypoints.server import NotificationServer
+from notification_service.service_layer.ports import Provider
 from servicekit.logs import JsonFormatter
+from tests.notification_service.notification_helpers import Running, Sink, start_sink
 
 
 @pytest.fixture

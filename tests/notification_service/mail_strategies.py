@@ -1,8 +1,6 @@
 """Hypothesis strategies for hostile caller text, and an independent reading of a
 rendered mail (the `email` package's default policy, icalendar's full parser), so
-that the property tests do not lean on the service's own guard.
-
-A unique module name on purpose (see conftest.py)."""
+that the property tests do not lean on the service's own structural check."""
 
 from __future__ import annotations
 
@@ -93,9 +91,9 @@ def clean_text(max_size: int = 200) -> st.SearchStrategy[str]:
 
 
 def _strip_controls(text: str) -> str:
-    from servicekit.text import control_character
+    from servicekit.text import first_control_character
 
-    while (bad := control_character(text)) is not None:
+    while (bad := first_control_character(text)) is not None:
         text = text.replace(bad, "")
     return text
 

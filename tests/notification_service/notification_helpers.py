@@ -1,5 +1,5 @@
-"""Test helpers for the notification service (a unique module name on purpose:
-this directory is on sys.path as a plain directory, see conftest.py)."""
+"""Test helpers for the notification service: requests, domain messages, a running
+server with a client, an SMTP sink."""
 
 from __future__ import annotations
 
@@ -14,17 +14,18 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from notification.v1 import notification_pb2 as pb
 from notification.v1 import notification_pb2_grpc as pb_grpc
 
-from notification_service.config import Config, SmtpSettings
-from notification_service.model import (
+from notification_service.delivery.smtp import SmtpSettings
+from notification_service.domain.invite_validation import validate_invite
+from notification_service.domain.model import (
     CalendarMessage,
     Mailbox,
     Method,
     ReminderMessage,
     Round,
-    ValidMessage,
+    ValidInvite,
 )
-from notification_service.server import NotificationServer
-from notification_service.validation import validate
+from notification_service.entrypoints.config import Config
+from notification_service.entrypoints.server import NotificationServer
 from tests.smtp_sink import Received, Sink, SinkHandler, free_port, start_sink
 
 __all__ = ["Received", "Sink", "SinkHandler", "free_port", "start_sink"]
@@ -167,8 +168,8 @@ def domain_message(**overrides: Any) -> CalendarMessage:
     return replace(base, **overrides)
 
 
-def valid_message(**overrides: Any) -> ValidMessage:
-    return validate(domain_message(**overrides))
+def valid_message(**overrides: Any) -> ValidInvite:
+    return validate_invite(domain_message(**overrides))
 
 
 def reminder_message(**overrides: Any) -> ReminderMessage:

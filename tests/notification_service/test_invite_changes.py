@@ -8,13 +8,21 @@ from datetime import timedelta
 
 import grpc
 import pytest
-from mail_strategies import read_mail
 from notification.v1 import notification_pb2 as pb
-from notification_helpers import GUEST, HOST, START, domain_message, make_message, server_config
 
-from notification_service.model import Change, Mailbox, Method, Round
-from notification_service.notifier import render_invite
-from notification_service.validation import InvalidMessage, validate
+from notification_service.domain.errors import InvalidMessage
+from notification_service.domain.invite_validation import validate_invite
+from notification_service.domain.model import Change, Mailbox, Method, Round
+from notification_service.service_layer.notifier import render_and_verify_invite
+from tests.notification_service.mail_strategies import read_mail
+from tests.notification_service.notification_helpers import (
+    GUEST,
+    HOST,
+    START,
+    domain_message,
+    make_message,
+    server_config,
+)
 
 SENDER = Mailbox("rooms@mail.example.net", "Practice Rooms")
 LEFT = Mailbox(GUEST.email, GUEST.display_name)
@@ -22,7 +30,9 @@ ROUNDS = (Round(1, "Arrays"), Round(2, "Graphs & <trees>"))
 
 
 def _read(**overrides):
-    return read_mail(render_invite(validate(domain_message(**overrides)), SENDER).mime)
+    return read_mail(
+        render_and_verify_invite(validate_invite(domain_message(**overrides)), SENDER).mime
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,7 +114,7 @@ def test_rounds_and_description_appear_in_both_bodies_and_the_calendar():
 
 def _fields(**overrides) -> set[str]:
     with pytest.raises(InvalidMessage) as exc:
-        validate(domain_message(**overrides))
+        validate_invite(domain_message(**overrides))
     return {v.field for v in exc.value.violations}
 
 
@@ -149,7 +159,7 @@ def test_new_fields_are_validated(overrides, field):
 
 
 def test_fifty_rounds_and_both_previous_times_are_fine():
-    valid = validate(
+    valid = validate_invite(
         domain_message(
             rounds=tuple(Round(n, "t" * 200) for n in range(1, 51)),
             change=Change.RESCHEDULED,

@@ -6,7 +6,7 @@ parameters, Unicode separators, quotes, semicolons, colons and very long words.
 Each example is either refused by validation (InvalidMessage, naming only fields
 that were fuzzed) or rendered; a rendered mail is read back with the `email`
 package's default policy and icalendar's full parser, independently of the
-service's own guard: exactly the headers meant, one recipient, the part tree,
+service's own structural check: exactly the headers meant, one recipient, the part tree,
 the decoded subject holding the literal title, the iCalendar properties
 unchanged, SUMMARY equal to the title.
 """
@@ -20,7 +20,16 @@ from zoneinfo import available_timezones
 
 from hypothesis import example, given
 from hypothesis import strategies as st
-from mail_strategies import (
+
+from notification_service.domain.errors import InvalidMessage
+from notification_service.domain.invite_validation import validate_invite
+from notification_service.domain.model import Change, Mailbox, Method, Round
+from notification_service.domain.reminder_validation import validate_reminder
+from notification_service.service_layer.notifier import (
+    render_and_verify_invite,
+    render_and_verify_reminder,
+)
+from tests.notification_service.mail_strategies import (
     ADDRESSES,
     HOSTILE_ADDRESSES,
     INVITE_HEADERS,
@@ -32,12 +41,7 @@ from mail_strategies import (
     no_space,
     read_mail,
 )
-from notification_helpers import START, domain_message, reminder_message
-
-from notification_service.model import Change, Mailbox, Method, Round
-from notification_service.notifier import render_invite, render_reminder
-from notification_service.reminder_validation import validate_reminder
-from notification_service.validation import InvalidMessage, validate
+from tests.notification_service.notification_helpers import START, domain_message, reminder_message
 
 SENDER = Mailbox("rooms@mail.example.net", "Practice Rooms")
 ZONES = sorted(available_timezones())
@@ -71,10 +75,10 @@ def _expected_event_names(message) -> Counter[str]:
 def _check_invite(message) -> None:
     """Validate, render, read back; the properties every mail must have."""
     try:
-        valid = validate(message)
+        valid = validate_invite(message)
     except InvalidMessage:
         raise
-    data = render_invite(valid, SENDER).mime
+    data = render_and_verify_invite(valid, SENDER).mime
     read = read_mail(data)
     assert read.header_names == INVITE_HEADERS
     assert read.tree == INVITE_TREE
@@ -244,7 +248,7 @@ def test_reminder_texts_never_shape_the_mail(title, description, topic, name, ot
             "message.participants[1].display_name",
         }
         return
-    read = read_mail(render_reminder(valid, SENDER).mime)
+    read = read_mail(render_and_verify_reminder(valid, SENDER).mime)
     assert read.header_names == INVITE_HEADERS
     assert read.tree == REMINDER_TREE
     assert read.calendar is None

@@ -1,5 +1,5 @@
 """Issue 10's mail findings, one test each, through a real gRPC server and a real SMTP
-server; and the structural guard turning a renderer regression into a permanent
+server; and the structural check turning a renderer regression into a permanent
 failure that is never sent."""
 
 from __future__ import annotations
@@ -10,9 +10,16 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from mail_strategies import INVITE_HEADERS, INVITE_TREE, no_space, read_mail
 from notification.v1 import notification_pb2 as pb
-from notification_helpers import (
+
+from notification_service.render import headers, invite_bodies, reminder_bodies
+from tests.notification_service.mail_strategies import (
+    INVITE_HEADERS,
+    INVITE_TREE,
+    no_space,
+    read_mail,
+)
+from tests.notification_service.notification_helpers import (
     GUEST,
     HOST,
     make_message,
@@ -20,8 +27,6 @@ from notification_helpers import (
     server_config,
     wait_for,
 )
-
-from notification_service import bodies, headers, reminder_bodies
 
 REPLY_TO_TITLE = "=?utf-8?q?Interview=0D=0AReply-To:_phish@evil.example?="
 BODY_TITLE = "=?utf-8?q?Interview=0D=0A=0D=0A<h1>Owned</h1><a_href=3Dx>click</a>?="
@@ -119,7 +124,7 @@ def _decode_like_the_old_renderer(field: str, text: str) -> list[str]:
     return [str(make_header(decode_header(text)))]
 
 
-async def test_the_guard_refuses_a_regressed_encoder_and_nothing_is_sent(
+async def test_the_structural_check_refuses_a_regressed_encoder_and_nothing_is_sent(
     start_server, smtp_sink, log_events, monkeypatch
 ):
     monkeypatch.setattr(headers, "unstructured_words", _decode_like_the_old_renderer)
@@ -154,7 +159,7 @@ async def test_a_renderer_error_is_a_permanent_failure_not_internal(
     def broken(*args, **kwargs):
         raise UnicodeError("a bug on some input")
 
-    monkeypatch.setattr(bodies, "format_when", broken)
+    monkeypatch.setattr(invite_bodies, "format_when", broken)
     monkeypatch.setattr(reminder_bodies, "format_when", broken)
     running = await start_server(server_config(smtp_sink))
     reply = await running.deliver(make_message())

@@ -9,23 +9,30 @@ from email.utils import parsedate_to_datetime
 
 import grpc
 import pytest
-from mail_strategies import INVITE_HEADERS, REMINDER_TREE, read_mail
 from notification.v1 import notification_pb2 as pb
-from notification_helpers import GUEST, HOST, START, make_reminder, reminder_message, server_config
 
-from notification_service import mime
-from notification_service.model import Mailbox
-from notification_service.notifier import render_reminder
-from notification_service.reminder_bodies import how_soon
-from notification_service.reminder_validation import validate_reminder
-from notification_service.validation import InvalidMessage
+from notification_service.domain.errors import InvalidMessage
+from notification_service.domain.model import Mailbox
+from notification_service.domain.reminder_validation import validate_reminder
+from notification_service.render import mime
+from notification_service.render.reminder_bodies import how_soon
+from notification_service.service_layer.notifier import render_and_verify_reminder
+from tests.notification_service.mail_strategies import INVITE_HEADERS, REMINDER_TREE, read_mail
+from tests.notification_service.notification_helpers import (
+    GUEST,
+    HOST,
+    START,
+    make_reminder,
+    reminder_message,
+    server_config,
+)
 
 SENDER = Mailbox("rooms@mail.example.net", "Practice Rooms")
 
 
 def _read(**overrides):
     valid = validate_reminder(reminder_message(**overrides))
-    return valid, read_mail(render_reminder(valid, SENDER).mime)
+    return valid, read_mail(render_and_verify_reminder(valid, SENDER).mime)
 
 
 def test_a_reminder_is_plain_and_html_only_with_no_calendar():
@@ -33,7 +40,7 @@ def test_a_reminder_is_plain_and_html_only_with_no_calendar():
     assert read.header_names == INVITE_HEADERS
     assert read.tree == REMINDER_TREE
     assert read.calendar is None
-    raw = render_reminder(valid, SENDER).mime
+    raw = render_and_verify_reminder(valid, SENDER).mime
     assert b"text/calendar" not in raw and b"METHOD" not in raw and b".ics" not in raw
     assert read.to == [(GUEST.display_name, GUEST.email)]
     assert read.subject == "Reminder: Mock interview: system design starts in 1 hour"

@@ -1,0 +1,115 @@
+"""notification.v1.NotificationService: protobuf in, domain call, protobuf out.
+
+Errors travel as domain exceptions; the shared interceptor turns them into statuses
+(status.py, next to this module) and writes one `rpc` log line per call, to which each
+handler adds what it knows (uid, iTIP method, recipient, outcome, Message-ID). A
+request the caller got wrong is INVALID_ARGUMENT (reason INVALID_ARGUMENT); a message
+that validated but could not be rendered into a provably safe mail is INVALID_ARGUMENT
+with reason UNRENDERABLE from the Render RPCs and OUTCOME_PERMANENT_FAILURE from the
+Deliver RPCs, so a relay files it instead of retrying.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import grpc
+from notification.v1 import notification_pb2 as pb
+from notification.v1 import notification_pb2_grpc as pb_grpc
+
+from notification_service.domain.errors import InvalidMessage, UnrenderableMessage
+from notification_service.domain.model import Outcome
+from notification_service.entrypoints import wire
+from notification_service.service_layer.notifier import Attempt, Notifier
+from servicekit.interceptor import annotate
+
+_OUTCOMES = {
+    Outcome.DELIVERED: pb.OUTCOME_DELIVERED,
+    Outcome.TEMPORARY_FAILURE: pb.OUTCOME_TEMPORARY_FAILURE,
+    Outcome.PERMANENT_FAILURE: pb.OUTCOME_PERMANENT_FAILURE,
+    Outcome.DRY_RUN: pb.OUTCOME_DRY_RUN,
+}
+_LOG_TEXT_LIMIT = 256
+
+
+def _about(message: pb.CalendarMessage | pb.ReminderMessage) -> None:
+    """Name the message on the call's log line, as received (logs escape controls)."""
+    fields: dict[str, str | None] = {
+        "recipient": message.recipient.email[:_LOG_TEXT_LIMIT],
+        "idempotency_key": message.idempotency_key[:_LOG_TEXT_LIMIT],
+    }
+    if isinstance(message, pb.CalendarMessage):
+        method = wire.METHODS.get(message.method)
+        fields["uid"] = message.event.uid[:_LOG_TEXT_LIMIT]
+        fields["itip_method"] = method.value if method else None
+    else:
+        fields["uid"] = message.uid[:_LOG_TEXT_LIMIT]
+    annotate(**fields)
+
+
+@contextlib.contextmanager
+def _noting_failures() -> Iterator[None]:
+    """Put what a failure says on the log line, then let the interceptor answer."""
+    try:
+        yield
+    except InvalidMessage as error:
+        annotate(violations=[v.field for v in error.violations])
+        raise
+    except UnrenderableMessage as error:
+        annotate(message_id=error.message_id or None)
+        raise
+
+
+def _delivered(attempt: Attempt) -> None:
+    annotate(outcome=attempt.result.outcome.value, message_id=attempt.message_id)
+
+
+class NotificationServicer(pb_grpc.NotificationServiceServicer):
+    def __init__(self, notifier: Notifier) -> None:
+        self._notifier = notifier
+
+    async def DeliverCalendarMessage(
+        self, request: pb.DeliverCalendarMessageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeliverCalendarMessageResponse:
+        _about(request.message)
+        with _noting_failures():
+            attempt = await self._notifier.deliver_invite(wire.calendar_message(request.message))
+        _delivered(attempt)
+        return pb.DeliverCalendarMessageResponse(
+            outcome=_OUTCOMES[attempt.result.outcome],
+            message_id=attempt.message_id,
+            detail=attempt.result.detail,
+        )
+
+    async def RenderCalendarMessage(
+        self, request: pb.RenderCalendarMessageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RenderCalendarMessageResponse:
+        _about(request.message)
+        with _noting_failures():
+            rendered = self._notifier.render_invite(wire.calendar_message(request.message))
+        annotate(message_id=rendered.message_id)
+        return pb.RenderCalendarMessageResponse(mime=rendered.mime, ics=rendered.ics)
+
+    async def DeliverReminder(
+        self, request: pb.DeliverReminderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeliverReminderResponse:
+        _about(request.message)
+        with _noting_failures():
+            reminder = wire.reminder_message(request.message)
+            attempt = await self._notifier.deliver_reminder(reminder)
+        _delivered(attempt)
+        return pb.DeliverReminderResponse(
+            outcome=_OUTCOMES[attempt.result.outcome],
+            message_id=attempt.message_id,
+            detail=attempt.result.detail,
+        )
+
+    async def RenderReminder(
+        self, request: pb.RenderReminderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RenderReminderResponse:
+        _about(request.message)
+        with _noting_failures():
+            rendered = self._notifier.render_reminder(wire.reminder_message(request.message))
+        annotate(message_id=rendered.message_id)
+        return pb.RenderReminderResponse(mime=rendered.mime)
