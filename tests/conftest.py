@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from scheduling_service.adapters import schema
 from tests import postgres
 from tests.mail_system import System
 from tests.smtp_sink import start_sink
@@ -29,8 +28,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture
 def system(postgres_server: str, tmp_path: Path) -> Iterator[System]:
     controller, sink = start_sink()
-    with postgres.fresh_database(postgres_server) as url:
-        schema.upgrade_to_head(url)
+    with postgres.migrated_database(postgres_server) as url:
         running = System(url, sink, tmp_path)
         try:
             yield running
@@ -49,6 +47,5 @@ def postgres_server() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database_url(postgres_server: str) -> Iterator[str]:
     """A database at the latest schema, shared by the session's tests."""
-    with postgres.fresh_database(postgres_server) as url:
-        schema.upgrade_to_head(url)
+    with postgres.migrated_database(postgres_server) as url:
         yield url

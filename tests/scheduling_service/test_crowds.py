@@ -19,7 +19,6 @@ from grpc import aio
 from scheduling.v1 import scheduling_pb2 as pb
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 
-from scheduling_service.adapters import schema
 from tests import postgres
 from tests.processes import SchedulingProcess
 from tests.scheduling_service.client import auth, create_request, failure, new_user
@@ -46,8 +45,7 @@ async def _watch(stub, metadata) -> tuple[str, str]:
 
 
 async def test_two_thousand_watchers_at_once(postgres_server, tmp_path) -> None:
-    with postgres.fresh_database(postgres_server) as url:
-        schema.upgrade_to_head(url)
+    with postgres.migrated_database(postgres_server) as url:
         replica = SchedulingProcess(url, tmp_path).start()
         try:
             # A connection each (channels to one target otherwise share one).

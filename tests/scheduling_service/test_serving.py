@@ -146,8 +146,7 @@ async def _wait_for_lock_waiters(database_url: str, count: int) -> None:
 
 
 async def test_an_unexpected_failure_is_internal_without_details(postgres_server, tmp_path) -> None:
-    with postgres.fresh_database(postgres_server) as url:
-        schema.upgrade_to_head(url)
+    with postgres.migrated_database(postgres_server) as url:
         with psycopg.connect(postgres.libpq_url(url), autocommit=True) as conn:
             # A rule the code knows nothing about: its violation is a bug to the service.
             conn.execute("ALTER TABLE rooms ADD CONSTRAINT short_titles CHECK (length(title) < 5)")
@@ -169,8 +168,7 @@ async def test_an_unexpected_failure_is_internal_without_details(postgres_server
 
 
 async def test_database_unreachable_is_unavailable_and_not_ready(postgres_server, tmp_path) -> None:
-    with postgres.fresh_database(postgres_server) as url:
-        schema.upgrade_to_head(url)
+    with postgres.migrated_database(postgres_server) as url:
         replica = SchedulingProcess(url, tmp_path).start()
         name = url.rsplit("/", 1)[-1].split("?")[0]
         try:
@@ -211,8 +209,7 @@ async def test_database_unreachable_is_unavailable_and_not_ready(postgres_server
 async def test_connections_the_database_dropped_are_replaced_without_an_error(
     postgres_server, tmp_path
 ) -> None:
-    with postgres.fresh_database(postgres_server) as url:
-        schema.upgrade_to_head(url)
+    with postgres.migrated_database(postgres_server) as url:
         replica = SchedulingProcess(url, tmp_path).start()
         name = url.rsplit("/", 1)[-1].split("?")[0]
         try:

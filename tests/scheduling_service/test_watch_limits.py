@@ -14,7 +14,6 @@ from grpc import aio
 from scheduling.v1 import scheduling_pb2 as pb
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 
-from scheduling_service.adapters import schema
 from tests import postgres
 from tests.processes import SchedulingProcess
 from tests.scheduling_service.client import auth, create_request, failure, new_user
@@ -39,8 +38,7 @@ async def test_heartbeats_carry_a_resume_point(database_url, tmp_path, db) -> No
 
 
 async def test_compacted_revision_is_out_of_range(postgres_server, tmp_path) -> None:
-    with postgres.fresh_database(postgres_server) as url:
-        schema.upgrade_to_head(url)
+    with postgres.migrated_database(postgres_server) as url:
         replica = SchedulingProcess(
             url,
             tmp_path,

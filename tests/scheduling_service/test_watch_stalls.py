@@ -19,7 +19,6 @@ from grpc import aio
 from scheduling.v1 import scheduling_pb2 as pb
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 
-from scheduling_service.adapters import schema
 from tests import postgres
 from tests.processes import SchedulingProcess
 from tests.scheduling_service.client import auth, create_request, failure, new_user
@@ -37,8 +36,7 @@ SMALL_WINDOW = [("grpc.http2.bdp_probe", 0)]
 
 @pytest.fixture
 def database(postgres_server: str) -> Iterator[str]:
-    with postgres.fresh_database(postgres_server) as url:
-        schema.upgrade_to_head(url)
+    with postgres.migrated_database(postgres_server) as url:
         yield url
 
 

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 import psycopg
 import pytest
 
-from scheduling_service.adapters import schema
 from scheduling_service.adapters.database import PostgresDatabase, SqlUnitOfWork, libpq_url
 from scheduling_service.domain.outbox import OutboxStats
 from tests import postgres
@@ -27,8 +26,7 @@ _ROW = """
 
 @pytest.fixture
 async def database(postgres_server: str) -> AsyncIterator[PostgresDatabase]:
-    with postgres.fresh_database(postgres_server) as url:
-        schema.upgrade_to_head(url)
+    with postgres.migrated_database(postgres_server) as url:
         async with opened(url) as db:
             yield db
 

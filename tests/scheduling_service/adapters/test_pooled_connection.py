@@ -18,7 +18,6 @@ import psycopg
 import pytest
 
 from scheduling_service.adapters.database import PostgresDatabase, libpq_url
-from scheduling_service.adapters.schema import upgrade_to_head
 from scheduling_service.config import Settings
 from scheduling_service.domain import errors
 from scheduling_service.domain.users import User
@@ -36,8 +35,7 @@ _LOCK_ROOM = "SELECT 1 FROM rooms WHERE room_id = %s FOR UPDATE"
 @pytest.fixture
 async def one_connection(postgres_server: str) -> AsyncIterator[tuple[PostgresDatabase, str]]:
     """The service's database object with a pool of exactly one connection."""
-    with postgres.fresh_database(postgres_server) as url:
-        upgrade_to_head(url)
+    with postgres.migrated_database(postgres_server) as url:
         with psycopg.connect(libpq_url(url), autocommit=True) as conn:
             # Deadlocks found at once rather than after the default second.
             conn.execute(f"ALTER DATABASE {conn.info.dbname} SET deadlock_timeout = '50ms'")
