@@ -1,7 +1,9 @@
 """A real SMTP server (aiosmtpd) on a free port that keeps what it receives.
 
 `mode` says how it answers DATA: "ok", a reply line such as "451 4.3.0 try later",
-or "disconnect" (drops the connection instead); `delay_s` slows every DATA down.
+or "disconnect" (drops the connection instead); `delay_s` slows every DATA down;
+`hold(matching)` keeps the answer to the messages `matching` picks (by their bytes)
+until `release()`, counting them in `held`: the mail is on the server, not yet accepted.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import email.policy
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -46,6 +49,18 @@ class SinkHandler:
     lock: threading.Lock = field(default_factory=threading.Lock)
     sessions: int = 0
     refused: int = 0
+    held: int = 0  # messages whose answer was held (see hold)
+    _holding: Callable[[bytes], bool] | None = None
+    _released: threading.Event = field(default_factory=threading.Event)
+
+    def hold(self, matching: Callable[[bytes], bool]) -> None:
+        """Keep the answer to every DATA whose content `matching` picks until release()."""
+        self._released.clear()
+        self._holding = matching
+
+    def release(self) -> None:
+        self._holding = None
+        self._released.set()
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -56,6 +71,13 @@ class SinkHandler:
         return responses
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        holding = self._holding
+        if holding is not None and holding(bytes(envelope.content)):
+            with self.lock:
+                self.held += 1
+            # Set from the test's thread: an asyncio.Event would belong to one loop.
+            while not self._released.is_set():  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if self.mode == "disconnect":

@@ -10,8 +10,10 @@ are rows of their own kind, due at start - offset, outside that order.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 from psycopg.rows import TupleRow
@@ -106,6 +108,13 @@ _CLAIM = """
     )
     SELECT c.*, r.starts, r.host_id, r.guest_id
       FROM claimed c LEFT JOIN rooms r ON r.room_id = c.room_id
+"""
+# A claimed reminder's room as it stands, share-locked until the reminder's hand-off is
+# over (service_layer/relay.py says why): a cancel (which locks the row), a leave or a
+# reschedule (which update it) waits for the send; one that committed first is what this
+# reads, the room gone being no row.
+_HOLD_ROOM = """
+    SELECT starts, host_id, guest_id FROM rooms WHERE room_id = %(room_id)s FOR SHARE
 """
 # Attempts' results, recorded only where the lease is still held (a message whose lease
 # ran out may be another relay's now). A room's messages all carry its UID: looking for
@@ -256,6 +265,15 @@ class OutboxSql:
         )
         return [_claimed(row) for row in rows]
 
+    @contextlib.asynccontextmanager
+    async def hold_room(self, claimed: Claimed, hold_s: float) -> AsyncIterator[Due]:
+        reminder = claimed.reminder
+        assert reminder is not None, "only a reminder's room is held"
+        params = {"room_id": claimed.room_id}
+        async with self._session.holding(_HOLD_ROOM, params, hold_s=hold_s) as rows:
+            starts, host_id, guest_id = rows[0] if rows else (None, None, None)
+            yield _due(reminder.recipient_id, reminder.starts, starts, host_id, guest_id)
+
     async def finish(self, results: list[Finished]) -> dict[int, State]:
         rows = await self._session.execute(
             _FINISH,
@@ -307,9 +325,19 @@ def _claimed(row: TupleRow) -> Claimed:
     ) = row
     due = None
     if kind == "reminder":
-        participants = tuple(p for p in (host_id, guest_id) if p is not None)
-        due = Due(recipient, session_start, room_starts, participants)
+        due = _due(recipient, session_start, room_starts, host_id, guest_id)
     return Claimed(mid, room_id, uid, sequence, method, recipient, attempts, payload, due)
+
+
+def _due(
+    recipient: str,
+    starts: datetime,
+    room_starts: datetime | None,
+    host_id: str | None,
+    guest_id: str | None,
+) -> Due:
+    participants = tuple(p for p in (host_id, guest_id) if p is not None)
+    return Due(recipient, starts, room_starts, participants)
 
 
 def _count(queued: int, scheduled: int) -> None:

@@ -32,6 +32,7 @@ IF_GUARD_FAILED = "current_setting('scheduling.guard', true) IS DISTINCT FROM 'h
 _SET_TIMEOUTS = (
     "SELECT set_config('statement_timeout', %(ms)s, true), set_config('lock_timeout', %(ms)s, true)"
 )
+_SET_HOLD_LIMIT = "SELECT set_config('idle_in_transaction_session_timeout', %(ms)s, true)"
 
 
 @dataclass
@@ -173,6 +174,37 @@ class Session:
         row = await current_cursor.fetchone() if current_cursor is not None else None
         loaded = guard.load_current(row) if row is not None and guard.load_current else None
         return Written(applied=False, current=loaded)
+
+    @contextlib.asynccontextmanager
+    async def holding(self, sql: str, params: Params, *, hold_s: float) -> AsyncIterator[list[Row]]:
+        """`sql`, a locking read (`FOR SHARE`), in a transaction left open until the block
+        ends: the rows it locked stay locked across whatever the block awaits. The one
+        exception to one-round-trip transactions, for where holding is the point (a
+        reminder's hand-off, adapters/outbox_sql.py). Nothing is written, so it ends with
+        a ROLLBACK whose failure is ignored (a connection that died took its locks with
+        it). The database ends the session if the block outlives `hold_s`
+        (idle_in_transaction_session_timeout): a stuck process keeps no row locked."""
+        assert not self._snapshot, "a snapshot is read-only: it locks nothing"
+        conn = await self._connection()
+        try:
+            async with conn.pipeline():
+                await conn.execute("BEGIN", prepare=False)
+                if self._timeout_ms is not None:
+                    await conn.execute(_SET_TIMEOUTS, {"ms": str(self._timeout_ms)})
+                await conn.execute(_SET_HOLD_LIMIT, {"ms": str(max(1, round(hold_s * 1000)))})
+            # A round trip of its own, last: psycopg ends a pipeline with a flush request
+            # after its Sync, and that message disarms the server's idle-in-transaction
+            # timer until the next statement, so a transaction left open at the end of
+            # a pipeline would never be ended by the limit (test_session_hold.py).
+            cursor = await conn.execute(sql, params)
+            rows = await cursor.fetchall()
+        except psycopg.Error:
+            await _rollback(conn)
+            raise
+        try:
+            yield rows
+        finally:
+            await _rollback(conn)
 
     async def close(self) -> None:
         if self._conn is None:

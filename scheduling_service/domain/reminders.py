@@ -5,7 +5,9 @@ start. Reminders are written with the change that makes them right and removed w
 change that makes them wrong, in the same transaction: a booking writes them, a
 reschedule moves them (removes, writes anew), a leave or a cancel removes them. An
 offset already past when they are written is skipped. When one comes due, it is checked
-once more against the room as it stands: what no longer fits is dropped, never sent.
+once more against the room as it stands, right before it is handed to the notification
+service, and no change to the room commits until that hand-off is over (the relay holds
+the room): what no longer fits is dropped, never sent.
 """
 
 from __future__ import annotations

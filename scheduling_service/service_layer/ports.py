@@ -28,7 +28,7 @@ from scheduling_service.domain.outbox import (
     State,
 )
 from scheduling_service.domain.queries import RoomQuery
-from scheduling_service.domain.reminders import ReminderPlan
+from scheduling_service.domain.reminders import Due, ReminderPlan
 from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import People, User
 from scheduling_service.domain.watch import WatchEvent, WatchFilter
@@ -102,6 +102,11 @@ class OutboxRepository(Protocol):
         reminders (follows the guard)."""
 
     async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[Claimed]: ...
+
+    def hold_room(self, claimed: Claimed, hold_s: float) -> AbstractAsyncContextManager[Due]:
+        """A claimed reminder against its room as it stands now, the room held until the
+        block ends (at most about `hold_s`): a change to it (cancel, leave, reschedule)
+        that committed first is what this sees; one that comes during the block waits."""
 
     async def finish(self, results: list[Finished]) -> dict[int, State]:
         """Record attempts' results; a message whose lease was lost is left out."""

@@ -5,6 +5,10 @@ while still holding the lease: delivered, retried later (exponential backoff wit
 full jitter), or failed for good (kept, logged, counted). A crash anywhere loses
 nothing: an unfinished claim comes back when its lease ends, and a repeat renders
 the same bytes (same Message-ID, UID, SEQUENCE), which calendars treat as one.
+
+A reminder is checked against its room once more right before its call, and the room
+is held until the call is over, so a cancel either commits first (and the reminder is
+dropped) or waits until the mail was handed off (Relay._hand_off says why).
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ log = get_logger(__name__)
 
 CHANNEL = "notification_outbox"
 _STATS_EVERY_S = 5.0
+# How long past its call's deadline a reminder's room may stay held: the database ends a
+# session that holds it longer (a stuck process keeps no room locked).
+_HOLD_MARGIN_S = 5.0
 
 
 async def _finish(
@@ -155,20 +162,16 @@ class Relay:
             log.error("invite attempt crashed", exc_info=task.exception())
 
     async def _deliver(self, item: Claimed, token: uuid.UUID) -> None:
-        if item.reminder is not None:
+        if item.reminder is None:
+            attempt = await self._sender.deliver(item)
+        else:
+            # What no longer fitted the room as the claim read it goes without holding it.
             dropped = reminders.why_not_send(item.reminder, self._clock())
-            if dropped is not None:
-                await self._record(item, token, State.DROPPED, None, dropped.value, None, None)
-                metrics.REMINDERS_DROPPED.labels(dropped.value).inc()
-                log.info(
-                    "reminder dropped",
-                    room_id=str(item.room_id),
-                    outbox_id=item.id,
-                    recipient_id=item.recipient_id,
-                    reason=dropped.value,
-                )
+            sent = dropped if dropped is not None else await self._hand_off(item)
+            if isinstance(sent, reminders.Dropped):
+                await self._drop(item, token, sent)
                 return
-        attempt = await self._sender.deliver(item)
+            attempt = sent
         state, next_at = self._decide(item, attempt)
         recorded = await self._record(
             item,
@@ -195,6 +198,57 @@ class Relay:
             message_id=attempt.message_id or None,
             detail=attempt.detail or None,
             retry_at=next_at.isoformat() if next_at else None,
+        )
+
+    async def _hand_off(self, item: Claimed) -> Attempt | reminders.Dropped:
+        """Check a reminder against its room once more and, if it still fits, send it
+        while the room is held: from that check until the notification service answers
+        (the SMTP server accepted or refused the mail, or the call's deadline passed).
+
+        The notification service owns SMTP and has no database, so the relay's last look
+        at the room comes before the call, and the call (rendering, a free SMTP
+        connection, the SMTP dialogue) can take seconds. Holding the room across it means
+        no cancel, leave or reschedule commits between that look and the hand-off: one
+        that committed first is seen and the reminder dropped; one that comes during the
+        call waits for it, usually milliseconds (a call slower than that change's own
+        lock timeout fails the change, retryably, having changed nothing; the hold never
+        outlasts the call's deadline, RELAY_RPC_TIMEOUT_S). The price: a pooled
+        connection idle in a transaction and one room's row share-locked per reminder in
+        flight (RELAY_CONCURRENCY at most). Checking just before the call without a hold
+        would cost nothing and fix nothing: the call itself is the window in which a
+        cancelled session was still reminded (issue 18, item 6).
+        """
+        sent: list[Attempt] = []
+
+        async def work(uow: UnitOfWork) -> reminders.Dropped | None:
+            if sent:
+                return None  # handed off already: a unit of work run again never resends
+            hold_s = self._s.relay_rpc_timeout_s + _HOLD_MARGIN_S
+            async with uow.outbox.hold_room(item, hold_s) as due:
+                dropped = reminders.why_not_send(due, self._clock())
+                if dropped is None:
+                    sent.append(await self._sender.deliver(item))
+                return dropped
+
+        try:
+            dropped = await self._db.run(work)
+        except Exception as error:
+            if sent:
+                return sent[0]  # handed off: what the notification service said stands
+            # Not sent: the room could not be checked. Tried again later, like a call
+            # that did not get through.
+            return Attempt(Outcome.TEMPORARY_FAILURE, "", f"room not checked: {error}")
+        return dropped if dropped is not None else sent[0]
+
+    async def _drop(self, item: Claimed, token: uuid.UUID, dropped: reminders.Dropped) -> None:
+        await self._record(item, token, State.DROPPED, None, dropped.value, None, None)
+        metrics.REMINDERS_DROPPED.labels(dropped.value).inc()
+        log.info(
+            "reminder dropped",
+            room_id=str(item.room_id),
+            outbox_id=item.id,
+            recipient_id=item.recipient_id,
+            reason=dropped.value,
         )
 
     async def _record(

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from scheduling_service.config import Settings
-from scheduling_service.domain.outbox import Outcome, State
+from scheduling_service.domain import errors
+from scheduling_service.domain.outbox import Attempt, Claimed, Outcome, State
 from scheduling_service.service_layer.relay import Relay, backoff_s
 from scheduling_service.service_layer.rooms import CreateRoom, RoomService
 from tests.scheduling_service.service_layer.fakes import (
@@ -18,6 +23,7 @@ from tests.scheduling_service.service_layer.fakes import (
     FakeSender,
     person,
 )
+from tests.scheduling_service.service_layer.fakes.outbox import FakeOutbox
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 SETTINGS = Settings(relay_poll_s=0.01, relay_max_attempts=3, outbox_purge_every_s=3600)
@@ -130,3 +136,79 @@ async def test_a_reminder_that_no_longer_fits_is_dropped_not_sent() -> None:
     )
     assert len(sender.sent) == 2
     assert {m.last_error for m in db.store.outbox if m.reminder} == {"too_late"}
+
+
+async def test_a_cancel_committed_between_the_claim_and_the_hand_off_wins() -> None:
+    """The claim saw the room; the cancel commits before the relay hands the reminder
+    to the notification service: the reminder is checked again there, and dropped."""
+    clock = FakeClock(NOW)
+    db = FakeDatabase()
+    db.store.clock = clock
+    room_id = await _booked_with_reminders(db, clock)
+    sender = FakeSender(Outcome.DELIVERED)
+    await _relay_until(db, sender, lambda: len(sender.sent) == 2)  # the two invites
+    rooms = RoomService(db, uid_domain="example.test", clock=clock)
+
+    async def cancel() -> None:
+        await rooms.cancel_room(person("host"), uuid.UUID(room_id), reason="", etag="")
+
+    db.store.after_claim = cancel
+    clock.now = NOW + timedelta(hours=2)  # the reminders come due
+    await _relay_until(
+        db, sender, lambda: all(state is not State.PENDING for _, state in _reminders(db))
+    )
+    assert [c.recipient_id for c in sender.sent if c.reminder] == []
+    assert _reminders(db) == [("guest", State.DROPPED), ("host", State.DROPPED)]
+    assert {m.last_error for m in db.store.outbox if m.reminder} == {"room_gone"}
+
+
+async def test_a_reminder_is_handed_off_while_its_room_is_held() -> None:
+    """The send happens inside the hold on the room (a change to it waits), and the hold
+    ends with it."""
+    clock = FakeClock(NOW)
+    db = FakeDatabase()
+    db.store.clock = clock
+    room_id = uuid.UUID(await _booked_with_reminders(db, clock))
+    held_at_send: list[int] = []
+
+    class Watching(FakeSender):
+        async def deliver(self, message: Claimed) -> Attempt:
+            if message.reminder is not None:
+                held_at_send.append(db.store.held[message.room_id])
+            return await super().deliver(message)
+
+    sender = Watching(Outcome.DELIVERED)
+    await _relay_until(db, sender, lambda: len(sender.sent) == 2)
+    clock.now = NOW + timedelta(hours=2)
+    await _relay_until(db, sender, lambda: len(sender.sent) == 4)
+    assert len(held_at_send) == 2 and all(n >= 1 for n in held_at_send)
+    assert db.store.held[room_id] == 0
+    assert _reminders(db) == [("guest", State.DELIVERED), ("host", State.DELIVERED)]
+
+
+async def test_a_reminder_whose_room_cannot_be_checked_is_not_sent_but_tried_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock(NOW)
+    db = FakeDatabase()
+    db.store.clock = clock
+    await _booked_with_reminders(db, clock)
+    sender = FakeSender(Outcome.DELIVERED)
+    await _relay_until(db, sender, lambda: len(sender.sent) == 2)
+    holds = 0
+    hold_room = FakeOutbox.hold_room
+
+    def flaky(self: FakeOutbox, claimed: Claimed, hold_s: float) -> Any:
+        nonlocal holds
+        holds += 1
+        if holds <= 2:
+            raise errors.Unavailable("the database is unreachable")
+        return hold_room(self, claimed, hold_s)
+
+    monkeypatch.setattr(FakeOutbox, "hold_room", flaky)
+    clock.now = NOW + timedelta(hours=2)
+    await _relay_until(
+        db, sender, lambda: all(state is State.DELIVERED for _, state in _reminders(db))
+    )
+    assert len(sender.sent) == 4  # each reminder once, after its room could be checked
+    assert sorted(m.attempts for m in db.store.outbox if m.reminder) == [2, 2]

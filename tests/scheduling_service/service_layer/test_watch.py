@@ -261,9 +261,7 @@ async def test_a_snapshot_is_read_whole_before_its_first_event_goes_out() -> Non
             assert (await _next(events)).startswith("SNAPSHOT")
             stalled.append((session, events))
         third = system.watches.open(Watch(0, WatchFilter(), HOST)).events()
-        assert [(await _next(third)).split()[0] for _ in range(4)] == ["SNAPSHOT"] * 3 + [
-            "SYNCED"
-        ]
+        assert [(await _next(third)).split()[0] for _ in range(4)] == ["SNAPSHOT"] * 3 + ["SYNCED"]
         for session, events in stalled:
             await events.aclose()
             session.close()

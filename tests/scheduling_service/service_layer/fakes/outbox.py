@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -125,17 +127,16 @@ class FakeOutbox:
                 message.lease = token
                 message.attempts += 1
                 claimed.append(self._claimed(message))
+        if claimed and self._store.after_claim is not None:
+            hook, self._store.after_claim = self._store.after_claim, None
+            await hook()
         return claimed
 
     def _claimed(self, message: Message) -> Claimed:
         reminder = None
         if message.reminder is not None:
-            room = self._store.rooms.get(message.room_id)
-            reminder = Due(
-                message.recipient.user_id,
-                message.reminder.starts,
-                room.starts if room else None,
-                room.participants if room else (),
+            reminder = self._due(
+                message.recipient.user_id, message.reminder.starts, message.room_id
             )
         return Claimed(
             message.id,
@@ -148,6 +149,25 @@ class FakeOutbox:
             b"",
             reminder,
         )
+
+    def _due(self, recipient_id: str, starts: datetime, room_id: uuid.UUID) -> Due:
+        """A reminder with its room as it stands now."""
+        room = self._store.rooms.get(room_id)
+        return Due(
+            recipient_id,
+            starts,
+            room.starts if room else None,
+            room.participants if room else (),
+        )
+
+    @asynccontextmanager
+    async def hold_room(self, claimed: Claimed, hold_s: float) -> AsyncIterator[Due]:
+        assert claimed.reminder is not None, "only a reminder's room is held"
+        self._store.held[claimed.room_id] += 1
+        try:
+            yield self._due(claimed.recipient_id, claimed.reminder.starts, claimed.room_id)
+        finally:
+            self._store.held[claimed.room_id] -= 1
 
     async def finish(self, results: list[Finished]) -> dict[int, State]:
         recorded = {}

@@ -4,7 +4,8 @@ change's writes are undone when one of them fails."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -57,12 +58,18 @@ class Store:
     requests: dict[tuple[str, uuid.UUID], uuid.UUID] = field(default_factory=dict)
     holders: dict[uuid.UUID, frozenset[str]] = field(default_factory=dict)
     outbox: list[Message] = field(default_factory=list)
+    # Reminder hand-offs under way per room. The SQL adapter share-locks the room, and a
+    # change to it waits: that waiting is PostgreSQL's, tested end to end, not here.
+    held: Counter[uuid.UUID] = field(default_factory=Counter)
     events: list[tuple[int, Change, Room]] = field(default_factory=list)
     reads: int = 0  # statements that read a room, to show what a use case costs
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Called at the start of every commit: a test's chance to let "another replica"
     # change the store between a use case's read and its write.
     before_commit: Callable[[], None] | None = None
+    # Awaited once, after a claim that took messages: a test's chance to change a room
+    # between a relay's claim and its hand-off of what it claimed.
+    after_claim: Callable[[], Awaitable[None]] | None = None
 
     @property
     def revision(self) -> int:
