@@ -22,7 +22,7 @@ import psycopg
 from bench.seed import UID_DOMAIN, seed_history, seed_rooms, seed_users
 from bench.services import postgres
 from scheduling_service.adapters import outbox_sql, rooms_sql
-from scheduling_service.adapters.session import GUARD_HELD
+from scheduling_service.adapters.statements import GUARD_HELD
 from tests.postgres import libpq_url
 
 # The finish statement's results must hold leases: four invites get one first, in
@@ -68,6 +68,7 @@ def _statements(room_id: uuid.UUID, guest: str, guest_no: int) -> list[tuple[str
                 "change": "BOOKED",
                 "added": [guest],
                 "removed": [],
+                "superseding": [guest, "explain-host-0"],
                 "methods": ["REQUEST", "REQUEST"],
                 "recipients": [guest, "explain-host-0"],
                 "messages": [b"x" * 600, b"x" * 600],

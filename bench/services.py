@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
-from scheduling_service.adapters import schema
+from scheduling_service.adapters import migrator
 from tests.postgres import server_url
 from tests.processes import NotificationProcess, SchedulingProcess
 from tests.smtp_sink import free_port
@@ -44,7 +44,7 @@ class Postgres:
         self._databases.append(name)
         url = make_url(self.url).set(database=name).render_as_string(hide_password=False)
         if migrate:
-            schema.upgrade_to_head(url)
+            migrator.upgrade_to_head(url)
         return url
 
     def drop_all(self) -> None:

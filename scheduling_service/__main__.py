@@ -7,7 +7,7 @@ import asyncio
 import sys
 from typing import Any
 
-from scheduling_service.adapters import embedded_postgres, schema
+from scheduling_service.adapters import embedded_postgres, migrator
 from scheduling_service.config import ConfigError, Settings
 from scheduling_service.entrypoints import outbox_cli, workers
 from servicekit import logs
@@ -83,19 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     except NoDatabase as error:
         log.error(str(error))
         return 2
-    where = schema.location(url)
+    where = migrator.location(url)
     try:
         if args.command == "migrate":
             _migrate(url, where)
             return 0
         if args.command == "outbox":
-            schema.check_database(url)
+            migrator.check_database(url)
             return asyncio.run(outbox_cli.run(args, settings, url))
-        schema.check_current(url)
-    except schema.DatabaseUnreachable as error:
+        migrator.check_current(url)
+    except migrator.DatabaseUnreachable as error:
         log.error("cannot connect to the database", **where, error=str(error))
         return 2
-    except (schema.UnsupportedDatabase, schema.SchemaOutOfDate) as error:
+    except (migrator.UnsupportedDatabase, migrator.SchemaOutOfDate) as error:
         log.error(str(error), **where)
         return 2
     if settings.workers > 1:
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _migrate(url: str, where: dict[str, str]) -> None:
-    migration = schema.upgrade_to_head(url)
+    migration = migrator.upgrade_to_head(url)
     if migration.changed:
         log.info(
             "schema migrated",

@@ -1,41 +1,33 @@
-"""Session-wide fixtures: one throwaway PostgreSQL, one migrated database; a whole mail
-path per test (`system`, tests/mail_system.py); and the `slow` mark on every test that
-needs a database or a server process (`pytest -m "not slow"` is the quick loop; modules
-that start processes themselves mark themselves)."""
+"""Session-wide fixtures: one throwaway PostgreSQL and one migrated database.
+
+Markers are explicit: a module whose tests start PostgreSQL or a service process says
+`pytestmark = pytest.mark.slow`, and `pytest -m "not slow"` is the quick loop. A test
+that needs PostgreSQL without the mark is a collection error, so the quick loop never
+starts a database by accident.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests import postgres
-from tests.mail_system import System
-from tests.smtp_sink import start_sink
-
-# Fixtures that start PostgreSQL or a service process, directly or through another.
-_SLOW_FIXTURES = {"postgres_server", "database_url", "server", "second_server", "db", "system"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        needs_servers = _SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
-        if needs_servers or item.get_closest_marker("e2e"):  # e2e: gateways, containers
-            item.add_marker(pytest.mark.slow)
-
-
-@pytest.fixture
-def system(postgres_server: str, tmp_path: Path) -> Iterator[System]:
-    controller, sink = start_sink()
-    with postgres.migrated_database(postgres_server) as url:
-        running = System(url, sink, tmp_path)
-        try:
-            yield running
-        finally:
-            codes = [p.stop() for p in reversed(running.processes) if p.process.poll() is None]
-            controller.stop()
-            assert all(code == 0 for code in codes), codes
+    unmarked = [
+        item.nodeid
+        for item in items
+        # fixturenames is the closure pytest resolved: a fixture of the same name that
+        # needs no database (a fake) does not count.
+        if "postgres_server" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("slow") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests that start PostgreSQL must be marked slow:\n  " + "\n  ".join(unmarked)
+        )
 
 
 @pytest.fixture(scope="session")

@@ -67,12 +67,12 @@ _templates: dict[str, str] = {}
 def migrated_database(server: str) -> Iterator[str]:
     """A new database on `server` at the latest schema; dropped afterwards."""
     if server not in _templates:
-        from scheduling_service.adapters import schema
+        from scheduling_service.adapters import migrator
 
         name = f"rooms_template_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
-        schema.upgrade_to_head(_database(server, name))
+        migrator.upgrade_to_head(_database(server, name))
         atexit.register(_drop, server, name)
         _templates[server] = name
     with fresh_database(server, template=_templates[server]) as url:

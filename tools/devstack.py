@@ -37,7 +37,7 @@ READINESS = {
 }
 SERVING_WITHIN_S = 120.0
 
-# The README's quick start shows these same commands (tests/test_quick_start.py holds
+# The README's quick start shows these same commands (tests/system/test_quick_start.py holds
 # the two together), after an `export` line the banner writes for the running stack.
 TRY_IT = """\
 ROOM=$(.venv/bin/roomsctl --as alice create -q --title "Mock interview" --topic Arrays \\

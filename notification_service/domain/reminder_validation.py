@@ -10,7 +10,7 @@ from notification_service.domain.field_checks import MAX_DESCRIPTION, MAX_KEY, M
 from notification_service.domain.model import Mailbox, ReminderMessage, ValidReminder
 
 MAX_PARTICIPANTS = 2
-# Offsets reach 7 days (design §9); the limit only keeps the arithmetic sane.
+# Offsets reach 7 days (docs/design.md §9); the limit only keeps the arithmetic sane.
 MAX_OFFSET = timedelta(days=30)
 
 

@@ -18,11 +18,11 @@ from scheduling.v1 import scheduling_pb2 as pb
 
 from scheduling_service.adapters import wire
 from scheduling_service.adapters.rooms_sql import room_from_row, select_rooms, view_conditions
-from scheduling_service.adapters.session import IF_GUARD_HELD, Session
+from scheduling_service.adapters.statements import IF_GUARD_HELD, Statements
+from scheduling_service.domain.change_log import ChangeLogEntry
 from scheduling_service.domain.changes import Change
-from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import User
-from scheduling_service.domain.views import Seen, public, seen_by
+from scheduling_service.domain.visibility import view_for
 from scheduling_service.domain.watch import WatchEvent, WatchFilter
 
 _RECORD = f"""
@@ -76,63 +76,64 @@ def event_from_row(row: TupleRow) -> WatchEvent:
 
 
 def _snapshot_event(row: TupleRow, viewer: User) -> bytes:
-    seen = seen_by(room_from_row(row), viewer)
+    view = view_for(room_from_row(row), viewer)
     return pb.RoomEvent(
         type=pb.RoomEvent.TYPE_SNAPSHOT,
-        room=wire.room_message(seen),
-        revision=seen.room.revision,
-        event_time=wire.timestamp(seen.room.update_time),
+        room=wire.room_message(view),
+        revision=view.room.revision,
+        event_time=wire.timestamp(view.room.update_time),
     ).SerializeToString()
 
 
 class ChangeLogSql:
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    def __init__(self, statements: Statements) -> None:
+        self._statements = statements
 
-    def record(self, change: Change, before: Room | None, after: Room, now: datetime) -> None:
-        participants = set(after.participants) | set(before.participants if before else ())
-        private = Seen(after, booked=after.guest_id is not None, private=True)
-        others = public(after)
-        self._session.queue(
+    def record(self, entry: ChangeLogEntry) -> None:
+        """Queue the event the domain decided the change makes (domain/change_log.py)."""
+        self._statements.queue(
             _RECORD,
             {
-                "room_id": after.room_id,
-                "change": change.value,
-                "room": wire.room_message(private, with_version=False).SerializeToString(),
+                "room_id": entry.room_id,
+                "change": entry.change.value,
+                "room": wire.room_message(entry.private, with_version=False).SerializeToString(),
                 "room_public": (
                     None
-                    if others.room is after
-                    else wire.room_message(others, with_version=False).SerializeToString()
+                    if entry.public is None
+                    else wire.room_message(entry.public, with_version=False).SerializeToString()
                 ),
-                "participants": sorted(participants),
-                "open_before": before.is_open if before else after.is_open,
-                "open_after": after.is_open and change is not Change.CANCELLED,
-                "now": now,
+                "participants": list(entry.participants),
+                "open_before": entry.open_before,
+                "open_after": entry.open_after,
+                "now": entry.event_time,
             },
             revision=True,
         )
 
     async def head(self) -> tuple[int, int]:
-        row = await self._session.fetchone(_HEAD)
+        row = await self._statements.fetchone(_HEAD)
         assert row is not None, "the migrations insert both singleton rows"
         return int(row[0]), int(row[1])
 
     async def after(self, revision: int, limit: int) -> list[WatchEvent]:
-        rows = await self._session.fetchall(_AFTER, (revision, limit))
+        rows = await self._statements.fetchall(_AFTER, (revision, limit))
         return [event_from_row(row) for row in rows]
 
     async def stream_snapshot(
-        self, f: WatchFilter, viewer: User, now: datetime
+        self, watch_filter: WatchFilter, viewer: User, now: datetime
     ) -> AsyncIterator[bytes]:
         params: dict[str, Any] = {"now": now}
-        where = ["r.ends > %(now)s", *view_conditions(f.open_only, f.participant_id, params)]
-        async for row in self._session.stream(select_rooms(where), params):
+        where = [
+            "r.ends > %(now)s",
+            *view_conditions(watch_filter.open_only, watch_filter.participant_id, params),
+        ]
+        async for row in self._statements.stream(select_rooms(where), params):
             yield _snapshot_event(row, viewer)
 
     async def prune(self, cutoff: datetime) -> tuple[int, int]:
-        rows = await self._session.execute(_PRUNE, {"cutoff": cutoff}, idempotent=True)
+        rows = await self._statements.execute(_PRUNE, {"cutoff": cutoff}, idempotent=True)
         return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
 
     async def prune_requests(self, cutoff: datetime) -> int:
-        rows = await self._session.execute(_PRUNE_REQUESTS, {"cutoff": cutoff}, idempotent=True)
+        rows = await self._statements.execute(_PRUNE_REQUESTS, {"cutoff": cutoff}, idempotent=True)
         return int(rows[0][0])

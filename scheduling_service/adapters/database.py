@@ -37,10 +37,10 @@ from scheduling_service.adapters.change_log_sql import ChangeLogSql
 from scheduling_service.adapters.directory_sql import DirectoryCache, DirectorySql
 from scheduling_service.adapters.outbox_sql import OutboxSql
 from scheduling_service.adapters.rooms_sql import RoomsSql
-from scheduling_service.adapters.session import Row, Session
+from scheduling_service.adapters.statements import Row, Statements
 from scheduling_service.config import Settings
 from scheduling_service.domain import errors
-from scheduling_service.domain.changes import Written
+from scheduling_service.domain.commit_result import CommitResult
 from servicekit.logs import get_logger
 
 T = TypeVar("T")
@@ -92,20 +92,20 @@ def libpq_url(url: str) -> str:
 
 
 class SqlUnitOfWork:
-    """The unit of work over one Session: repositories, commit, ping."""
+    """The unit of work over one connection's Statements: repositories, commit, ping."""
 
-    def __init__(self, session: Session, directory_cache: DirectoryCache) -> None:
-        self.session = session
-        self.rooms = RoomsSql(session)
-        self.outbox = OutboxSql(session)
-        self.directory = DirectorySql(session, directory_cache)
-        self.changes = ChangeLogSql(session)
+    def __init__(self, statements: Statements, directory_cache: DirectoryCache) -> None:
+        self.statements = statements
+        self.rooms = RoomsSql(statements)
+        self.outbox = OutboxSql(statements)
+        self.directory = DirectorySql(statements, directory_cache)
+        self.changes = ChangeLogSql(statements)
 
-    async def commit(self) -> Written:
-        return await self.session.commit()
+    async def commit(self) -> CommitResult:
+        return await self.statements.commit()
 
     async def ping(self) -> None:
-        await self.session.fetchone("SELECT 1")
+        await self.statements.fetchone("SELECT 1")
 
 
 class PostgresDatabase:
@@ -160,16 +160,16 @@ class PostgresDatabase:
     ) -> T:
         deadline = None if time_left_s is None else time.monotonic() + time_left_s
         for attempt in itertools.count(1):
-            session = Session(
+            statements = Statements(
                 self._acquire, self._release, self._timeout_ms(deadline), snapshot=False
             )
             try:
                 try:
-                    return await work(SqlUnitOfWork(session, self._directory_cache))
+                    return await work(SqlUnitOfWork(statements, self._directory_cache))
                 finally:
-                    await session.close()
+                    await statements.close()
             except psycopg.Error as error:
-                why = _worth_retrying(error, session)
+                why = _worth_retrying(error, statements)
                 if why is None or attempt >= self._attempts:
                     _raise_as_domain_error(error)
                 log.info("transaction retried", because=why)
@@ -180,15 +180,15 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[SqlUnitOfWork]:
-        session = Session(self._acquire, self._release, None, snapshot=True)
+        statements = Statements(self._acquire, self._release, None, snapshot=True)
         try:
-            yield SqlUnitOfWork(session, self._directory_cache)
+            yield SqlUnitOfWork(statements, self._directory_cache)
         except psycopg.Error as error:
             _raise_as_domain_error(error)
         except PoolTimeout as error:
             raise errors.Unavailable("the database is unreachable or too busy") from error
         finally:
-            await session.close()
+            await statements.close()
 
     async def connect_listener(self, application_name: str) -> psycopg.AsyncConnection[Any]:
         """A connection of its own for LISTEN: a session outside the pool (PgBouncer in
@@ -256,14 +256,14 @@ class PostgresDatabase:
         return max(1, left_ms) if left_ms < self._statement_timeout_ms else None
 
 
-def _worth_retrying(error: psycopg.Error, session: Session) -> str | None:
+def _worth_retrying(error: psycopg.Error, statements: Statements) -> str | None:
     """Why the whole unit of work may simply run again, or None."""
     if error.sqlstate in _RETRYABLE:
         return f"sqlstate {error.sqlstate}"
     # A connection the database dropped fails at first use; while nothing was written,
     # another connection may go again. Once a write was sent, whether it took is
     # unknown: never again then.
-    if isinstance(error, psycopg.OperationalError) and not session.wrote:
+    if isinstance(error, psycopg.OperationalError) and not statements.wrote:
         return "connection lost before anything was written"
     return None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from scheduling_service.adapters.session import Session
+from scheduling_service.adapters.statements import Statements
 from scheduling_service.domain.users import User
 
 _UPSERT = """
@@ -52,8 +52,8 @@ class DirectoryCache:
 
 
 class DirectorySql:
-    def __init__(self, session: Session, cache: DirectoryCache) -> None:
-        self._session = session
+    def __init__(self, statements: Statements, cache: DirectoryCache) -> None:
+        self._statements = statements
         self._cache = cache
 
     async def register(self, user: User) -> int:
@@ -70,9 +70,9 @@ class DirectorySql:
             "name": user.name,
             "zoneinfo": user.zoneinfo,
         }
-        rows = await self._session.execute(_UPSERT, params, idempotent=True)
+        rows = await self._statements.execute(_UPSERT, params, idempotent=True)
         if not rows:  # nothing changed: the row as it is
-            found = await self._session.fetchone(_FIND, params)
+            found = await self._statements.fetchone(_FIND, params)
             assert found is not None, "the upsert found the row it conflicted with"
             rows = [found]
         number = int(rows[0][0])

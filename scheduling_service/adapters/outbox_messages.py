@@ -4,6 +4,7 @@ the change read. Only participants with an address are named."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from google.protobuf.duration_pb2 import Duration
@@ -41,7 +42,7 @@ def _rounds(room: Room) -> list[npb.EventRound]:
 
 
 def reminder_message(
-    room: Room, reminder: Reminder, contacts: dict[str, Contact], recipient: Contact
+    room: Room, reminder: Reminder, contacts: Mapping[str, Contact], recipient: Contact
 ) -> bytes:
     """The reminder as the notification service renders it; the relay adds the time of
     each attempt (the body says how soon the session starts from then)."""
@@ -68,7 +69,7 @@ def calendar_message(
     before: Room | None,
     room: Room,
     invite: Invite,
-    contacts: dict[str, Contact],
+    contacts: Mapping[str, Contact],
     recipient: Contact,
     now: datetime,
     cancel_reason: str,

@@ -20,29 +20,28 @@ from psycopg.rows import TupleRow
 
 from scheduling_service import metrics
 from scheduling_service.adapters import outbox_messages
-from scheduling_service.adapters.session import IF_GUARD_HELD, Session
-from scheduling_service.domain.changes import Change
-from scheduling_service.domain.invites import Invite, holders_after
+from scheduling_service.adapters.statements import IF_GUARD_HELD, Statements
+from scheduling_service.domain.invites import Invite
 from scheduling_service.domain.outbox import (
     Claimed,
+    DueReminder,
     FailedMessage,
     Finished,
     OutboxStats,
     State,
 )
-from scheduling_service.domain.reminders import Due, ReminderPlan
+from scheduling_service.domain.outbox_writes import OutboxWrites
 from scheduling_service.domain.room import Room
-from scheduling_service.domain.users import People
 from servicekit.logs import get_logger
 
 log = get_logger(__name__)
 
-# Everything a change means for the mail, in one statement that follows its guard: who
-# holds the event now, the invites (older ones not in flight are superseded; one in
-# flight finishes first and the newer waits, see _CLAIM), and the reminders (the
-# pending ones go, the ones the change calls for come in, due at start - offset).
-# Data-modifying CTEs share one snapshot: new rows are not superseded by their own
-# statement.
+# What the domain decided a change writes to the outbox (domain/outbox_writes.py), in
+# one statement that follows its guard: who holds the event now, the invites (older
+# ones not in flight are superseded; one in flight finishes first and the newer waits,
+# see _CLAIM), and the reminders (the pending ones go, the new ones come in, due at
+# start - offset). Data-modifying CTEs share one snapshot: new rows are not superseded
+# by their own statement.
 _RECORD = f"""
     WITH added AS (
         INSERT INTO room_invitees (room_id, user_id)
@@ -53,7 +52,7 @@ _RECORD = f"""
          WHERE room_id = %(room_id)s AND user_id = ANY(%(removed)s::text[]) AND {IF_GUARD_HELD}
     ), superseded AS (
         UPDATE notification_outbox SET state = 'superseded', update_time = now()
-         WHERE ics_uid = %(uid)s AND recipient_id = ANY(%(recipients)s::text[])
+         WHERE ics_uid = %(uid)s AND recipient_id = ANY(%(superseding)s::text[])
            AND kind = 'invite' AND state = 'pending'
            AND (lease_until IS NULL OR lease_until < now()) AND {IF_GUARD_HELD}
     ), invites AS (
@@ -187,95 +186,79 @@ _STATS = """
 
 
 class OutboxSql:
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    def __init__(self, statements: Statements) -> None:
+        self._statements = statements
 
-    def record(
-        self,
-        change: Change,
-        before: Room | None,
-        after: Room,
-        invites: list[Invite],
-        reminders: ReminderPlan,
-        people: People,
-        *,
-        now: datetime,
-        cancel_reason: str = "",
-    ) -> None:
-        if not invites and not reminders.changes_anything:
+    def record(self, writes: OutboxWrites) -> None:
+        """Queue what the domain decided the change writes (outbox_writes.py)."""
+        if writes.nothing:
             return
-        holders = holders_after(people.holders, invites)
-        methods, recipients, messages, states = [], [], [], []
-        skipped = []
-        for invite in invites:
-            contact = people.contacts.get(invite.recipient_id)
-            methods.append(invite.method.value)
-            recipients.append(invite.recipient_id)
-            if contact is None or not contact.email:
-                # Kept as a `skipped` row: the participant sees it was never sent, and why.
-                skipped.append(invite)
-                messages.append(b"")
-                states.append(State.SKIPPED.value)
-                continue
-            message = outbox_messages.calendar_message(
-                change, before, after, invite, people.contacts, contact, now, cancel_reason
-            )
-            messages.append(message.SerializeToString())
-            states.append(State.PENDING.value)
-        reminded, payloads, dues, offsets = [], [], [], []
-        for reminder in reminders.add:
-            contact = people.contacts.get(reminder.recipient_id)
-            if contact is None or not contact.email:
-                continue  # the invitation's `skipped` row already says why
-            reminded.append(reminder.recipient_id)
-            payloads.append(
-                outbox_messages.reminder_message(after, reminder, people.contacts, contact)
-            )
-            dues.append(reminder.due)
-            offsets.append(int(reminder.offset.total_seconds()))
-        self._session.queue(
+        after = writes.after
+        messages = [
+            b""
+            if invite.recipient is None
+            else outbox_messages.calendar_message(
+                writes.change,
+                writes.before,
+                after,
+                invite.invite,
+                writes.contacts,
+                invite.recipient,
+                writes.now,
+                writes.cancel_reason,
+            ).SerializeToString()
+            for invite in writes.invites
+        ]
+        reminders = writes.reminders
+        self._statements.queue(
             _RECORD,
             {
                 "room_id": after.room_id,
                 "uid": after.ics_uid,
                 "sequence": after.sequence,
                 "starts": after.starts,
-                "change": change.value,
-                "added": sorted(holders - people.holders),
-                "removed": sorted(people.holders - holders),
-                "methods": methods,
-                "recipients": recipients,
+                "change": writes.change.value,
+                "added": list(writes.holders_added),
+                "removed": list(writes.holders_removed),
+                "superseding": list(writes.superseding),
+                "methods": [i.invite.method.value for i in writes.invites],
+                "recipients": [i.invite.recipient_id for i in writes.invites],
                 "messages": messages,
-                "states": states,
-                "remove_reminders": reminders.remove_pending,
-                "reminded": reminded,
-                "reminders": payloads,
-                "dues": dues,
-                "offsets": offsets,
+                "states": [i.state.value for i in writes.invites],
+                "remove_reminders": writes.remove_pending_reminders,
+                "reminded": [r.reminder.recipient_id for r in reminders],
+                "reminders": [
+                    outbox_messages.reminder_message(
+                        after, r.reminder, writes.contacts, r.recipient
+                    )
+                    for r in reminders
+                ],
+                "dues": [r.reminder.due for r in reminders],
+                "offsets": [int(r.reminder.offset.total_seconds()) for r in reminders],
             },
         )
-        queued, scheduled = len(messages) - len(skipped), len(reminded)
-        self._session.after_commit(lambda: _count(queued, scheduled))
-        for invite in skipped:
-            self._session.after_commit(functools.partial(_skipped, after, invite))
+        queued, scheduled = len(writes.queued), len(reminders)
+        self._statements.after_commit(lambda: _count(queued, scheduled))
+        for skipped in writes.skipped:
+            self._statements.after_commit(functools.partial(_skipped, after, skipped.invite))
 
     async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[Claimed]:
-        rows = await self._session.execute(
+        rows = await self._statements.execute(
             _CLAIM, {"token": token, "limit": limit, "lease_s": lease_s}
         )
         return [_claimed(row) for row in rows]
 
     @contextlib.asynccontextmanager
-    async def hold_room(self, claimed: Claimed, hold_s: float) -> AsyncIterator[Due]:
+    async def hold_room(self, claimed: Claimed, hold_s: float) -> AsyncIterator[DueReminder]:
         reminder = claimed.reminder
         assert reminder is not None, "only a reminder's room is held"
         params = {"room_id": claimed.room_id}
-        async with self._session.holding(_HOLD_ROOM, params, hold_s=hold_s) as rows:
+        async with self._statements.holding(_HOLD_ROOM, params, hold_s=hold_s) as rows:
             starts, host_id, guest_id = rows[0] if rows else (None, None, None)
             yield _due(reminder.recipient_id, reminder.starts, starts, host_id, guest_id)
 
     async def finish(self, results: list[Finished]) -> dict[int, State]:
-        rows = await self._session.execute(
+        rows = await self._statements.execute(
             _FINISH,
             {
                 "ids": [r.claimed.id for r in results],
@@ -290,19 +273,19 @@ class OutboxSql:
         return {int(row[0]): State(row[1]) for row in rows}
 
     async def failed(self, limit: int) -> list[FailedMessage]:
-        rows = await self._session.fetchall(_FAILED, {"limit": limit})
+        rows = await self._statements.fetchall(_FAILED, {"limit": limit})
         return [FailedMessage(*row) for row in rows]
 
     async def retry_failed(self, ids: list[int] | None) -> list[int]:
-        rows = await self._session.execute(_RETRY, {"all": ids is None, "ids": ids or []})
+        rows = await self._statements.execute(_RETRY, {"all": ids is None, "ids": ids or []})
         return [row[0] for row in rows]
 
     async def purge(self, before: datetime) -> int:
-        rows = await self._session.execute(_PURGE, {"before": before}, idempotent=True)
+        rows = await self._statements.execute(_PURGE, {"before": before}, idempotent=True)
         return int(rows[0][0])
 
     async def stats(self) -> OutboxStats:
-        row = await self._session.fetchone(_STATS)
+        row = await self._statements.fetchone(_STATS)
         assert row is not None
         return OutboxStats(int(row[0]), int(row[1]), float(row[2]))
 
@@ -335,9 +318,9 @@ def _due(
     room_starts: datetime | None,
     host_id: str | None,
     guest_id: str | None,
-) -> Due:
+) -> DueReminder:
     participants = tuple(p for p in (host_id, guest_id) if p is not None)
-    return Due(recipient, starts, room_starts, participants)
+    return DueReminder(recipient, starts, room_starts, participants)
 
 
 def _count(queued: int, scheduled: int) -> None:

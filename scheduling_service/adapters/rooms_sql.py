@@ -1,7 +1,7 @@
 """Rooms in PostgreSQL: reads, and the guarded writes of each change.
 
-Statements run on the unit of work's Session (adapters/database.py). A change's first
-write is its guard: it applies only to the version of the room the rules saw, and
+Statements run on the unit of work's connection (adapters/statements.py). A change's
+first write is its guard: it applies only to the version of the room the rules saw, and
 every later write takes effect only if it did. Overlaps are refused by the exclusion
 constraint on room_slots, whatever the rules let through.
 """
@@ -14,11 +14,11 @@ from typing import Any
 
 from psycopg.rows import TupleRow
 
-from scheduling_service.adapters.session import (
+from scheduling_service.adapters.statements import (
     GUARD_HELD,
     IF_GUARD_FAILED,
     IF_GUARD_HELD,
-    Session,
+    Statements,
 )
 from scheduling_service.domain.mail import MailState, mail_state
 from scheduling_service.domain.queries import RoomQuery
@@ -262,17 +262,17 @@ def select_rooms(where: list[str], *, with_mail: bool = False) -> str:
 
 
 class RoomsSql:
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    def __init__(self, statements: Statements) -> None:
+        self._statements = statements
 
     async def get(self, room_id: uuid.UUID, viewer: User) -> Room | None:
-        row = await self._session.fetchone(_GET, {"room_id": room_id, "viewer": viewer.user_id})
+        row = await self._statements.fetchone(_GET, {"room_id": room_id, "viewer": viewer.user_id})
         return room_from_row(row) if row else None
 
     async def get_for_change(
         self, room_id: uuid.UUID, caller_id: str
     ) -> tuple[Room, People] | None:
-        row = await self._session.fetchone(
+        row = await self._statements.fetchone(
             _GET_FOR_CHANGE, {"room_id": room_id, "caller": caller_id}
         )
         if row is None:
@@ -305,14 +305,14 @@ class RoomsSql:
         if after is not None:
             where.append("(r.starts, r.room_id) > (%(after_starts)s, %(after_id)s)")
             params["after_starts"], params["after_id"] = after
-        rows = await self._session.fetchall(
+        rows = await self._statements.fetchall(
             select_rooms(where, with_mail=True) + " LIMIT %(limit)s", params
         )
         return [room_from_row(row) for row in rows]
 
     def add(self, room: Room, host_no: int, request_id: uuid.UUID | None) -> None:
         request = {"host_id": room.host_id, "request_id": request_id}
-        self._session.guard(
+        self._statements.guard(
             _ADD,
             {
                 **request,
@@ -355,20 +355,20 @@ class RoomsSql:
         self._guard(
             _MOVE, before, after, **times, sequence=after.sequence, update_time=after.update_time
         )
-        self._session.queue(_LOCK_PARTICIPANTS, {"room_id": after.room_id})
-        self._session.queue(_MOVE_SLOTS, {"room_id": after.room_id, **times})
+        self._statements.queue(_LOCK_PARTICIPANTS, {"room_id": after.room_id})
+        self._statements.queue(_MOVE_SLOTS, {"room_id": after.room_id, **times})
 
     def remove(self, before: Room, after: Room) -> None:
         self._guard(_LOCK, before, after)
         key = {"room_id": before.room_id}
-        self._session.queue(_DELETE_ROUNDS, key)
-        self._session.queue(_DELETE_ROOM, key)
+        self._statements.queue(_DELETE_ROUNDS, key)
+        self._statements.queue(_DELETE_ROOM, key)
 
     def _guard(self, sql: str, before: Room, after: Room, **params: Any) -> None:
         """Queue `sql` as the change's guard: it applies only to `before`'s version; a
         lost race reads the room as it now stands."""
         key = {"room_id": after.room_id}
-        self._session.guard(
+        self._statements.guard(
             sql,
             {**key, "seen_sequence": before.sequence, **params},
             current_sql=_CURRENT,

@@ -146,7 +146,7 @@ room_events = Table(
     Column("room_id", Uuid, nullable=False),
     Column("change", Text, nullable=False),
     Column("room", LargeBinary, nullable=False),
-    # As non-participants see it (design §8); NULL when nothing is hidden.
+    # As non-participants see it (docs/design.md §8); NULL when nothing is hidden.
     Column("room_public", LargeBinary),
     Column("participants", ARRAY(Text), nullable=False),
     Column("open_before", Boolean, nullable=False),

@@ -11,7 +11,7 @@ from scheduling.v1 import scheduling_pb2 as pb
 
 from scheduling_service.domain.changes import Change
 from scheduling_service.domain.mail import MailKind, MailState, MailStatus
-from scheduling_service.domain.views import Seen
+from scheduling_service.domain.visibility import RoomView
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
@@ -30,10 +30,10 @@ def timestamp(value: datetime) -> Timestamp:
     return Timestamp(seconds=(value - _EPOCH) // _SECOND, nanos=value.microsecond * 1000)
 
 
-def room_message(seen: Seen, *, with_version: bool = True) -> pb.Room:
+def room_message(view: RoomView, *, with_version: bool = True) -> pb.Room:
     """The room as its viewer may see it; `with_version=False` leaves out revision and
     etag (the change log adds them)."""
-    room = seen.room
+    room = view.room
     message = pb.Room(
         room_id=str(room.room_id),
         host_id=room.host_id,
@@ -55,11 +55,11 @@ def room_message(seen: Seen, *, with_version: bool = True) -> pb.Room:
             )
             for r in room.rounds
         ],
-        booked=seen.booked,
+        booked=view.booked,
         reminder_offsets=[
             Duration(seconds=int(offset.total_seconds())) for offset in room.reminder_offsets
         ],
-        mail=[_mail(state) for state in room.mail] if seen.private else [],
+        mail=[_mail(state) for state in room.mail] if view.private else [],
     )
     if with_version:
         message.revision = room.revision

@@ -1,7 +1,7 @@
 """Every error a caller of the scheduling service can get, drawn once, here.
 
 The gRPC layer maps each class to a status code; `reason` is the google.rpc.ErrorInfo
-reason the API promises for the case (design §2).
+reason the API promises for the case (docs/design.md §2).
 """
 
 from __future__ import annotations

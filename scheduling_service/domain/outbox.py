@@ -1,4 +1,8 @@
-"""Messages waiting in the notification outbox, and how an attempt to deliver one ended."""
+"""Messages waiting in the notification outbox, and how an attempt to deliver one ended.
+
+What a change records in the outbox is decided in outbox_writes.py; whether a reminder
+that came due is still sent, in reminders.py.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-
-from scheduling_service.domain.reminders import Due
 
 
 class Outcome(enum.Enum):
@@ -31,6 +33,17 @@ class State(enum.Enum):
 
 
 @dataclass(frozen=True)
+class DueReminder:
+    """A reminder that came due, with its room as it stands now (`room_starts` None: the
+    room is gone); reminders.why_not_send decides whether it still goes."""
+
+    recipient_id: str
+    starts: datetime  # the start it was written for
+    room_starts: datetime | None
+    participants: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Claimed:
     """A message claimed under a lease, ready to deliver; `payload` is opaque here
     (the notification client knows its format)."""
@@ -44,7 +57,7 @@ class Claimed:
     attempts: int
     payload: bytes
     # A reminder, with the room as it stands now: checked again before it is sent.
-    reminder: Due | None = None
+    reminder: DueReminder | None = None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Reminder e-mails before a booked session (design §9). Pure: no I/O.
+"""Reminder e-mails before a booked session (docs/design.md §9). Pure: no I/O.
 
 Each participant of a booked room is reminded at each of the room's offsets before its
 start. Reminders are written with the change that makes them right and removed with the
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scheduling_service.domain.changes import Change
+from scheduling_service.domain.outbox import DueReminder
 from scheduling_service.domain.room import Room
 
 
@@ -77,17 +78,7 @@ class Dropped(enum.Enum):
     TOO_LATE = "too_late"
 
 
-@dataclass(frozen=True)
-class Due:
-    """A reminder that came due, with the room as it stands now (None: gone)."""
-
-    recipient_id: str
-    starts: datetime
-    room_starts: datetime | None
-    participants: tuple[str, ...]
-
-
-def why_not_send(due: Due, now: datetime) -> Dropped | None:
+def why_not_send(due: DueReminder, now: datetime) -> Dropped | None:
     """None when the reminder still fits the room and can reach the person in time."""
     if due.room_starts is None:
         return Dropped.ROOM_GONE

@@ -2,7 +2,15 @@
 
 Plain objects, no I/O. Each rule takes the room as it is and returns the room as it
 will be (SEQUENCE included) or raises why not; the repository writes the new state only
-if the room is still the version the rule saw (see changes.Written).
+if the room is still the version the rule saw (see commit_result.CommitResult).
+
+A room's times obey its invariants wherever it is made or moved (Room.new and
+rescheduled_by): the session starts on a whole second, in the future, and lasts whole
+seconds, from 5 minutes to 8 hours (so it ends after it starts). The request parsers
+apply the same rules (start_problem, length_problem) to name every bad field of a
+request in one reply; what only a request has (a field left out, a value that does not
+parse, MAX_ADVANCE_DAYS, a caller's own reminder offsets) is checked there alone. A
+room read back from storage is taken as it was stored.
 """
 
 from __future__ import annotations
@@ -10,12 +18,46 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from scheduling_service.domain import errors
+from scheduling_service.domain.mail import MailState
 
-if TYPE_CHECKING:  # mail.py reads outbox states, which know rooms: no import cycle
-    from scheduling_service.domain.mail import MailState
+MIN_DURATION = timedelta(minutes=5)
+MAX_DURATION = timedelta(hours=8)
+DURATION_OUT_OF_BOUNDS = "must be from 5 minutes to 8 hours"
+_SECOND = timedelta(seconds=1)
+
+
+def start_problem(starts: datetime, now: datetime) -> str | None:
+    """Why a session cannot start at `starts`, decided at `now`; None when it can."""
+    if starts.microsecond:
+        return "must be on a whole second"
+    if starts <= now:
+        return "must be in the future"
+    return None
+
+
+def length_problem(length: timedelta) -> str | None:
+    """Why a session cannot last `length`; None when it can."""
+    if length % _SECOND:
+        return "must be whole seconds"
+    if not MIN_DURATION <= length <= MAX_DURATION:
+        return DURATION_OUT_OF_BOUNDS
+    return None
+
+
+def _check_times(starts: datetime, length: timedelta, now: datetime) -> None:
+    """InvalidArgument naming the request fields the times came from, as the request
+    parsers do."""
+    violations = []
+    start = start_problem(starts, now)
+    if start is not None:
+        violations.append(errors.FieldViolation("start_time", start))
+    duration = length_problem(length)
+    if duration is not None:
+        violations.append(errors.FieldViolation("duration", duration))
+    if violations:
+        raise errors.InvalidArgument(violations)
 
 
 @dataclass(frozen=True)
@@ -44,7 +86,7 @@ class Room:
     # How long before the start each participant of a booked room is reminded.
     reminder_offsets: tuple[timedelta, ...] = field(default=())
     # Where the latest e-mail to each participant stands, as read (never written
-    # back); shown to the participants only (views.py).
+    # back); shown to the participants only (visibility.py).
     mail: tuple[MailState, ...] = field(default=())
 
     @classmethod
@@ -61,6 +103,7 @@ class Room:
         now: datetime,
         reminder_offsets: tuple[timedelta, ...] = (),
     ) -> Room:
+        _check_times(starts, length, now)
         room_id = uuid.uuid4()
         return cls(
             room_id=room_id,
@@ -128,10 +171,13 @@ class Room:
         etag: str,
         now: datetime,
     ) -> Room:
+        """The room moved to `starts`, lasting `length` (None: as long as it did)."""
         self._check_host(user_id, etag)
         if self.has_started(now):
             raise errors.RoomStarted("the session has already started")
-        ends = starts + (length if length is not None else self.length)
+        length = length if length is not None else self.length
+        _check_times(starts, length, now)
+        ends = starts + length
         return replace(self, starts=starts, ends=ends, sequence=self.sequence + 1, update_time=now)
 
     def cancelled_by(self, user_id: str, *, etag: str, now: datetime) -> Room:

@@ -1,9 +1,14 @@
-"""The rules on what callers send: limits, times, durations, ids. Pure, no I/O.
+"""The checks of what callers send: limits, times, durations, ids. Pure, no I/O.
 
 Each check appends to a list of violations so that one reply names every bad field
-(google.rpc.BadRequest); `raise_if_any` turns the list into InvalidArgument. The text
-hygiene both services share (control characters and the like) is applied where requests
-enter, in entrypoints/commands.py.
+(google.rpc.BadRequest); `raise_if_any` turns the list into InvalidArgument. A room's
+own invariants (its start and length) are room.py's, which Room.new and
+Room.rescheduled_by enforce too; the checks here apply them to a request's fields, with
+what only a request has: a field left out, a value that does not parse, how far ahead a
+session may be (MAX_ADVANCE_DAYS, the deployment's policy), a caller's own reminder
+offsets (the deployment's REMINDER_OFFSETS may be anything). The text hygiene both
+services share (control characters and the like) is applied where requests enter, in
+entrypoints/request_parsers.py.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from scheduling_service.domain import room
 from scheduling_service.domain.errors import FieldViolation, InvalidArgument
 
 TITLE_MAX = 200
@@ -23,9 +29,8 @@ REMINDERS_MAX = 3
 MIN_REMINDER = timedelta(minutes=5)
 MAX_REMINDER = timedelta(days=7)
 
+# A CreateRoom request without a duration asks for this.
 DEFAULT_DURATION = timedelta(minutes=60)
-MIN_DURATION = timedelta(minutes=5)
-MAX_DURATION = timedelta(hours=8)
 
 
 # protobuf Timestamps may hold years 1 to 9999; datetime agrees.
@@ -87,8 +92,9 @@ def session_start(
 ) -> None:
     if start is None:
         return
-    if start <= now:
-        v.add(field, "must be in the future")
+    problem = room.start_problem(start, now)
+    if problem is not None:
+        v.add(field, problem)
     elif start - now > timedelta(days=max_advance_days):
         v.add(field, f"must be at most {max_advance_days} days ahead")
 
@@ -102,10 +108,16 @@ def duration(
     if nanos != 0:
         v.add(field, "must be whole seconds")
         return None
-    if not MIN_DURATION.total_seconds() <= seconds <= MAX_DURATION.total_seconds():
-        v.add(field, "must be from 5 minutes to 8 hours")
+    try:
+        length = timedelta(seconds=seconds)
+    except OverflowError:  # more than a timedelta holds: far out of bounds
+        v.add(field, room.DURATION_OUT_OF_BOUNDS)
         return None
-    return timedelta(seconds=seconds)
+    problem = room.length_problem(length)
+    if problem is not None:
+        v.add(field, problem)
+        return None
+    return length
 
 
 def page_size(v: Violations, field: str, value: int, *, default: int, maximum: int) -> int:

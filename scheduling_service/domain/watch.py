@@ -1,7 +1,7 @@
 """What WatchRooms streams: change-log events, and the filters watchers choose.
 
 Each event comes serialized twice at most: as its participants see it, and as everyone
-else does (domain/views.py); a watcher gets one of the two, never its own copy.
+else does (domain/visibility.py); a watcher gets one of the two, never its own copy.
 """
 
 from __future__ import annotations
@@ -26,14 +26,16 @@ class WatchEvent:
     private: bytes  # a serialized scheduling.v1.RoomEvent, as the participants see it
     public: bytes  # as everyone else sees it (the same object when nothing is hidden)
 
-    def seen_by(self, viewer: User) -> bytes:
+    def serialized_for(self, viewer: User) -> bytes:
+        """The event as `viewer` may see it."""
         if viewer.trusted or viewer.user_id in self.participants:
             return self.private
         return self.public
 
-    def matches(self, f: WatchFilter) -> bool:
+    def matches(self, watch_filter: WatchFilter) -> bool:
         # A room leaving a filtered view is sent too, so the watcher's copy never
         # keeps a row that no longer belongs in it.
-        if f.open_only and not (self.open_before or self.open_after):
+        if watch_filter.open_only and not (self.open_before or self.open_after):
             return False
-        return not (f.participant_id and f.participant_id not in self.participants)
+        participant_id = watch_filter.participant_id
+        return not (participant_id and participant_id not in self.participants)

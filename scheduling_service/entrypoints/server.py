@@ -26,7 +26,7 @@ from scheduling_service.service_layer.hub import Hub
 from scheduling_service.service_layer.ports import UnitOfWork
 from scheduling_service.service_layer.relay import Relay
 from scheduling_service.service_layer.rooms import RoomService
-from scheduling_service.service_layer.watch import Watches
+from scheduling_service.service_layer.watch import WatchService
 from servicekit.lifecycle import GrpcServer, serve_until_signalled
 from servicekit.logs import get_logger
 from servicekit.metrics_http import serve_metrics
@@ -56,7 +56,7 @@ class SchedulingServer:
             uid_domain=settings.ics_uid_domain,
             reminder_offsets=settings.reminder_offsets,
         )
-        watches = Watches(
+        watch_service = WatchService(
             self.database,
             self.hub,
             EventMarkers(),
@@ -82,7 +82,7 @@ class SchedulingServer:
             options=settings.connection_limits.server_options(),
         )
         scheduling_pb2_grpc.add_SchedulingServiceServicer_to_server(
-            SchedulingServicer(rooms, watches, max_advance_days=settings.max_advance_days),
+            SchedulingServicer(rooms, watch_service, max_advance_days=settings.max_advance_days),
             self.grpc.server,
         )
         self.notifications = NotificationClient(

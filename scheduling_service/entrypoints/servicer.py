@@ -16,13 +16,13 @@ from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 from scheduling_service import metrics
 from scheduling_service.adapters import wire
 from scheduling_service.domain import errors
-from scheduling_service.domain.views import Seen
-from scheduling_service.entrypoints import commands
+from scheduling_service.domain.visibility import RoomView
+from scheduling_service.entrypoints import request_parsers
 from scheduling_service.entrypoints.interceptor import current_user
 from scheduling_service.service_layer.hub import EndReason
 from scheduling_service.service_layer.ports import utc_now
 from scheduling_service.service_layer.rooms import RoomService
-from scheduling_service.service_layer.watch import Watches
+from scheduling_service.service_layer.watch import WatchService
 from servicekit.interceptor import annotate
 
 _WithRoomId = (
@@ -38,9 +38,9 @@ def _time_left(context: aio.ServicerContext) -> float | None:
     return context.time_remaining()
 
 
-def _reply(seen: Seen) -> pb.Room:
-    annotate(room_id=str(seen.room.room_id))
-    return wire.room_message(seen)
+def _reply(view: RoomView) -> pb.Room:
+    annotate(room_id=str(view.room.room_id))
+    return wire.room_message(view)
 
 
 def _about(request: _WithRoomId) -> None:
@@ -49,28 +49,30 @@ def _about(request: _WithRoomId) -> None:
 
 
 class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
-    def __init__(self, rooms: RoomService, watches: Watches, *, max_advance_days: int) -> None:
+    def __init__(
+        self, rooms: RoomService, watch_service: WatchService, *, max_advance_days: int
+    ) -> None:
         self._rooms = rooms
-        self._watches = watches
+        self._watch_service = watch_service
         self._max_days = max_advance_days
 
     async def CreateRoom(
         self, request: pb.CreateRoomRequest, context: aio.ServicerContext
     ) -> pb.Room:
-        command = commands.create_room(request, now=utc_now(), max_days=self._max_days)
+        command = request_parsers.create_room(request, now=utc_now(), max_days=self._max_days)
         room = await self._rooms.create_room(current_user.get(), command, _time_left(context))
         return _reply(room)
 
     async def GetRoom(self, request: pb.GetRoomRequest, context: aio.ServicerContext) -> pb.Room:
         _about(request)
-        room_id = commands.room_id(request)
+        room_id = request_parsers.room_id(request)
         room = await self._rooms.get_room(current_user.get(), room_id, _time_left(context))
         return _reply(room)
 
     async def ListRooms(
         self, request: pb.ListRoomsRequest, context: aio.ServicerContext
     ) -> pb.ListRoomsResponse:
-        command = commands.list_rooms(request)
+        command = request_parsers.list_rooms(request)
         page = await self._rooms.list_rooms(current_user.get(), command, _time_left(context))
         return pb.ListRoomsResponse(
             rooms=[wire.room_message(room) for room in page.rooms],
@@ -80,7 +82,7 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
     async def BookRoom(self, request: pb.BookRoomRequest, context: aio.ServicerContext) -> pb.Room:
         _about(request)
         room = await self._rooms.book_room(
-            current_user.get(), commands.room_id(request), _time_left(context)
+            current_user.get(), request_parsers.room_id(request), _time_left(context)
         )
         return _reply(room)
 
@@ -89,7 +91,7 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
     ) -> pb.Room:
         _about(request)
         room = await self._rooms.leave_room(
-            current_user.get(), commands.room_id(request), _time_left(context)
+            current_user.get(), request_parsers.room_id(request), _time_left(context)
         )
         return _reply(room)
 
@@ -97,7 +99,7 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         self, request: pb.RescheduleRoomRequest, context: aio.ServicerContext
     ) -> pb.Room:
         _about(request)
-        command = commands.reschedule_room(request, now=utc_now(), max_days=self._max_days)
+        command = request_parsers.reschedule_room(request, now=utc_now(), max_days=self._max_days)
         room = await self._rooms.reschedule_room(current_user.get(), command, _time_left(context))
         return _reply(room)
 
@@ -105,7 +107,7 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         self, request: pb.CancelRoomRequest, context: aio.ServicerContext
     ) -> empty_pb2.Empty:
         _about(request)
-        room_id, reason, etag = commands.cancel_room(request)
+        room_id, reason, etag = request_parsers.cancel_room(request)
         await self._rooms.cancel_room(
             current_user.get(), room_id, reason=reason, etag=etag, time_left_s=_time_left(context)
         )
@@ -116,9 +118,9 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         # full connection can still be ended: ending its subscription cancels this
         # task wherever it waits, and the status says why.
         caller = current_user.get()
-        watch = commands.watch_rooms(request, caller)
+        command = request_parsers.watch_rooms(request, caller)
         await self._rooms.register(caller, _time_left(context))
-        session = self._watches.open(watch)
+        session = self._watch_service.open(command)
         this_task = asyncio.current_task()
         assert this_task is not None
         metrics.WATCHERS.inc()

@@ -1,5 +1,5 @@
 """The scheduling errors as gRPC statuses: which canonical code each class of
-domain/errors.py stands for (design §2); the ErrorInfo reason is the error's own."""
+domain/errors.py stands for (docs/design.md §2); the ErrorInfo reason is the error's own."""
 
 from __future__ import annotations
 

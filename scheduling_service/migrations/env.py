@@ -1,4 +1,4 @@
-"""Alembic environment: the caller (scheduling_service.adapters.schema) hands over an open
+"""Alembic environment: the caller (scheduling_service.adapters.migrator) hands over an open
 connection in a transaction, so that it can read the revision before and after on it;
 without one (the alembic command line), the URL it set."""
 
@@ -21,6 +21,6 @@ if isinstance(given, Connection):
     _run(given)
 else:
     url = context.config.get_main_option("sqlalchemy.url")
-    assert url, "scheduling_service.adapters.schema sets sqlalchemy.url"
+    assert url, "scheduling_service.adapters.migrator sets sqlalchemy.url"
     with migration_connection(url) as connection:
         _run(connection)

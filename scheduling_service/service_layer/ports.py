@@ -1,11 +1,14 @@
 """What the service layer needs from the outside world, as typing.Protocols.
 
 Adapters implement these (adapters/ never import the service layer); tests stand in
-in-memory fakes (tests/scheduling_service/service_layer/fakes.py).
+in-memory fakes (tests/scheduling_service/service_layer/fakes/).
 
 Writes that make up a room change are queued on the unit of work and sent with its
-COMMIT in one round trip: the first is the guard (the room is still the version the
-rules saw), and every later one takes effect only if the guard held. Reads run at once.
+COMMIT in one round trip: the first is the guard, the change's conditional write (the
+room is still the version the rules saw), and every later one takes effect only if the
+guard held. Reads run at once. What a change writes beyond the room itself (the outbox's
+messages, the change log's event) is decided by the domain and handed over whole
+(OutboxWrites, ChangeLogEntry): implementations execute it, they decide nothing.
 """
 
 from __future__ import annotations
@@ -17,18 +20,19 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
-from scheduling_service.domain.changes import Change, Written
-from scheduling_service.domain.invites import Invite
+from scheduling_service.domain.change_log import ChangeLogEntry
+from scheduling_service.domain.commit_result import CommitResult
 from scheduling_service.domain.outbox import (
     Attempt,
     Claimed,
+    DueReminder,
     FailedMessage,
     Finished,
     OutboxStats,
     State,
 )
+from scheduling_service.domain.outbox_writes import OutboxWrites
 from scheduling_service.domain.queries import RoomQuery
-from scheduling_service.domain.reminders import Due, ReminderPlan
 from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import People, User
 from scheduling_service.domain.watch import WatchEvent, WatchFilter
@@ -66,11 +70,11 @@ class RoomRepository(Protocol):
 
     # Each queues the room's own write of a change, first: the guard. It applies only
     # if the room is still `before`'s version (a lost race finds the room as it now
-    # stands as `Written.current`); the participants' slots follow it.
+    # stands as `CommitResult.current`); the participants' slots follow it.
 
     def add(self, room: Room, host_no: int, request_id: uuid.UUID | None) -> None:
         """The room, its first round, the host's slot; with a request id, only if it is
-        the first (a repeat finds the room the first created as `Written.current`)."""
+        the first (a repeat finds the room the first created as `CommitResult.current`)."""
 
     def book(self, before: Room, after: Room, guest_no: int) -> None:
         """The guest, and their slot (`guest_no`: their directory key)."""
@@ -86,24 +90,15 @@ class RoomRepository(Protocol):
 
 
 class OutboxRepository(Protocol):
-    def record(
-        self,
-        change: Change,
-        before: Room | None,
-        after: Room,
-        invites: list[Invite],
-        reminders: ReminderPlan,
-        people: People,
-        *,
-        now: datetime,
-        cancel_reason: str = "",
-    ) -> None:
-        """Queue the messages for `invites` and what the change does to the room's
-        reminders (follows the guard)."""
+    def record(self, writes: OutboxWrites) -> None:
+        """Queue what the change writes to the outbox, as the domain decided it
+        (follows the guard)."""
 
     async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[Claimed]: ...
 
-    def hold_room(self, claimed: Claimed, hold_s: float) -> AbstractAsyncContextManager[Due]:
+    def hold_room(
+        self, claimed: Claimed, hold_s: float
+    ) -> AbstractAsyncContextManager[DueReminder]:
         """A claimed reminder against its room as it stands now, the room held until the
         block ends (at most about `hold_s`): a change to it (cancel, leave, reschedule)
         that committed first is what this sees; one that comes during the block waits."""
@@ -126,7 +121,7 @@ class Directory(Protocol):
 
 
 class ChangeLog(Protocol):
-    def record(self, change: Change, before: Room | None, after: Room, now: datetime) -> None:
+    def record(self, entry: ChangeLogEntry) -> None:
         """Queue the change-log entry (the last write of a change; follows the guard)."""
 
     async def head(self) -> tuple[int, int]:
@@ -134,7 +129,9 @@ class ChangeLog(Protocol):
 
     async def after(self, revision: int, limit: int) -> list[WatchEvent]: ...
 
-    def stream_snapshot(self, f: WatchFilter, viewer: User, now: datetime) -> AsyncIterator[bytes]:
+    def stream_snapshot(
+        self, watch_filter: WatchFilter, viewer: User, now: datetime
+    ) -> AsyncIterator[bytes]:
         """A SNAPSHOT event per room not yet ended, serialized as `viewer` may see it
         (in a snapshot unit of work)."""
 
@@ -158,7 +155,7 @@ class UnitOfWork(Protocol):
     @property
     def changes(self) -> ChangeLog: ...
 
-    async def commit(self) -> Written:
+    async def commit(self) -> CommitResult:
         """Send the queued writes and COMMIT, in one round trip."""
 
     async def ping(self) -> None:

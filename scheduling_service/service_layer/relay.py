@@ -72,14 +72,14 @@ class Relay:
         database: Database,
         notices: Notices,
         sender: NotificationSender,
-        s: Settings,
+        settings: Settings,
         clock: Clock = utc_now,
     ) -> None:
         self._clock = clock
         self._db = database
         self._notices = notices
         self._sender = sender
-        self._s = s
+        self._settings = settings
         self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -91,7 +91,9 @@ class Relay:
     async def run(self) -> None:
         background = [
             asyncio.create_task(
-                self._notices.listen_forever(CHANNEL, self._on_notify, poll_s=self._s.relay_poll_s)
+                self._notices.listen_forever(
+                    CHANNEL, self._on_notify, poll_s=self._settings.relay_poll_s
+                )
             ),
             asyncio.create_task(self._report_stats()),
             asyncio.create_task(self._purge_forever()),
@@ -100,8 +102,8 @@ class Relay:
             while not self._stopping:
                 # Cleared before the claim, so a notification during it is not lost.
                 self._wake.clear()
-                free = self._s.relay_concurrency - len(self._in_flight)
-                claimed = await self._claim(min(free, self._s.relay_batch)) if free else 0
+                free = self._settings.relay_concurrency - len(self._in_flight)
+                claimed = await self._claim(min(free, self._settings.relay_batch)) if free else 0
                 if claimed == 0:
                     await self._sleep()
         finally:
@@ -133,7 +135,7 @@ class Relay:
     async def _sleep(self) -> None:
         """Until a notification, a finished call, or the poll period."""
         try:
-            async with asyncio.timeout(self._s.relay_poll_s):
+            async with asyncio.timeout(self._settings.relay_poll_s):
                 await self._wake.wait()
         except TimeoutError:
             pass
@@ -142,7 +144,7 @@ class Relay:
         token = uuid.uuid4()
 
         async def work(uow: UnitOfWork) -> list[Claimed]:
-            return await uow.outbox.claim(token, limit, self._s.relay_lease_s)
+            return await uow.outbox.claim(token, limit, self._settings.relay_lease_s)
 
         try:
             batch = await self._db.run(work)
@@ -223,7 +225,7 @@ class Relay:
         async def work(uow: UnitOfWork) -> reminders.Dropped | None:
             if sent:
                 return None  # handed off already: a unit of work run again never resends
-            hold_s = self._s.relay_rpc_timeout_s + _HOLD_MARGIN_S
+            hold_s = self._settings.relay_rpc_timeout_s + _HOLD_MARGIN_S
             async with uow.outbox.hold_room(item, hold_s) as due:
                 dropped = reminders.why_not_send(due, self._clock())
                 if dropped is None:
@@ -289,10 +291,11 @@ class Relay:
         if attempt.outcome in (Outcome.DELIVERED, Outcome.DRY_RUN):
             return State.DELIVERED, None
         if attempt.outcome is Outcome.TEMPORARY_FAILURE:
-            if item.attempts >= self._s.relay_max_attempts:
+            if item.attempts >= self._settings.relay_max_attempts:
                 return State.FAILED, None
+            settings = self._settings
             delay = backoff_s(
-                item.attempts, self._s.relay_backoff_min_s, self._s.relay_backoff_max_s
+                item.attempts, settings.relay_backoff_min_s, settings.relay_backoff_max_s
             )
             return State.PENDING, self._clock() + timedelta(seconds=delay)
         return State.FAILED, None
@@ -328,10 +331,10 @@ class Relay:
                 await self._purge()
             except Exception as error:
                 log.warning("outbox purge failed", error=str(error))
-            await asyncio.sleep(self._s.outbox_purge_every_s)
+            await asyncio.sleep(self._settings.outbox_purge_every_s)
 
     async def _purge(self) -> None:
-        before = self._clock() - timedelta(hours=self._s.outbox_retention_h)
+        before = self._clock() - timedelta(hours=self._settings.outbox_retention_h)
 
         async def work(uow: UnitOfWork) -> int:
             return await uow.outbox.purge(before)

@@ -14,12 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from scheduling_service.domain import errors, queries, reminders
+from scheduling_service.domain import change_log, errors, outbox_writes, queries
 from scheduling_service.domain.changes import Change
-from scheduling_service.domain.invites import invites_for
 from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import People, User
-from scheduling_service.domain.views import Seen, check_schedule_filter, seen_by
+from scheduling_service.domain.visibility import RoomView, check_schedule_filter, view_for
 from scheduling_service.service_layer.ports import Clock, Database, UnitOfWork, utc_now
 
 
@@ -52,7 +51,7 @@ class Reschedule:
 
 @dataclass(frozen=True)
 class Page:
-    rooms: list[Seen]
+    rooms: list[RoomView]
     next_page_token: str
 
 
@@ -86,7 +85,7 @@ class RoomService:
 
     async def create_room(
         self, caller: User, command: CreateRoom, time_left_s: float | None = None
-    ) -> Seen:
+    ) -> RoomView:
         now = self._clock()
         room = Room.new(
             host_id=caller.user_id,
@@ -104,29 +103,29 @@ class RoomService:
             ),
         )
 
-        async def work(uow: UnitOfWork) -> Seen:
+        async def work(uow: UnitOfWork) -> RoomView:
             host_no = await uow.directory.register(caller)
             uow.rooms.add(room, host_no, command.request_id)
-            uow.changes.record(Change.CREATED, None, room, now)
-            written = await uow.commit()
-            if written.applied:
-                return seen_by(replace(room, revision=written.revision), caller)
+            uow.changes.record(change_log.entry_for(Change.CREATED, None, room, now))
+            result = await uow.commit()
+            if result.applied:
+                return view_for(replace(room, revision=result.revision), caller)
             # A repeat of an earlier request: the room that request created.
-            if written.current is None:
+            if result.current is None:
                 raise errors.RoomNotFound("the room this request_id created no longer exists")
-            return seen_by(written.current, caller)
+            return view_for(result.current, caller)
 
         return await self._db.run(work, time_left_s=time_left_s)
 
     async def get_room(
         self, caller: User, room_id: uuid.UUID, time_left_s: float | None = None
-    ) -> Seen:
-        async def work(uow: UnitOfWork) -> Seen:
+    ) -> RoomView:
+        async def work(uow: UnitOfWork) -> RoomView:
             await uow.directory.register(caller)
             room = await uow.rooms.get(room_id, caller)
             if room is None:
                 raise _not_found(room_id)
-            return seen_by(room, caller)
+            return view_for(room, caller)
 
         return await self._db.run(work, time_left_s=time_left_s)
 
@@ -153,16 +152,16 @@ class RoomService:
             if len(rooms) > command.page_size:
                 rooms = rooms[: command.page_size]
                 token = queries.encode(rooms[-1].starts, rooms[-1].room_id, filters)
-            return Page([seen_by(room, caller) for room in rooms], token)
+            return Page([view_for(room, caller) for room in rooms], token)
 
         return await self._db.run(work, time_left_s=time_left_s)
 
     async def book_room(
         self, caller: User, room_id: uuid.UUID, time_left_s: float | None = None
-    ) -> Seen:
+    ) -> RoomView:
         now = self._clock()
 
-        async def work(uow: UnitOfWork) -> Seen:
+        async def work(uow: UnitOfWork) -> RoomView:
             guest_no = await uow.directory.register(caller)
             return await _change(
                 uow,
@@ -178,10 +177,10 @@ class RoomService:
 
     async def leave_room(
         self, caller: User, room_id: uuid.UUID, time_left_s: float | None = None
-    ) -> Seen:
+    ) -> RoomView:
         now = self._clock()
 
-        async def work(uow: UnitOfWork) -> Seen:
+        async def work(uow: UnitOfWork) -> RoomView:
             await uow.directory.register(caller)
             return await _change(
                 uow,
@@ -197,7 +196,7 @@ class RoomService:
 
     async def reschedule_room(
         self, caller: User, command: Reschedule, time_left_s: float | None = None
-    ) -> Seen:
+    ) -> RoomView:
         now = self._clock()
 
         def decide(before: Room) -> Room:
@@ -209,7 +208,7 @@ class RoomService:
                 now=now,
             )
 
-        async def work(uow: UnitOfWork) -> Seen:
+        async def work(uow: UnitOfWork) -> RoomView:
             await uow.directory.register(caller)
             return await _change(
                 uow, command.room_id, caller, Change.RESCHEDULED, now, decide, uow.rooms.reschedule
@@ -256,37 +255,33 @@ async def _change(
     store: Callable[[Room, Room], None],
     *,
     cancel_reason: str = "",
-) -> Seen:
+) -> RoomView:
     """Read the room, let `decide` apply the rule, write the outcome: `store` queues the
-    room's own write (the guard, so it goes first), then who is told and the change-log
-    entry follow, and all of it goes with the COMMIT."""
+    room's own write (the guard, so it goes first), then what the domain decides the
+    change writes to the outbox and to the change log follows, and all of it goes with
+    the COMMIT."""
     before, people = await _read_for_change(uow, room_id, caller)
     for _ in range(_RACES):
         after = decide(before)
         if after is before:
-            return seen_by(before, caller)  # nothing to change (a retried booking by its winner)
+            return view_for(before, caller)  # nothing to change (a retried booking by its winner)
         store(before, after)
         uow.outbox.record(
-            change,
-            before,
-            after,
-            invites_for(change, before, after, people.holders),
-            reminders.plan(change, before, after, now),
-            people,
-            now=now,
-            cancel_reason=cancel_reason,
+            outbox_writes.for_change(
+                change, before, after, people, now=now, cancel_reason=cancel_reason
+            )
         )
-        uow.changes.record(change, before, after, now)
-        written = await uow.commit()
-        if written.applied:
-            return seen_by(replace(after, revision=written.revision), caller)
-        if written.current is None:
+        uow.changes.record(change_log.entry_for(change, before, after, now))
+        result = await uow.commit()
+        if result.applied:
+            return view_for(replace(after, revision=result.revision), caller)
+        if result.current is None:
             raise _not_found(room_id)
         # Another change won the race. The rules decide on what it left, most often
         # that this change is no longer allowed (the room is taken): no read needed.
-        current = written.current
+        current = result.current
         if decide(current) is current:
-            return seen_by(current, caller)
+            return view_for(current, caller)
         before, people = await _read_for_change(uow, room_id, caller)
     raise errors.Unavailable("the room kept changing while this change was decided; retry")
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from scheduling_service.domain import errors
 from scheduling_service.domain.users import User
-from scheduling_service.domain.views import check_schedule_filter
+from scheduling_service.domain.visibility import check_schedule_filter
 from scheduling_service.domain.watch import WatchFilter
 from scheduling_service.service_layer.hub import EndReason, Hub, Subscription
 from scheduling_service.service_layer.ports import Database, Markers
@@ -25,13 +25,16 @@ _BACKLOG_PAGE = 256
 
 
 @dataclass(frozen=True)
-class Watch:
+class WatchRooms:
+    """The command: watch from `since_revision` (0: a snapshot first), through `filter`,
+    as `viewer` may see the rooms."""
+
     since_revision: int
     filter: WatchFilter
     viewer: User
 
 
-class Watches:
+class WatchService:
     """Opens watch sessions on this replica's hub.
 
     Snapshots and backlogs each hold a pooled connection while they are read: at most
@@ -54,7 +57,7 @@ class Watches:
         self._heartbeat_s = heartbeat_s
         self._reads = asyncio.Semaphore(snapshot_concurrency)
 
-    def open(self, watch: Watch) -> WatchSession:
+    def open(self, watch: WatchRooms) -> WatchSession:
         """A session subscribed to the hub now (call from the watcher's own task)."""
         check_schedule_filter(watch.filter.participant_id, watch.viewer)
         return WatchSession(
@@ -70,7 +73,7 @@ class WatchSession:
         database: Database,
         hub: Hub,
         markers: Markers,
-        watch: Watch,
+        watch: WatchRooms,
         heartbeat_s: float,
         reads: asyncio.Semaphore,
     ) -> None:
@@ -139,7 +142,7 @@ class WatchSession:
             for event in page:
                 self.position = event.revision
                 if event.matches(self._watch.filter):
-                    yield event.seen_by(self._watch.viewer)
+                    yield event.serialized_for(self._watch.viewer)
             if len(page) < _BACKLOG_PAGE:
                 return
 
@@ -164,7 +167,7 @@ class WatchSession:
                 continue  # already covered by the snapshot or the backlog
             self.position = event.revision
             if event.matches(self._watch.filter):
-                yield event.seen_by(self._watch.viewer)
+                yield event.serialized_for(self._watch.viewer)
                 next_beat = loop.time() + self._heartbeat_s
             elif loop.time() >= next_beat:
                 yield self._markers.heartbeat(self.position)

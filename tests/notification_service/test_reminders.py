@@ -1,4 +1,4 @@
-"""Reminder mails (issue 12, design §9): rendered without any calendar part, in the
+"""Reminder mails (issue 12, docs/design.md §9): rendered without any calendar part, in the
 recipient's zone, saying how soon; delivered through a real SMTP server."""
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import grpc
+import pytest
 
 from roomsctl import errors
 from tests.processes import JWT_SECRET, SchedulingProcess
@@ -68,6 +69,7 @@ def one_error_line(result: Result) -> str:
     return lines[0]
 
 
+@pytest.mark.slow  # a server process on PostgreSQL
 def test_create_book_reschedule_cancel_as_people_read_it(server: SchedulingProcess) -> None:
     host, guest = new_user("host"), new_user("guest")
     starts = daytime(future())
@@ -127,6 +129,7 @@ def test_create_book_reschedule_cancel_as_people_read_it(server: SchedulingProce
     assert one_error_line(gone).startswith("error: NOT_FOUND ROOM_NOT_FOUND: ")
 
 
+@pytest.mark.slow  # a server process on PostgreSQL
 def test_create_book_reschedule_cancel_as_scripts_read_it(server: SchedulingProcess) -> None:
     host, guest = new_user("host"), new_user("guest")
     starts = future().replace(minute=0, second=0)
@@ -179,6 +182,7 @@ def test_create_book_reschedule_cancel_as_scripts_read_it(server: SchedulingProc
     assert (cancelled.code, cancelled.out) == (0, "{}\n")  # google.protobuf.Empty
 
 
+@pytest.mark.slow  # a server process on PostgreSQL
 def test_each_error_reason_has_its_exit_code_and_one_line(server: SchedulingProcess) -> None:
     host, guest, other = new_user("host"), new_user("guest"), new_user("other")
     room_id = json.loads(create(server.address, host, future(), "--json").out)["roomId"]
@@ -205,6 +209,7 @@ def test_each_error_reason_has_its_exit_code_and_one_line(server: SchedulingProc
     assert one_error_line(not_guest).startswith("error: PERMISSION_DENIED NOT_ROOM_GUEST: ")
 
 
+@pytest.mark.slow  # a server process on PostgreSQL
 def test_invalid_argument_names_the_fields(server: SchedulingProcess) -> None:
     past = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     bad = run(
@@ -231,6 +236,7 @@ def test_invalid_argument_names_the_fields(server: SchedulingProcess) -> None:
     )
 
 
+@pytest.mark.slow  # a server process on PostgreSQL
 def test_bad_or_missing_token_is_unauthenticated(server: SchedulingProcess) -> None:
     room = str(uuid.uuid4())
     forged = run(server.address, "--token", "not.a.jwt", "get", room)
@@ -255,6 +261,7 @@ def test_bad_or_missing_token_is_unauthenticated(server: SchedulingProcess) -> N
     assert run(server.address, "--as", "carol", "--jwt-secret", JWT_SECRET, "get", room, env=env)
 
 
+@pytest.mark.slow  # a server process on PostgreSQL
 def test_closed_port_is_unavailable(server: SchedulingProcess) -> None:
     target = f"127.0.0.1:{closed_port()}"
     result = run(target, "--as", "alice", "--timeout", "5", "list")
@@ -262,6 +269,7 @@ def test_closed_port_is_unavailable(server: SchedulingProcess) -> None:
     assert one_error_line(result).startswith(f"error: UNAVAILABLE: cannot reach {target}: ")
 
 
+@pytest.mark.slow  # a server process on PostgreSQL
 def test_local_mistakes_are_usage_errors(server: SchedulingProcess) -> None:
     env = cli_env()
     del env["JWT_SECRET"]

@@ -8,10 +8,13 @@ import shlex
 import subprocess
 
 import jwt
+import pytest
 
 from tests.processes import JWT_SECRET, SchedulingProcess
 from tests.roomsctl.cli import UUID, cli_env, command, run
 from tests.scheduling_service.client import future, new_user
+
+pytestmark = pytest.mark.slow  # starts PostgreSQL or service processes
 
 
 def _create(*extra: str) -> list[str]:

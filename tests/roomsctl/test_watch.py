@@ -10,9 +10,13 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 from tests.processes import SchedulingProcess
 from tests.roomsctl.cli import cli_env, command, run
 from tests.scheduling_service.client import future, new_user
+
+pytestmark = pytest.mark.slow  # starts PostgreSQL or service processes
 
 
 class Watcher:

@@ -1,6 +1,9 @@
-"""Dependencies point inward: the domain imports nothing of the project but itself, the
+"""Dependencies point inward: the domain imports nothing of the project but itself, and
+its modules import each other without a cycle (hidden behind TYPE_CHECKING or not); the
 service layer knows ports rather than drivers, adapters never import the service layer,
-and one module acquires database connections."""
+and one module acquires database connections. What a change writes beyond the room is
+decided in the domain, once: neither the SQL adapters nor their in-memory twins (the
+fakes) take those decisions, they execute the value the service layer hands them."""
 
 from __future__ import annotations
 
@@ -13,7 +16,19 @@ import pytest
 import scheduling_service
 
 PACKAGE = Path(scheduling_service.__file__).parent
+FAKES = Path(__file__).parent / "service_layer" / "fakes"
 STDLIB = sys.stdlib_module_names
+DOMAIN = "scheduling_service.domain"
+
+# The functions that decide, from a change, who is mailed what, who holds the event
+# afterwards, which reminders go and come, and what the change log records.
+DECISIONS = {
+    f"{DOMAIN}.invites.invites_for",
+    f"{DOMAIN}.invites.holders_after",
+    f"{DOMAIN}.reminders.plan",
+    f"{DOMAIN}.outbox_writes.for_change",
+    f"{DOMAIN}.change_log.entry_for",
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -24,6 +39,41 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
     return names
+
+
+def _domain_imports(path: Path) -> set[str]:
+    """The domain modules `path` imports, wherever the import is (under `if
+    TYPE_CHECKING:` too): `from scheduling_service.domain import errors` counts as
+    scheduling_service.domain.errors."""
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules.update(a.name for a in node.names if a.name.startswith(DOMAIN + "."))
+        elif isinstance(node, ast.ImportFrom) and node.module == DOMAIN:
+            modules.update(f"{DOMAIN}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(DOMAIN + "."):
+            modules.add(str(node.module))
+    return modules
+
+
+def _names_used(path: Path) -> set[str]:
+    """Every `module.name` the file imports or reaches through an imported module."""
+    tree = ast.parse(path.read_text())
+    used: set[str] = set()
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                used.add(f"{node.module}.{alias.name}")
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    for node in ast.walk(tree):
+        base = node.value if isinstance(node, ast.Attribute) else None
+        if isinstance(node, ast.Attribute) and isinstance(base, ast.Name) and base.id in aliases:
+            used.add(f"{aliases[base.id]}.{node.attr}")
+    return used
 
 
 def _modules(layer: str) -> list[Path]:
@@ -77,3 +127,53 @@ def test_one_module_acquires_database_connections() -> None:
         if any(call in path.read_text() for call in acquiring)
     }
     assert where == {"adapters/database.py"}
+
+
+def test_the_domain_imports_itself_without_a_cycle() -> None:
+    graph = {
+        f"{DOMAIN}.{path.stem}": _domain_imports(path)
+        for path in _modules("domain")
+        if path.stem != "__init__"
+    }
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        if module in path:
+            cycle = [*path[path.index(module) :], module]
+            pytest.fail("the domain imports itself in a circle: " + " -> ".join(cycle))
+        if module in done:
+            return
+        for imported in sorted(graph.get(module, ())):
+            visit(imported, [*path, module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+
+
+def test_the_cycle_check_sees_imports_under_type_checking(tmp_path: Path) -> None:
+    hidden = tmp_path / "room.py"
+    hidden.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from scheduling_service.domain.mail import MailState\n"
+    )
+    assert _domain_imports(hidden) == {f"{DOMAIN}.mail"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*_modules("adapters"), *sorted(FAKES.glob("*.py"))],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_adapters_and_fakes_execute_decisions_and_take_none(path: Path) -> None:
+    assert _names_used(path) & DECISIONS == set()
+
+
+def test_the_decisions_are_found_where_they_are_taken() -> None:
+    """The check above would pass vacuously if it could not see a decision being used."""
+    assert {
+        f"{DOMAIN}.outbox_writes.for_change",
+        f"{DOMAIN}.change_log.entry_for",
+    } <= _names_used(PACKAGE / "service_layer" / "rooms.py")
+    assert f"{DOMAIN}.reminders.plan" in _names_used(PACKAGE / "domain" / "outbox_writes.py")

@@ -14,6 +14,8 @@ from scheduling.v1 import scheduling_pb2 as pb
 
 from tests.scheduling_service.client import auth, create_request, failure, future, new_user, ts
 
+pytestmark = pytest.mark.slow  # starts PostgreSQL and a server process
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 CREATE_CASES = {

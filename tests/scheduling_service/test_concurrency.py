@@ -6,11 +6,14 @@ import asyncio
 from datetime import timedelta
 
 import grpc
+import pytest
 from grpc import aio
 from scheduling.v1 import scheduling_pb2 as pb
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 
 from tests.scheduling_service.client import auth, create_request, failure, future, new_user, ts
+
+pytestmark = pytest.mark.slow  # starts PostgreSQL and two server processes
 
 OVERLAPPING_PAIRS = """
     WITH p AS (

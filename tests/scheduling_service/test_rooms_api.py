@@ -21,6 +21,8 @@ from tests.scheduling_service.client import (
     ts,
 )
 
+pytestmark = pytest.mark.slow  # starts PostgreSQL and a server process
+
 
 async def test_create_book_reschedule_cancel(stub, db) -> None:
     host, guest = new_user("host"), new_user("guest")

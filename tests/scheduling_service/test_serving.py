@@ -23,7 +23,7 @@ from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 from sqlalchemy.engine import make_url
 
 import scheduling_service
-from scheduling_service.adapters import schema
+from scheduling_service.adapters import migrator
 from tests import postgres
 from tests.processes import JWT_SECRET, SchedulingProcess
 from tests.scheduling_service.client import auth, create_request, failure, future, new_user, ts
@@ -299,7 +299,7 @@ def test_migrate_says_from_which_revision_to_which_and_where(postgres_server) ->
     with postgres.fresh_database(postgres_server) as empty:
         url = _with_password(empty, "pw-never-in-logs")
         password = make_url(url).password
-        expected_place = schema.location(url)
+        expected_place = migrator.location(url)
         first = _run_command("migrate", url)
         again = _run_command("migrate", url)
     assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr

@@ -15,6 +15,8 @@ from scheduling.v1 import scheduling_pb2 as pb
 from tests.processes import JWT_SECRET
 from tests.scheduling_service.client import create_request, failure, new_user, trusted
 
+pytestmark = pytest.mark.slow  # starts PostgreSQL and a server process
+
 
 def _metadata(claims: dict[str, object]) -> tuple[tuple[str, str], ...]:
     token = jwt.encode(claims, JWT_SECRET, algorithm="HS256")

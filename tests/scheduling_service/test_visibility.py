@@ -1,4 +1,4 @@
-"""Who sees what (design §8), through a real server: host, guest, stranger and trusted
+"""Who sees what (docs/design.md §8), through a real server: host, guest, stranger and trusted
 backend, each against GetRoom, ListRooms, WatchRooms (snapshot and live), on an open and a booked
 room; and one's schedule is one's own."""
 
@@ -20,6 +20,8 @@ from tests.scheduling_service.client import (
     trusted,
     ts,
 )
+
+pytestmark = pytest.mark.slow  # starts PostgreSQL and a server process
 
 T = pb.RoomEvent
 

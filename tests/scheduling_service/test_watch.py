@@ -14,6 +14,8 @@ from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 from tests.scheduling_service.client import auth, create_request, failure, new_user, trusted
 from tests.scheduling_service.watching import T, Watcher, changes, churn, head, logged
 
+pytestmark = pytest.mark.slow  # starts PostgreSQL and server processes
+
 
 @pytest.fixture
 async def stubs(server, second_server):

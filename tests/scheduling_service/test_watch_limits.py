@@ -20,6 +20,8 @@ from tests.scheduling_service.client import auth, create_request, failure, new_u
 from tests.scheduling_service.watching import T, Watcher, changes, head
 from tests.smtp_sink import free_port
 
+pytestmark = pytest.mark.slow  # starts PostgreSQL and server processes
+
 
 async def test_heartbeats_carry_a_resume_point(database_url, tmp_path, db) -> None:
     replica = SchedulingProcess(database_url, tmp_path, WATCH_HEARTBEAT_S="0.2").start()

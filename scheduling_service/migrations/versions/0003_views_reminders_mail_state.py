@@ -1,6 +1,6 @@
 """What others see of an event, reminders, and the state of each participant's mail.
 
-- room_events.room_public: the event's room as non-participants see it (design §8),
+- room_events.room_public: the event's room as non-participants see it (docs/design.md §8),
   serialized once when written; NULL when nothing is hidden (an open room).
 - rooms.reminder_offsets: seconds before the start at which each participant of a
   booked room is reminded (the room's own, or the default when it was created).

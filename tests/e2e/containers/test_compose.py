@@ -29,7 +29,7 @@ from tests.e2e.containers import compose
 from tests.e2e.containers.podman import Images, ensure_images, podman, wait_until
 from tests.e2e.containers.topology import Topology
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # What an operator puts in .env (deploy/env.example), fresh for each run.
 DOT_ENV = {

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from scheduling_service.adapters import schema
+from scheduling_service.adapters import migrator
 from tests import postgres
 from tests.e2e.gateway.http import Gateway
 from tests.processes import SchedulingProcess
@@ -99,7 +99,7 @@ def stack(postgres_server: str, log_dir: Path, **env: str) -> Iterator[Stack]:
     """A fresh database at head, the service on it (with `env`), the gateway in front;
     all stopped and dropped afterwards, whatever happens in between."""
     with postgres.fresh_database(postgres_server) as url:
-        schema.upgrade_to_head(url)
+        migrator.upgrade_to_head(url)
         settings = {"JWT_SECRET": DEV_SECRET, "WATCH_HEARTBEAT_S": "1", **env}
         service = SchedulingProcess(url, log_dir, **settings)
         service.start()

@@ -26,7 +26,7 @@ from tests.e2e.gateway.http import Reply
 from tests.e2e.gateway.stack import DEV_SECRET, Stack, stack
 from tests.e2e.gateway.users import create, ok, rfc3339, start_at, token, user
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROWS = doc.error_rows()
 Scenario = Callable[[Stack, str, Path], Observed]

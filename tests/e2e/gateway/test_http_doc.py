@@ -26,7 +26,7 @@ import pytest
 from tests.e2e.gateway import doc
 from tests.e2e.gateway.stack import Stack, stack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 EXAMPLES = doc.examples()
 

@@ -11,9 +11,11 @@ import psycopg
 import pytest
 
 from scheduling_service.adapters.database import PostgresDatabase, SqlUnitOfWork, libpq_url
-from scheduling_service.adapters.session import GUARD_HELD, IF_GUARD_HELD
+from scheduling_service.adapters.statements import GUARD_HELD, IF_GUARD_HELD
 from tests import postgres
 from tests.scheduling_service.adapters.harness import opened
+
+pytestmark = pytest.mark.slow  # starts PostgreSQL
 
 
 @pytest.fixture
@@ -42,13 +44,13 @@ async def test_a_deadlock_is_retried_whole_and_each_change_lands_once(
             attempts[name] += 1
             # Each takes its first row, waits for the other to take its own, then asks
             # for the other's: one of the two is chosen as the deadlock's victim.
-            uow.session.guard(
+            uow.statements.guard(
                 f"WITH took AS (UPDATE counted SET n = n + 1 WHERE id = {first} RETURNING 1)"
                 f" {GUARD_HELD} FROM took",
                 {},
             )
-            uow.session.queue("SELECT pg_sleep(0.3)", {})
-            uow.session.queue(_bump(second), {})
+            uow.statements.queue("SELECT pg_sleep(0.3)", {})
+            uow.statements.queue(_bump(second), {})
             return (await uow.commit()).applied
 
         return work

@@ -13,6 +13,8 @@ from scheduling_service.domain.outbox import OutboxStats
 from tests import postgres
 from tests.scheduling_service.adapters.harness import opened
 
+pytestmark = pytest.mark.slow  # starts PostgreSQL
+
 _ROW = """
     INSERT INTO notification_outbox (room_id, ics_uid, sequence, method, recipient_id, message,
                                      state, kind, create_time, next_attempt_at, session_start,

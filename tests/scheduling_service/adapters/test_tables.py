@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from scheduling_service.adapters import schema, tables
+from scheduling_service.adapters import migrator, tables
 from scheduling_service.adapters.database import sqlalchemy_url
 from tests import postgres
 
@@ -53,7 +53,7 @@ def test_migrations_and_metadata_build_the_same_schema(postgres_server: str) -> 
         postgres.fresh_database(postgres_server) as migrated,
         postgres.fresh_database(postgres_server) as declared,
     ):
-        schema.upgrade_to_head(migrated)
+        migrator.upgrade_to_head(migrated)
         engine = create_engine(sqlalchemy_url(declared))
         try:
             tables.metadata.create_all(engine)

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from scheduling_service.domain import reminders
 from scheduling_service.domain.changes import Change
-from scheduling_service.domain.reminders import Dropped, Due, Reminder
+from scheduling_service.domain.outbox import DueReminder
+from scheduling_service.domain.reminders import Dropped, Reminder
 from scheduling_service.domain.room import Room
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
@@ -77,12 +78,12 @@ def test_a_room_without_offsets_gets_no_reminders() -> None:
 
 def test_a_due_reminder_is_sent_only_if_it_still_fits() -> None:
     starts = NOW + HOUR
-    fits = Due("guest", starts, starts, ("host", "guest"))
+    fits = DueReminder("guest", starts, starts, ("host", "guest"))
     assert reminders.why_not_send(fits, NOW) is None
-    assert reminders.why_not_send(Due("guest", starts, None, ()), NOW) is Dropped.ROOM_GONE
-    moved = Due("guest", starts, starts + DAY, ("host", "guest"))
+    assert reminders.why_not_send(DueReminder("guest", starts, None, ()), NOW) is Dropped.ROOM_GONE
+    moved = DueReminder("guest", starts, starts + DAY, ("host", "guest"))
     assert reminders.why_not_send(moved, NOW) is Dropped.MOVED
-    left = Due("guest", starts, starts, ("host",))
+    left = DueReminder("guest", starts, starts, ("host",))
     assert reminders.why_not_send(left, NOW) is Dropped.NOT_A_PARTICIPANT
     assert reminders.why_not_send(fits, starts) is Dropped.TOO_LATE
     assert Reminder("guest", HOUR, starts).due == NOW

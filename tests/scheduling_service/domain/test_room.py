@@ -75,3 +75,66 @@ def test_reschedule_and_cancel_rules() -> None:
     assert room.cancelled_by("host", etag="", now=NOW).sequence == 1
     with pytest.raises(errors.NotRoomHost):
         room.cancelled_by("guest", etag="", now=NOW)
+
+
+def _new(starts: datetime, length: timedelta) -> Room:
+    return Room.new(
+        host_id="host",
+        title="t",
+        description="",
+        starts=starts,
+        length=length,
+        first_round_topic="warm-up",
+        uid_domain="example.test",
+        now=NOW,
+    )
+
+
+def _violations(error: pytest.ExceptionInfo[errors.InvalidArgument]) -> list[tuple[str, str]]:
+    return [(v.field, v.description) for v in error.value.violations]
+
+
+def test_a_room_is_never_made_with_times_the_rules_forbid() -> None:
+    later = NOW + timedelta(days=1)
+    assert _new(later, timedelta(minutes=5)).length == timedelta(minutes=5)
+    assert _new(later, timedelta(hours=8)).length == timedelta(hours=8)
+    cases = {
+        (later, timedelta(minutes=4, seconds=59)): [
+            ("duration", "must be from 5 minutes to 8 hours")
+        ],
+        (later, timedelta(hours=8, seconds=1)): [("duration", "must be from 5 minutes to 8 hours")],
+        (later, timedelta(0)): [("duration", "must be from 5 minutes to 8 hours")],
+        (later, -timedelta(hours=1)): [("duration", "must be from 5 minutes to 8 hours")],
+        (later, timedelta(minutes=30, milliseconds=1)): [("duration", "must be whole seconds")],
+        (later + timedelta(microseconds=1), timedelta(hours=1)): [
+            ("start_time", "must be on a whole second")
+        ],
+        (NOW, timedelta(hours=1)): [("start_time", "must be in the future")],
+        (NOW - timedelta(days=1), timedelta(hours=9)): [
+            ("start_time", "must be in the future"),
+            ("duration", "must be from 5 minutes to 8 hours"),
+        ],
+    }
+    for (starts, length), expected in cases.items():
+        with pytest.raises(errors.InvalidArgument) as error:
+            _new(starts, length)
+        assert _violations(error) == expected, (starts, length)
+
+
+def test_a_reschedule_keeps_the_times_within_the_rules() -> None:
+    room = _new(NOW + timedelta(days=1), timedelta(hours=1))
+    later = NOW + timedelta(days=2)
+    for starts, length, expected in [
+        (NOW - timedelta(hours=1), None, [("start_time", "must be in the future")]),
+        (later.replace(microsecond=5), None, [("start_time", "must be on a whole second")]),
+        (later, timedelta(hours=9), [("duration", "must be from 5 minutes to 8 hours")]),
+        (later, timedelta(seconds=30.5), [("duration", "must be whole seconds")]),
+    ]:
+        with pytest.raises(errors.InvalidArgument) as error:
+            room.rescheduled_by("host", starts=starts, length=length, etag="", now=NOW)
+        assert _violations(error) == expected, (starts, length)
+    # Who may, and when, comes first: the same answers as before for those.
+    with pytest.raises(errors.NotRoomHost):
+        room.rescheduled_by("guest", starts=NOW, length=None, etag="", now=NOW)
+    with pytest.raises(errors.RoomStarted):
+        room.rescheduled_by("host", starts=NOW, length=None, etag="", now=room.starts)

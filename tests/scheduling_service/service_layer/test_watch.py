@@ -17,7 +17,7 @@ from scheduling_service.domain.watch import WatchFilter
 from scheduling_service.service_layer.feed import ChangeFeed
 from scheduling_service.service_layer.hub import Hub
 from scheduling_service.service_layer.rooms import CreateRoom, RoomService
-from scheduling_service.service_layer.watch import Watch, Watches
+from scheduling_service.service_layer.watch import WatchRooms, WatchService
 from tests.scheduling_service.service_layer.fakes import (
     FakeClock,
     FakeDatabase,
@@ -25,7 +25,7 @@ from tests.scheduling_service.service_layer.fakes import (
     person,
 )
 
-NOW = datetime.now(UTC)
+NOW = datetime.now(UTC).replace(microsecond=0)  # rooms start on a whole second
 HOST, GUEST = person("host"), person("guest")
 TRUSTED = replace(person("backend"), trusted=True)
 STRANGER = person("stranger")
@@ -56,7 +56,9 @@ class System:
             request_retention=timedelta(hours=1),
             prune_every_s=3600,
         )
-        self.watches = Watches(self.db, self.hub, Markers(), heartbeat_s, snapshot_concurrency=2)
+        self.watch_service = WatchService(
+            self.db, self.hub, Markers(), heartbeat_s, snapshot_concurrency=2
+        )
 
     async def create(self, days: int) -> uuid.UUID:
         command = CreateRoom("Mock", "", NOW + timedelta(days=days), timedelta(hours=1), "A", None)
@@ -86,7 +88,7 @@ async def test_snapshot_then_synced_then_every_live_event_once() -> None:
     async with running() as system:
         first = await system.create(1)
         await system.create(2)
-        session = system.watches.open(Watch(0, WatchFilter(), HOST))
+        session = system.watch_service.open(WatchRooms(0, WatchFilter(), HOST))
         events = session.events()
         assert [(await _next(events)).split()[0] for _ in range(3)] == [
             "SNAPSHOT",
@@ -106,30 +108,32 @@ async def test_each_watcher_sees_what_it_may_of_a_booked_room() -> None:
         system.notices.notify()
         seen = {}
         for name, viewer in (("guest", GUEST), ("stranger", STRANGER), ("backend", TRUSTED)):
-            session = system.watches.open(Watch(0, WatchFilter(), viewer))
+            session = system.watch_service.open(WatchRooms(0, WatchFilter(), viewer))
             events = session.events()
             seen[name] = (await _next(events), await _next(events))
             session.close()
         assert seen["guest"][0] == f"SNAPSHOT {room} guest"
         assert seen["backend"][0] == f"SNAPSHOT {room} guest"
         assert seen["stranger"][0] == f"SNAPSHOT {room} booked"
-        resumed = system.watches.open(Watch(1, WatchFilter(), STRANGER)).events()
+        resumed = system.watch_service.open(WatchRooms(1, WatchFilter(), STRANGER)).events()
         assert await _next(resumed) == f"BOOKED {room} booked"
 
 
 async def test_only_a_trusted_backend_watches_someone_elses_schedule() -> None:
     async with running() as system:
         with pytest.raises(errors.NotOwnSchedule):
-            system.watches.open(Watch(0, WatchFilter(participant_id="guest"), STRANGER))
-        system.watches.open(Watch(0, WatchFilter(participant_id="guest"), GUEST)).close()
-        system.watches.open(Watch(0, WatchFilter(participant_id="guest"), TRUSTED)).close()
+            system.watch_service.open(WatchRooms(0, WatchFilter(participant_id="guest"), STRANGER))
+        system.watch_service.open(WatchRooms(0, WatchFilter(participant_id="guest"), GUEST)).close()
+        system.watch_service.open(
+            WatchRooms(0, WatchFilter(participant_id="guest"), TRUSTED)
+        ).close()
 
 
 async def test_resume_from_a_revision_replays_what_came_after_then_goes_live() -> None:
     async with running() as system:
         await system.create(1)
         second = await system.create(2)
-        session = system.watches.open(Watch(1, WatchFilter(), HOST))
+        session = system.watch_service.open(WatchRooms(1, WatchFilter(), HOST))
         events = session.events()
         assert await _next(events) == f"CREATED {second} open"
         third = await system.create(3)
@@ -140,7 +144,9 @@ async def test_resume_from_a_revision_replays_what_came_after_then_goes_live() -
 async def test_a_filtered_watcher_gets_heartbeats_with_resume_points() -> None:
     async with running(heartbeat_s=0.05) as system:
         await system.create(1)
-        session = system.watches.open(Watch(0, WatchFilter(participant_id="nobody"), TRUSTED))
+        session = system.watch_service.open(
+            WatchRooms(0, WatchFilter(participant_id="nobody"), TRUSTED)
+        )
         events = session.events()
         assert await _next(events) == "SYNCED 1"
         await system.create(2)  # not in this watcher's view
@@ -152,7 +158,7 @@ async def test_a_filtered_watcher_gets_heartbeats_with_resume_points() -> None:
 async def test_a_revision_ahead_of_the_log_is_a_bad_argument() -> None:
     async with running() as system:
         await system.create(1)
-        session = system.watches.open(Watch(5, WatchFilter(), HOST))
+        session = system.watch_service.open(WatchRooms(5, WatchFilter(), HOST))
         with pytest.raises(errors.InvalidArgument):
             await _next(session.events())
         session.close()
@@ -160,12 +166,16 @@ async def test_a_revision_ahead_of_the_log_is_a_bad_argument() -> None:
 
 async def test_a_user_has_at_most_so_many_watches_and_a_closed_one_frees_its_place() -> None:
     async with running() as system:
-        sessions = [system.watches.open(Watch(0, WatchFilter(), GUEST)) for _ in range(3)]
+        sessions = [
+            system.watch_service.open(WatchRooms(0, WatchFilter(), GUEST)) for _ in range(3)
+        ]
         with pytest.raises(errors.TooManyWatches):
-            system.watches.open(Watch(0, WatchFilter(), GUEST))
-        system.watches.open(Watch(0, WatchFilter(), HOST)).close()  # others are not counted
+            system.watch_service.open(WatchRooms(0, WatchFilter(), GUEST))
+        system.watch_service.open(
+            WatchRooms(0, WatchFilter(), HOST)
+        ).close()  # others are not counted
         sessions[0].close()
-        system.watches.open(Watch(0, WatchFilter(), GUEST)).close()
+        system.watch_service.open(WatchRooms(0, WatchFilter(), GUEST)).close()
         for session in sessions[1:]:
             session.close()
 
@@ -177,7 +187,7 @@ async def test_closing_the_hub_ends_every_watcher_and_waits_for_them() -> None:
         opened = asyncio.Semaphore(0)
 
         async def watcher() -> None:
-            session = system.watches.open(Watch(0, WatchFilter(), GUEST))
+            session = system.watch_service.open(WatchRooms(0, WatchFilter(), GUEST))
             opened.release()
             try:
                 async for _ in session.events():
@@ -200,7 +210,7 @@ async def test_an_event_reaches_every_watcher_in_at_most_two_serializations() ->
     async with running(heartbeat_s=0.05) as system:
         room = await system.create(1)
         viewers = [HOST, GUEST, TRUSTED, *(person(f"stranger{i}") for i in range(20))]
-        sessions = [system.watches.open(Watch(1, WatchFilter(), v)) for v in viewers]
+        sessions = [system.watch_service.open(WatchRooms(1, WatchFilter(), v)) for v in viewers]
         streams = [session.events() for session in sessions]
         for stream in streams:  # a heartbeat: past its backlog, waiting for live events
             assert await _next(stream) == "HEARTBEAT 1"
@@ -228,7 +238,7 @@ async def test_a_watcher_cut_for_overflow_frees_its_users_place_at_once() -> Non
         opened = asyncio.Semaphore(0)
 
         async def never_reading() -> None:
-            session = system.watches.open(Watch(0, WatchFilter(), GUEST))
+            session = system.watch_service.open(WatchRooms(0, WatchFilter(), GUEST))
             opened.release()
             try:
                 await asyncio.Event().wait()
@@ -245,7 +255,7 @@ async def test_a_watcher_cut_for_overflow_frees_its_users_place_at_once() -> Non
             await asyncio.gather(*tasks)
         assert len(cut) == 3
         for _ in range(3):  # the user's places are free again at once
-            system.watches.open(Watch(0, WatchFilter(), GUEST)).close()
+            system.watch_service.open(WatchRooms(0, WatchFilter(), GUEST)).close()
 
 
 async def test_a_snapshot_is_read_whole_before_its_first_event_goes_out() -> None:
@@ -256,11 +266,11 @@ async def test_a_snapshot_is_read_whole_before_its_first_event_goes_out() -> Non
         # first event must not keep a third from its snapshot.
         stalled = []
         for _ in range(2):
-            session = system.watches.open(Watch(0, WatchFilter(), GUEST))
+            session = system.watch_service.open(WatchRooms(0, WatchFilter(), GUEST))
             events = session.events()
             assert (await _next(events)).startswith("SNAPSHOT")
             stalled.append((session, events))
-        third = system.watches.open(Watch(0, WatchFilter(), HOST)).events()
+        third = system.watch_service.open(WatchRooms(0, WatchFilter(), HOST)).events()
         assert [(await _next(third)).split()[0] for _ in range(4)] == ["SNAPSHOT"] * 3 + ["SYNCED"]
         for session, events in stalled:
             await events.aclose()
@@ -273,7 +283,7 @@ async def test_a_resume_reads_the_log_in_pages_and_misses_nothing(
     monkeypatch.setattr("scheduling_service.service_layer.watch._BACKLOG_PAGE", 2)
     async with running() as system:
         rooms = [await system.create(days) for days in range(1, 6)]
-        session = system.watches.open(Watch(1, WatchFilter(), HOST))
+        session = system.watch_service.open(WatchRooms(1, WatchFilter(), HOST))
         events = session.events()
         assert [await _next(events) for _ in range(4)] == [
             f"CREATED {room} open" for room in rooms[1:]

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-from scheduling_service.domain.changes import Written
+from scheduling_service.domain.commit_result import CommitResult
 from scheduling_service.domain.room import Room
 from tests.scheduling_service.service_layer.fakes.change_log import FakeChangeLog
 from tests.scheduling_service.service_layer.fakes.directory import FakeDirectory
@@ -42,7 +42,7 @@ class FakeUnitOfWork:
         assert self._guard is not None, "a queued write follows a guard"
         self._writes.append(write)
 
-    async def commit(self) -> Written:
+    async def commit(self) -> CommitResult:
         if self.store.before_commit is not None:
             hook, self.store.before_commit = self.store.before_commit, None
             hook()
@@ -53,14 +53,14 @@ class FakeUnitOfWork:
         try:
             guard()
         except GuardFailed:
-            return Written(applied=False, current=self._current())
+            return CommitResult(applied=False, current=self._current())
         try:
             for write in writes:
                 write()
         except Exception:
             restore(self.store, saved)  # all or nothing, like a transaction
             raise
-        return Written(applied=True, revision=self._revision)
+        return CommitResult(applied=True, revision=self._revision)
 
     async def ping(self) -> None:
         return None

@@ -1,5 +1,13 @@
 """The outbox: messages recorded with the change, claimed under a lease, finished
-(adapters/outbox_sql.py's twin)."""
+(adapters/outbox_sql.py's twin).
+
+What a change records is the domain's OutboxWrites, applied as the SQL adapter applies
+it. Claiming and finishing keep what the relay's tests depend on (a lease, due times),
+not all the SQL does: here an older pending invite does not hold a newer one back at
+the claim, and an invite to retry is not superseded by a newer one when its result is
+recorded. Those two are the SQL statements' own (_CLAIM, _FINISH), seen end to end
+(tests/system/test_invites_end_to_end.py: invites arrive in SEQUENCE order).
+"""
 
 from __future__ import annotations
 
@@ -9,18 +17,17 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from scheduling_service.domain.changes import Change
-from scheduling_service.domain.invites import Invite, Method, holders_after
+from scheduling_service.domain.invites import Invite, Method
 from scheduling_service.domain.outbox import (
     Claimed,
+    DueReminder,
     FailedMessage,
     Finished,
     OutboxStats,
     State,
 )
-from scheduling_service.domain.reminders import Due, ReminderPlan
-from scheduling_service.domain.room import Room
-from scheduling_service.domain.users import People
+from scheduling_service.domain.outbox_writes import OutboxWrites
+from scheduling_service.domain.users import Contact
 
 if TYPE_CHECKING:
     from tests.scheduling_service.service_layer.fakes.database import FakeUnitOfWork
@@ -32,61 +39,30 @@ class FakeOutbox:
         self._uow = uow
         self._store = uow.store
 
-    def record(
-        self,
-        change: Change,
-        before: Room | None,
-        after: Room,
-        invites: list[Invite],
-        reminders: ReminderPlan,
-        people: People,
-        *,
-        now: datetime,
-        cancel_reason: str = "",
-    ) -> None:
-        if invites:
-            self._invite(after, invites, people, change)
-        self._remind(after, reminders, people)
-
-    def _invite(self, after: Room, invites: list[Invite], people: People, change: Change) -> None:
-        store = self._store
-
-        def write() -> None:
-            store.holders[after.room_id] = holders_after(people.holders, invites)
-            for invite in invites:
-                contact = people.contacts.get(invite.recipient_id)
-                if contact is None or not contact.email:
-                    continue  # skipped: no address known
-                for older in store.outbox:
-                    if (
-                        older.reminder is None
-                        and older.ics_uid == after.ics_uid
-                        and older.recipient.user_id == invite.recipient_id
-                        and older.state is State.PENDING
-                        and older.lease is None
-                    ):
-                        older.state = State.SUPERSEDED
-                store.outbox.append(
-                    Message(
-                        len(store.outbox) + 1,
-                        after.room_id,
-                        after.ics_uid,
-                        after.sequence,
-                        change,
-                        invite,
-                        contact,
-                    )
-                )
-
-        self._uow.queue(write)
-
-    def _remind(self, room: Room, plan: ReminderPlan, people: People) -> None:
-        if not plan.changes_anything:
+    def record(self, writes: OutboxWrites) -> None:
+        """Apply what the domain decided, as the SQL adapter's one statement does."""
+        if writes.nothing:
             return
-        store = self._store
+        store, room = self._store, writes.after
 
         def write() -> None:
-            if plan.remove_pending:
+            holders = store.holders.get(room.room_id, frozenset())
+            holders = (holders - set(writes.holders_removed)) | set(writes.holders_added)
+            if holders:
+                store.holders[room.room_id] = holders
+            else:
+                store.holders.pop(room.room_id, None)
+            # Like the statement's one snapshot: what it adds is not what it replaces.
+            for older in store.outbox:
+                if (
+                    older.reminder is None
+                    and older.ics_uid == room.ics_uid
+                    and older.recipient.user_id in writes.superseding
+                    and older.state is State.PENDING
+                    and older.lease is None
+                ):
+                    older.state = State.SUPERSEDED
+            if writes.remove_pending_reminders:
                 store.outbox = [
                     m
                     for m in store.outbox
@@ -97,27 +73,37 @@ class FakeOutbox:
                         and m.lease is None
                     )
                 ]
-            for reminder in plan.add:
-                contact = people.contacts.get(reminder.recipient_id)
-                if contact is None or not contact.email:
-                    continue
+            for invite in writes.invites:
                 store.outbox.append(
                     Message(
-                        len(store.outbox) + 1000,
+                        next(store.outbox_ids),
                         room.room_id,
                         room.ics_uid,
                         room.sequence,
-                        Change.BOOKED,
-                        Invite(reminder.recipient_id, Method.REQUEST),
-                        contact,
-                        reminder=reminder,
+                        writes.change,
+                        invite.invite,
+                        invite.recipient or Contact(invite.invite.recipient_id, None, None, None),
+                        state=invite.state,
+                    )
+                )
+            for reminder in writes.reminders:
+                store.outbox.append(
+                    Message(
+                        next(store.outbox_ids),
+                        room.room_id,
+                        room.ics_uid,
+                        room.sequence,
+                        writes.change,
+                        Invite(reminder.reminder.recipient_id, Method.REQUEST),
+                        reminder.recipient,
+                        reminder=reminder.reminder,
                     )
                 )
 
         self._uow.queue(write)
 
     async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[Claimed]:
-        claimed = []
+        claimed: list[Claimed] = []
         now = self._store.clock()
         for message in self._store.outbox:
             if len(claimed) == limit:
@@ -150,10 +136,10 @@ class FakeOutbox:
             reminder,
         )
 
-    def _due(self, recipient_id: str, starts: datetime, room_id: uuid.UUID) -> Due:
+    def _due(self, recipient_id: str, starts: datetime, room_id: uuid.UUID) -> DueReminder:
         """A reminder with its room as it stands now."""
         room = self._store.rooms.get(room_id)
-        return Due(
+        return DueReminder(
             recipient_id,
             starts,
             room.starts if room else None,
@@ -161,7 +147,7 @@ class FakeOutbox:
         )
 
     @asynccontextmanager
-    async def hold_room(self, claimed: Claimed, hold_s: float) -> AsyncIterator[Due]:
+    async def hold_room(self, claimed: Claimed, hold_s: float) -> AsyncIterator[DueReminder]:
         assert claimed.reminder is not None, "only a reminder's room is held"
         self._store.held[claimed.room_id] += 1
         try:

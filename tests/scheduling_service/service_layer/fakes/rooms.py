@@ -1,4 +1,8 @@
-"""Rooms: reads, and the guarded writes of each change (adapters/rooms_sql.py's twin)."""
+"""Rooms: reads, and the guarded writes of each change (adapters/rooms_sql.py's twin).
+
+Each write does what its port method says, as the SQL does (a booking adds the guest's
+slot, a leave frees it, a reschedule moves every slot), without working out from the
+rooms before and after what changed."""
 
 from __future__ import annotations
 
@@ -81,15 +85,34 @@ class FakeRooms:
         self._uow.queue(insert)
 
     def book(self, before: Room, after: Room, guest_no: int) -> None:
-        self._update(before, after, guest_no)
+        self._guard(before, after)
+        self._uow.queue(lambda: self._add_slot(after.room_id, guest_no, after.starts, after.ends))
 
     def leave(self, before: Room, after: Room) -> None:
-        self._update(before, after, None)
+        store = self._store
+        self._guard(before, after)
+
+        def free_the_guest_slot() -> None:
+            assert before.guest_id is not None
+            gone = (after.room_id, store.user_no(before.guest_id))
+            store.slots = [s for s in store.slots if (s.room_id, s.user_no) != gone]
+
+        self._uow.queue(free_the_guest_slot)
 
     def reschedule(self, before: Room, after: Room) -> None:
-        self._update(before, after, None)
+        store = self._store
+        self._guard(before, after)
 
-    def _update(self, before: Room, after: Room, guest_no: int | None) -> None:
+        def move_the_slots() -> None:
+            moving = [s for s in store.slots if s.room_id == after.room_id]
+            store.slots = [s for s in store.slots if s.room_id != after.room_id]
+            for slot in moving:
+                self._add_slot(slot.room_id, slot.user_no, after.starts, after.ends)
+
+        self._uow.queue(move_the_slots)
+
+    def _guard(self, before: Room, after: Room) -> None:
+        """The room's update, only if it is still `before`'s version."""
         store = self._store
 
         def seen() -> None:
@@ -99,23 +122,6 @@ class FakeRooms:
             store.rooms[after.room_id] = replace(after, revision=current.revision)
 
         self._uow.guard(seen, lambda: store.rooms.get(before.room_id))
-
-        def slots() -> None:
-            if before.guest_id is None and after.guest_id is not None:
-                assert guest_no is not None
-                self._add_slot(after.room_id, guest_no, after.starts, after.ends)
-            elif before.guest_id is not None and after.guest_id is None:
-                gone = store.user_no(before.guest_id)
-                store.slots = [
-                    s for s in store.slots if (s.room_id, s.user_no) != (after.room_id, gone)
-                ]
-            if (before.starts, before.ends) != (after.starts, after.ends):
-                moving = [s for s in store.slots if s.room_id == after.room_id]
-                store.slots = [s for s in store.slots if s.room_id != after.room_id]
-                for slot in moving:
-                    self._add_slot(slot.room_id, slot.user_no, after.starts, after.ends)
-
-        self._uow.queue(slots)
 
     def remove(self, before: Room, after: Room) -> None:
         store = self._store

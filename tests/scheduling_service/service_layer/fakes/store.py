@@ -3,13 +3,15 @@ change's writes are undone when one of them fails."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from scheduling_service.domain.change_log import ChangeLogEntry
 from scheduling_service.domain.changes import Change
 from scheduling_service.domain.invites import Invite
 from scheduling_service.domain.outbox import (
@@ -31,7 +33,7 @@ class Message:
     sequence: int
     change: Change
     invite: Invite
-    recipient: Contact
+    recipient: Contact  # without an email on a skipped row
     state: State = State.PENDING
     attempts: int = 0
     lease: uuid.UUID | None = None
@@ -58,10 +60,11 @@ class Store:
     requests: dict[tuple[str, uuid.UUID], uuid.UUID] = field(default_factory=dict)
     holders: dict[uuid.UUID, frozenset[str]] = field(default_factory=dict)
     outbox: list[Message] = field(default_factory=list)
+    outbox_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     # Reminder hand-offs under way per room. The SQL adapter share-locks the room, and a
     # change to it waits: that waiting is PostgreSQL's, tested end to end, not here.
     held: Counter[uuid.UUID] = field(default_factory=Counter)
-    events: list[tuple[int, Change, Room]] = field(default_factory=list)
+    events: list[tuple[int, ChangeLogEntry]] = field(default_factory=list)
     reads: int = 0  # statements that read a room, to show what a use case costs
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Called at the start of every commit: a test's chance to let "another replica"

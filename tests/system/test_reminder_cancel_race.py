@@ -15,13 +15,16 @@ import asyncio
 from collections import Counter
 
 import psycopg
+import pytest
 from scheduling.v1 import scheduling_pb2 as pb
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 
 from tests import postgres
-from tests.mail_system import System, client, until
 from tests.smtp_sink import free_port
-from tests.test_reminders_end_to_end import book, reminder_rows, reminders, scrape, soon
+from tests.system.mail_system import System, client, until
+from tests.system.test_reminders_end_to_end import book, reminder_rows, reminders, scrape, soon
+
+pytestmark = pytest.mark.slow  # starts PostgreSQL or service processes
 
 # The SMTP answer is held far longer than the tests' usual 5 s command timeout.
 SLOW_SMTP = {"SMTP_TIMEOUT_S": "60"}

@@ -1,4 +1,4 @@
-"""Session.holding against a real PostgreSQL: the rows a locking read took stay locked
+"""Statements.holding against a real PostgreSQL: the rows a locking read took stay locked
 across what the block awaits (a reminder's hand-off), a writer of them waits, and the
 database ends a session that holds them past its limit."""
 
@@ -13,6 +13,8 @@ import pytest
 from scheduling_service.adapters.database import PostgresDatabase, SqlUnitOfWork, libpq_url
 from tests import postgres
 from tests.scheduling_service.adapters.harness import opened
+
+pytestmark = pytest.mark.slow  # starts PostgreSQL
 
 _HOLD = "SELECT n FROM counted WHERE id = %(id)s FOR SHARE"
 _WRITE = "UPDATE counted SET n = n + 1 WHERE id = 1"
@@ -41,7 +43,7 @@ def _write_at_once(db: PostgresDatabase) -> bool:
 
 async def test_a_held_row_stays_locked_until_the_block_ends(database: PostgresDatabase) -> None:
     async def work(uow: SqlUnitOfWork) -> list[bool]:
-        async with uow.session.holding(_HOLD, {"id": 1}, hold_s=30) as rows:
+        async with uow.statements.holding(_HOLD, {"id": 1}, hold_s=30) as rows:
             assert rows == [(0,)]
             return [_write_at_once(database), _write_at_once(database)]
 
@@ -53,7 +55,7 @@ async def test_a_session_holding_past_its_limit_is_ended_and_the_row_freed(
     database: PostgresDatabase,
 ) -> None:
     async def work(uow: SqlUnitOfWork) -> bool:
-        async with uow.session.holding(_HOLD, {"id": 1}, hold_s=0.5):
+        async with uow.statements.holding(_HOLD, {"id": 1}, hold_s=0.5):
             # A stuck holder: the database ends its session, and the writer gets in.
             deadline = time.monotonic() + 20
             while not _write_at_once(database):

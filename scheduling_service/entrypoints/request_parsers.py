@@ -1,7 +1,9 @@
-"""scheduling.v1 requests as validated commands: every bad field named, nothing stored.
+"""scheduling.v1 requests parsed into the use cases' commands: every bad field named
+in one reply, nothing stored.
 
 The text hygiene both services share (servicekit.text) is applied here, where caller
-text enters; the rules on times, durations and ids are the domain's (domain/validation).
+text enters; the checks on times, durations and ids are the domain's
+(domain/validation.py, which applies a room's own rules from domain/room.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from scheduling_service.domain.queries import RoomQuery
 from scheduling_service.domain.users import User
 from scheduling_service.domain.watch import WatchFilter
 from scheduling_service.service_layer.rooms import CreateRoom, ListRooms, Reschedule
-from scheduling_service.service_layer.watch import Watch
+from scheduling_service.service_layer.watch import WatchRooms
 from servicekit.text import first_control_character
 
 DEFAULT_PAGE_SIZE = 50
@@ -145,13 +147,13 @@ def cancel_room(request: pb.CancelRoomRequest) -> tuple[uuid.UUID, str, str]:
     return parsed_id, request.reason, request.etag
 
 
-def watch_rooms(request: pb.WatchRoomsRequest, viewer: User) -> Watch:
+def watch_rooms(request: pb.WatchRoomsRequest, viewer: User) -> WatchRooms:
     v = check.Violations()
     if request.since_revision < 0:
         v.add("since_revision", "must not be negative")
     participant = user_id(v, "participant_id", request.participant_id)
     v.raise_if_any()
-    return Watch(
+    return WatchRooms(
         since_revision=request.since_revision,
         filter=WatchFilter(open_only=request.open_only, participant_id=participant or None),
         viewer=viewer,

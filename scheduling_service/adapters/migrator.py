@@ -1,5 +1,6 @@
-"""Schema migrations (Alembic), and the start-up checks: the database can be reached,
-holds Unicode, and its schema is current."""
+"""Runs the schema migrations (Alembic, scheduling_service/migrations/) and the
+start-up checks: the database can be reached, holds Unicode, and its schema is current.
+The schema itself is described in adapters/tables.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reminder e-mails from a booking to a mailbox (issue 12, design §9), with offsets of
+"""Reminder e-mails from a booking to a mailbox (issue 12, docs/design.md §9), with offsets of
 seconds: real scheduling replicas, notification service, PostgreSQL and SMTP sink.
 
 Times are set relative to the wall clock with seconds of slack; every wait is for a
@@ -15,13 +15,16 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import psycopg
+import pytest
 from google.protobuf.duration_pb2 import Duration
 from scheduling.v1 import scheduling_pb2 as pb
 
 from tests import postgres
-from tests.mail_system import System, client, person, until
 from tests.scheduling_service.client import create_request, ts
 from tests.smtp_sink import Received, free_port
+from tests.system.mail_system import System, client, person, until
+
+pytestmark = pytest.mark.slow  # starts PostgreSQL or service processes
 
 
 @dataclass(frozen=True)

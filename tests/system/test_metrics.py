@@ -6,6 +6,7 @@ import asyncio
 import urllib.request
 from pathlib import Path
 
+import pytest
 from grpc import aio
 from scheduling.v1 import scheduling_pb2 as pb
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
@@ -13,6 +14,8 @@ from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 from tests.processes import NotificationProcess, SchedulingProcess
 from tests.scheduling_service.client import auth, create_request, new_user
 from tests.smtp_sink import free_port, start_sink
+
+pytestmark = pytest.mark.slow  # starts PostgreSQL or service processes
 
 
 def scrape(port: int) -> dict[str, float]:

@@ -1,8 +1,9 @@
 """Statements on one pooled connection: what repositories talk to.
 
-Reads run at once, outside a transaction. The writes of a change are queued behind a
-guard and sent with BEGIN, the deadline's timeouts and COMMIT in one pipeline (see
-adapters/database.py for why).
+Reads (and the few writes that are their own transaction) run at once. The writes of a
+change are queued behind its guard, the change's conditional write (e.g. "update the
+room if it is still at SEQUENCE n"), and sent with BEGIN, the deadline's timeouts and
+COMMIT in one pipeline (see adapters/database.py for why).
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import psycopg
 from psycopg import pq
 from psycopg.rows import TupleRow as Row
 
-from scheduling_service.domain.changes import Written
+from scheduling_service.domain.commit_result import CommitResult
 from scheduling_service.domain.room import Room
 
 Params = Sequence[Any] | dict[str, Any]
 Acquire = Callable[[], Awaitable[psycopg.AsyncConnection[Row]]]
 Release = Callable[[psycopg.AsyncConnection[Row]], Awaitable[None]]
 
-# Set by a guard statement that applied; read by the writes that follow it.
+# Set by the guard (the change's conditional write) when it applied; read by the writes
+# that follow it.
 GUARD_HELD = "SELECT set_config('scheduling.guard', 'held', true)"
 IF_GUARD_HELD = "current_setting('scheduling.guard', true) = 'held'"
 IF_GUARD_FAILED = "current_setting('scheduling.guard', true) IS DISTINCT FROM 'held'"
@@ -45,8 +47,9 @@ class _Guard:
     load_current: Callable[[Row], Room] | None
 
 
-class Session:
-    """What repositories talk to: statements on the unit of work's connection."""
+class Statements:
+    """What repositories talk to: statements on the unit of work's connection (not a
+    SQLAlchemy Session: plain psycopg, a connection taken at the first statement)."""
 
     def __init__(
         self, acquire: Acquire, release: Release, timeout_ms: int | None, *, snapshot: bool
@@ -79,11 +82,11 @@ class Session:
         return self._conn
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        cursor = await self._read(sql, params)
+        cursor = await self._run(sql, params)
         return await cursor.fetchall()
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        cursor = await self._read(sql, params)
+        cursor = await self._run(sql, params)
         return await cursor.fetchone()
 
     async def execute(
@@ -92,14 +95,16 @@ class Session:
         """One statement that writes, on its own (it is its own transaction); its rows.
         `idempotent`: running it twice does no harm, so a lost connection may retry it."""
         self.wrote = self.wrote or not idempotent
-        cursor = await self._read(sql, params)
+        cursor = await self._run(sql, params)
         return await cursor.fetchall() if cursor.description else []
 
-    async def _read(self, sql: str, params: Params) -> psycopg.AsyncCursor[Row]:
+    async def _run(self, sql: str, params: Params) -> psycopg.AsyncCursor[Row]:
+        """One statement at once, outside the queued writes (a read, or `execute`'s
+        write that is its own transaction)."""
         conn = await self._connection()
         if self._timeout_ms is None or self._snapshot:
             return await conn.execute(sql, params)
-        # A deadline shorter than the session's ceiling: the statement runs in a
+        # A deadline shorter than the connection's ceiling: the statement runs in a
         # transaction of its own whose SET LOCAL dies with it, in the same round trip.
         async with conn.pipeline():
             await conn.execute("BEGIN", prepare=False)
@@ -142,7 +147,7 @@ class Session:
         (counters of what now exists)."""
         self._after_commit.append(action)
 
-    async def commit(self) -> Written:
+    async def commit(self) -> CommitResult:
         guard = self._guard
         assert guard is not None, "nothing to commit"
         self._guard, queued, self._queued = None, self._queued, []
@@ -170,10 +175,10 @@ class Session:
             row = await revision_cursor.fetchone() if revision_cursor is not None else None
             for action in after_commit:
                 action()
-            return Written(applied=True, revision=int(row[0]) if row else 0)
+            return CommitResult(applied=True, revision=int(row[0]) if row else 0)
         row = await current_cursor.fetchone() if current_cursor is not None else None
         loaded = guard.load_current(row) if row is not None and guard.load_current else None
-        return Written(applied=False, current=loaded)
+        return CommitResult(applied=False, current=loaded)
 
     @contextlib.asynccontextmanager
     async def holding(self, sql: str, params: Params, *, hold_s: float) -> AsyncIterator[list[Row]]:
@@ -195,7 +200,7 @@ class Session:
             # A round trip of its own, last: psycopg ends a pipeline with a flush request
             # after its Sync, and that message disarms the server's idle-in-transaction
             # timer until the next statement, so a transaction left open at the end of
-            # a pipeline would never be ended by the limit (test_session_hold.py).
+            # a pipeline would never be ended by the limit (test_statements_hold.py).
             cursor = await conn.execute(sql, params)
             rows = await cursor.fetchall()
         except psycopg.Error:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from scheduling.v1 import scheduling_pb2 as pb
 
-from tests.mail_system import System, client, person
 from tests.scheduling_service.client import (
     auth,
     create_request,
@@ -17,6 +17,9 @@ from tests.scheduling_service.client import (
     trusted,
     ts,
 )
+from tests.system.mail_system import System, client, person
+
+pytestmark = pytest.mark.slow  # starts PostgreSQL or service processes
 
 M = pb.ParticipantMail
 

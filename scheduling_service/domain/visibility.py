@@ -1,4 +1,4 @@
-"""Who sees what of a room (design §8).
+"""Who sees what of a room (docs/design.md §8).
 
 Open rooms are a marketplace: everyone signed in sees them whole, so they can book one.
 Who booked a room, and a booked room's description, belong to its two participants (and
@@ -16,7 +16,7 @@ from scheduling_service.domain.users import User
 
 
 @dataclass(frozen=True)
-class Seen:
+class RoomView:
     """A room as one viewer may see it. `room` has what is hidden cleared; `booked`
     says whether it has a guest; `private` marks the participants' view (also a trusted
     backend's); only the participants themselves see the state of their e-mails."""
@@ -26,20 +26,22 @@ class Seen:
     private: bool
 
 
-def seen_by(room: Room, viewer: User) -> Seen:
+def view_for(room: Room, viewer: User) -> RoomView:
     booked = room.guest_id is not None
     if viewer.user_id in room.participants:
-        return Seen(room, booked=booked, private=True)
+        return RoomView(room, booked=booked, private=True)
     if viewer.trusted:  # every detail, but not the participants' own mail
-        return Seen(replace(room, mail=()) if room.mail else room, booked=booked, private=True)
-    return public(room)
+        return RoomView(replace(room, mail=()) if room.mail else room, booked=booked, private=True)
+    return public_view(room)
 
 
-def public(room: Room) -> Seen:
+def public_view(room: Room) -> RoomView:
     """What everyone signed in sees of a room they take no part in."""
     if room.guest_id is None:
-        return Seen(replace(room, mail=()) if room.mail else room, booked=False, private=False)
-    return Seen(replace(room, guest_id=None, description="", mail=()), booked=True, private=False)
+        return RoomView(replace(room, mail=()) if room.mail else room, booked=False, private=False)
+    return RoomView(
+        replace(room, guest_id=None, description="", mail=()), booked=True, private=False
+    )
 
 
 def check_schedule_filter(participant_id: str | None, viewer: User) -> None:

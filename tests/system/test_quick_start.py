@@ -27,7 +27,7 @@ import pytest
 
 from tests.smtp_sink import free_port
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 BANNER_START = "Try it (another terminal, in this directory):"

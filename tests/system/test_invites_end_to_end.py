@@ -1,7 +1,7 @@
 """Invites from a room change to a mailbox: outbox, relay, notification service, SMTP.
 
 Every test has its own database, SMTP sink, notification service and scheduling
-replicas (tests/mail_system.py), so that no other relay competes for its outbox.
+replicas (tests/system/mail_system.py), so that no other relay competes for its outbox.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import grpc
 import pytest
 from scheduling.v1 import scheduling_pb2 as pb
 
-from tests.mail_system import System, client, person, until
 from tests.scheduling_service.client import create_request, failure, future, ts
 from tests.smtp_sink import Received
+from tests.system.mail_system import System, client, person, until
+
+pytestmark = pytest.mark.slow  # starts PostgreSQL or service processes
 
 
 async def test_book_reschedule_cancel_sends_six_messages(system: System) -> None:
