@@ -154,21 +154,9 @@ class RpcInterceptor(aio.ServerInterceptor):
                 grpc.StatusCode.RESOURCE_EXHAUSTED, error, "TOO_MANY_PENDING_REQUESTS"
             )
         if isinstance(error, NoRequest):
-            return status.build(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"request: {error}",
-                reason="INVALID_ARGUMENT",
-                domain=self._domain,
-                violations=[("request", str(error))],
-            )
+            return self._bad_request(str(error))
         if isinstance(error, Undecodable):
-            return status.build(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"request: is not a valid message: {error}",
-                reason="INVALID_ARGUMENT",
-                domain=self._domain,
-                violations=[("request", f"is not a valid message: {error}")],
-            )
+            return self._bad_request(f"is not a valid message: {error}")
         mapped = self._to_status(error)
         if mapped is not None:
             return mapped
@@ -179,6 +167,16 @@ class RpcInterceptor(aio.ServerInterceptor):
 
     def _status(self, code: grpc.StatusCode, error: Exception, reason: str) -> status.Status:
         return status.build(code, str(error), reason=reason, domain=self._domain)
+
+    def _bad_request(self, problem: str) -> status.Status:
+        """INVALID_ARGUMENT naming the request as a whole: no field of it could be read."""
+        return status.build(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"request: {problem}",
+            reason="INVALID_ARGUMENT",
+            domain=self._domain,
+            violations=[("request", problem)],
+        )
 
     def _record(
         self,

@@ -79,6 +79,24 @@ async def test_a_request_whose_message_never_comes_ends_in_time(database_url, tm
     assert '"reason": "REQUEST_NOT_SENT"' in replica.log()
 
 
+async def test_a_call_ended_without_a_message_is_a_bad_request(database_url, tmp_path) -> None:
+    async def nothing() -> AsyncIterator[bytes]:
+        return
+        yield b""
+
+    with running(database_url, tmp_path) as replica:
+        async with aio.insecure_channel(replica.address, options=OWN_CONNECTION) as channel:
+            call = channel.stream_unary(
+                GET_ROOM, request_serializer=lambda m: m, response_deserializer=lambda m: m
+            )
+            seen = await _failure_of(asyncio.ensure_future(call(nothing())))
+    assert (seen.code, seen.reason, seen.fields) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+        ["request"],
+    )
+
+
 async def test_one_connection_holds_at_most_so_many_waiting_requests(
     database_url, tmp_path
 ) -> None:
