@@ -5,17 +5,32 @@
     ├── UnrenderableMessage      the request validated, but the mail rendered from it is
     │                            not provably what was meant (the structural check refused
     │                            it, or a renderer failed on it): it is never sent
-    └── Unauthenticated          no service token, or the wrong one
+    ├── Unauthenticated          no service token, or the wrong one
+    └── CalendarError            a calendar write failed (delivery/calendar/; not wired yet)
+        ├── CalendarUrlNotAllowed      the user's URL (or a redirect, or a discovered href)
+        │                              breaks the address rules: refused before connecting
+        ├── CalendarAuthRejected       401/403: the connection turns BROKEN
+        ├── CalendarTemporaryFailure   5xx, network errors: back off and retry
+        │   ├── CalendarTimeout        connect/read timeout, or the total time cap
+        │   └── CalendarRetryLater     429/503 with a Retry-After: retry at `retry_at`
+        └── CalendarPermanentFailure   other 4xx: the job fails for good
+            ├── CalendarProtocolError  a hostile or broken answer: an XML bomb, a body
+            │                          over the cap, malformed XML, too many redirects
+            ├── CalendarNotFound       discovery found no collection that takes VEVENT
+            └── CalendarNotWritable    ... only collections the user may not write
 
-entrypoints/status.py maps each to a gRPC status. Two kinds of failure are not here on
-purpose: a bad setting is servicekit's `ConfigError` (shared with the scheduling service,
-it stops `serve` before any request), and a failed delivery is never raised: a provider
-returns it as a `DeliveryResult` (domain/model.py).
+entrypoints/status.py maps each to a gRPC status (the calendar errors once they are
+wired: a CalendarError's `reason` is the name design.md section 11 gives the failure,
+ConnectCalendar's reasons; `status` is the HTTP status when there was one). Two kinds
+of failure are not here on purpose: a bad setting is servicekit's `ConfigError` (shared
+with the scheduling service, it stops `serve` before any request), and a failed mail
+delivery is never raised: a provider returns it as a `DeliveryResult` (domain/model.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -47,3 +62,52 @@ class UnrenderableMessage(NotificationError):
 
 class Unauthenticated(NotificationError):
     """No service token, or the wrong one."""
+
+
+class CalendarError(NotificationError):
+    """Base of the calendar failures; `status` is the HTTP status when there was one."""
+
+    reason = "CALENDAR_UNREACHABLE"
+
+    def __init__(self, detail: str, *, status: int | None = None) -> None:
+        self.detail = detail
+        self.status = status
+        super().__init__(detail)
+
+
+class CalendarUrlNotAllowed(CalendarError):
+    reason = "CALENDAR_URL_NOT_ALLOWED"
+
+
+class CalendarAuthRejected(CalendarError):
+    reason = "CALENDAR_AUTH_REJECTED"
+
+
+class CalendarTemporaryFailure(CalendarError):
+    reason = "CALENDAR_UNREACHABLE"
+
+
+class CalendarTimeout(CalendarTemporaryFailure):
+    pass
+
+
+class CalendarRetryLater(CalendarTemporaryFailure):
+    def __init__(self, detail: str, *, retry_at: datetime, status: int | None = None) -> None:
+        self.retry_at = retry_at
+        super().__init__(detail, status=status)
+
+
+class CalendarPermanentFailure(CalendarError):
+    reason = "CALENDAR_UNREACHABLE"
+
+
+class CalendarProtocolError(CalendarPermanentFailure):
+    pass
+
+
+class CalendarNotFound(CalendarPermanentFailure):
+    reason = "CALENDAR_NOT_FOUND"
+
+
+class CalendarNotWritable(CalendarPermanentFailure):
+    reason = "CALENDAR_NOT_WRITABLE"

@@ -1,8 +1,9 @@
 """Dependencies point inward: the domain imports nothing of the project but itself (and
 servicekit.text, the text hygiene both services share), rendering and its structural
 check are pure, delivery and the use cases never reach the gRPC entry points, and only
-`python -m notification_service` does. The domain has no import cycle, not even one
-hidden behind `if TYPE_CHECKING:`.
+`python -m notification_service` does. The CalDAV adapter (delivery/calendar/) uses only
+the domain, itself and its HTTP and XML libraries. The domain and the adapter have no
+import cycle, not even one hidden behind `if TYPE_CHECKING:`.
 
 Imports are read with ast from every statement of a module (inside functions and
 `if TYPE_CHECKING:` blocks too); relative imports are resolved, and
@@ -34,6 +35,9 @@ DOMAIN_LIBRARIES = {"servicekit.text"}
 RENDER_LIBRARIES = {"icalendar"}
 # Drivers: gRPC and the protobuf code (generated: `notification`, `scheduling`), SMTP.
 DRIVERS = {"grpc", "google", "notification", "scheduling", "aiosmtplib"}
+# What the CalDAV adapter (delivery/calendar/) may use: HTTP to user-given URLs, the CA
+# bundle, XML parsing without DTDs or entities, and iCalendar to read a UID back.
+CALENDAR_LIBRARIES = {"httpx", "certifi", "defusedxml", "icalendar"}
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -143,6 +147,23 @@ def test_delivery_never_imports_the_use_cases_or_the_entry_points(path: Path) ->
     assert {n for n in _imports(path, PACKAGE) if _inside(n, *forbidden)} == set()
 
 
+@pytest.mark.parametrize("path", _layer("delivery/calendar"), ids=_id)
+def test_the_calendar_adapter_uses_only_the_domain_and_its_libraries(path: Path) -> None:
+    """It talks to servers a user names: no mail delivery, rendering or driver of the
+    service leaks into it, and it draws its errors from domain/errors.py."""
+    allowed = (f"{NAME}.domain", f"{NAME}.delivery.calendar", *CALENDAR_LIBRARIES)
+    outside = {
+        name
+        for name in _imports(path, PACKAGE)
+        if name.split(".")[0] not in STDLIB and not _inside(name, *allowed)
+    }
+    assert outside == set()
+
+
+def test_the_calendar_adapter_has_no_import_cycle() -> None:
+    assert _cycle(PACKAGE, f"{NAME}.delivery.calendar") is None
+
+
 @pytest.mark.parametrize("path", _layer("service_layer"), ids=_id)
 def test_the_use_cases_depend_on_ports_not_on_drivers(path: Path) -> None:
     forbidden = (f"{NAME}.delivery", f"{NAME}.entrypoints", *DRIVERS)
@@ -171,7 +192,8 @@ def test_every_folder_is_a_package() -> None:
 
 def test_the_checks_see_every_layer() -> None:
     """A layer renamed or emptied would make the tests above pass vacuously."""
-    for layer in ("domain", "render", "verify", "delivery", "service_layer", "entrypoints"):
+    layers = ("domain", "render", "verify", "delivery", "delivery/calendar", "service_layer")
+    for layer in (*layers, "entrypoints"):
         assert [p for p in _layer(layer) if p.name != "__init__.py"], layer
 
 

@@ -1,0 +1,1 @@
+"""Calendar credentials: sealing them for storage elsewhere, refreshing OAuth tokens."""

@@ -1,0 +1,14 @@
+"""Writing sessions into people's own CalDAV calendars (design.md section 11): an
+adapter to servers a user names, so every URL is hostile input. Not wired yet. Its
+failures are the CalendarError hierarchy of domain/errors.py.
+
+addresses.py      which URLs and addresses may be reached (pure: no DNS, no connection)
+safe_http.py      HTTP to a user-given URL: resolve once, pin, redirects, caps, timeouts
+failures.py       what an unexpected status means (auth, retry later, temporary, permanent)
+caldav_xml.py     the WebDAV/CalDAV XML: request bodies built, answers read with defusedxml
+authorization.py  the user's credentials as an Authorization header
+connection.py     one user's server: credentials to the origin the user gave, only there
+discovery.py      finding the collection to write to (well-known, principal, home set)
+objects.py        PUT, GET, DELETE of an event and the no-uid-conflict rule (UID search)
+client.py         CalDAVClient: the connection with the operations above
+"""

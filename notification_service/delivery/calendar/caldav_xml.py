@@ -1,0 +1,134 @@
+"""The WebDAV/CalDAV XML the client sends and reads (RFC 4918, RFC 4791): PROPFIND and
+calendar-query bodies built with xml.etree; multistatus answers and error bodies parsed
+with defusedxml (a DTD, an entity or an external reference is a CalendarProtocolError).
+Pure: bytes in, elements out.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urljoin
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from notification_service.domain.errors import CalendarProtocolError
+
+DAV: Final = "DAV:"
+CALDAV: Final = "urn:ietf:params:xml:ns:caldav"
+ET.register_namespace("D", DAV)
+ET.register_namespace("C", CALDAV)
+
+NO_UID_CONFLICT: Final = f"{{{CALDAV}}}no-uid-conflict"
+
+
+def dav_tag(name: str) -> str:
+    """`name` in the DAV: namespace, as ElementTree spells it."""
+    return f"{{{DAV}}}{name}"
+
+
+def caldav_tag(name: str) -> str:
+    """`name` in the CalDAV namespace, as ElementTree spells it."""
+    return f"{{{CALDAV}}}{name}"
+
+
+def parse_xml(body: bytes, url: str) -> ET.Element:
+    """defusedxml: a DTD, an entity or an external reference is a protocol error."""
+    try:
+        root: ET.Element = SafeET.fromstring(
+            body, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+    except DefusedXmlException as error:
+        raise CalendarProtocolError(f"unsafe XML from {url[:200]}: {error!r}") from None
+    except ET.ParseError as error:
+        raise CalendarProtocolError(f"malformed XML from {url[:200]}: {error}") from None
+    return root
+
+
+def _xml(root: ET.Element) -> bytes:
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def propfind_body(*props: str) -> bytes:
+    root = ET.Element(dav_tag("propfind"))
+    prop = ET.SubElement(root, dav_tag("prop"))
+    for name in props:
+        ET.SubElement(prop, name)
+    return _xml(root)
+
+
+def uid_query_body(uid: str) -> bytes:
+    root = ET.Element(caldav_tag("calendar-query"))
+    prop = ET.SubElement(root, dav_tag("prop"))
+    ET.SubElement(prop, dav_tag("getetag"))
+    ET.SubElement(prop, caldav_tag("calendar-data"))
+    calendar = ET.SubElement(ET.SubElement(root, caldav_tag("filter")), caldav_tag("comp-filter"))
+    calendar.set("name", "VCALENDAR")
+    event = ET.SubElement(calendar, caldav_tag("comp-filter"))
+    event.set("name", "VEVENT")
+    uid_filter = ET.SubElement(event, caldav_tag("prop-filter"))
+    uid_filter.set("name", "UID")
+    match = ET.SubElement(uid_filter, caldav_tag("text-match"))
+    match.set("collation", "i;octet")
+    match.text = uid
+    return _xml(root)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One response of a multistatus: its absolute URL and its found (2xx) properties."""
+
+    url: str
+    props: dict[str, ET.Element]
+
+
+def parse_multistatus(body: bytes, base_url: str) -> list[Resource]:
+    root = parse_xml(body, base_url)
+    if root.tag != dav_tag("multistatus"):
+        raise CalendarProtocolError(f"expected a multistatus from {base_url[:200]}")
+    resources = []
+    for response in root.findall(dav_tag("response")):
+        href = (response.findtext(dav_tag("href")) or "").strip()
+        if not href:
+            continue
+        props: dict[str, ET.Element] = {}
+        for propstat in response.findall(dav_tag("propstat")):
+            status = propstat.findtext(dav_tag("status")) or ""
+            if " 2" not in status:
+                continue
+            for prop in propstat.findall(dav_tag("prop")):
+                for child in prop:
+                    props[child.tag] = child
+        resources.append(Resource(urljoin(base_url, href), props))
+    return resources
+
+
+def href_in(prop: ET.Element | None, base_url: str) -> str | None:
+    if prop is None:
+        return None
+    href = (prop.findtext(dav_tag("href")) or "").strip()
+    return urljoin(base_url, href) if href else None
+
+
+def element_text(element: ET.Element | None) -> str | None:
+    """An element's stripped text, or None (an Element with no children is falsy: never
+    test one with `if element`)."""
+    if element is None:
+        return None
+    return (element.text or "").strip() or None
+
+
+def names_no_uid_conflict(body: bytes, url: str) -> bool:
+    """Whether an error body (RFC 4918 DAV:error) names the CalDAV `no-uid-conflict`
+    precondition; a body that is not XML does not (any body may come with a 412)."""
+    if not body.strip():
+        return False
+    try:
+        root: ET.Element = SafeET.fromstring(body, forbid_dtd=True)
+    except DefusedXmlException as error:
+        raise CalendarProtocolError(f"unsafe XML from {url[:200]}: {error!r}") from None
+    except ET.ParseError:
+        return False  # a 412 for a stale ETag may come with any body
+    return root.tag == dav_tag("error") and root.find(NO_UID_CONFLICT) is not None

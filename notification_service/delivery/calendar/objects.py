@@ -1,0 +1,165 @@
+"""Writing and removing one calendar object (an event) in a collection.
+
+A create sends no If-None-Match (Google's CalDAV rejects it); an update sends If-Match
+with the remembered ETag, and a 412 means the copy was edited in the calendar: re-read
+its ETag and write again (the room wins). A PUT refused with the `no-uid-conflict`
+precondition (Radicale answers 409, Xandikos 412: the element decides, not the status)
+means the UID already lives at another href (the person's client imported the invite):
+a calendar-query REPORT on the UID finds it, and the event is written there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from urllib.parse import unquote, urljoin, urlsplit
+
+from icalendar import Calendar
+
+from notification_service.delivery.calendar.caldav_xml import (
+    caldav_tag,
+    dav_tag,
+    element_text,
+    names_no_uid_conflict,
+    parse_multistatus,
+    uid_query_body,
+)
+from notification_service.delivery.calendar.connection import CalDAVConnection
+from notification_service.delivery.calendar.failures import failure
+from notification_service.delivery.calendar.safe_http import HttpResponse
+from notification_service.domain.errors import (
+    CalendarPermanentFailure,
+    CalendarTemporaryFailure,
+)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    href: str  # absolute URL of the calendar object
+    etag: str | None
+
+
+def href_for(collection_url: str, uid: str) -> str:
+    """The href a new event is written to: the same for the same UID, any UID."""
+    digest = hashlib.sha256(uid.encode()).hexdigest()[:40]
+    return urljoin(collection_url, f"{digest}.ics")
+
+
+async def put_event(
+    connection: CalDAVConnection,
+    collection_url: str,
+    uid: str,
+    ics: bytes,
+    *,
+    href: str | None = None,
+    etag: str | None = None,
+) -> StoredEvent:
+    """Create (no href/etag known) or update the event; returns where it now lives."""
+    href = href or href_for(collection_url, uid)
+    for _attempt in range(3):
+        response = await _put(connection, href, ics, etag)
+        if response.status in (200, 201, 204):
+            return StoredEvent(href, await _etag_after_put(connection, href, response))
+        if _is_uid_conflict(response):
+            holder = await find_by_uid(connection, collection_url, uid)
+            if holder is None or _same_resource(holder.href, href):
+                raise CalendarPermanentFailure(
+                    f"no-uid-conflict for {uid!r}, but no other object holds it",
+                    status=response.status,
+                )
+            href, etag = holder.href, holder.etag
+            continue
+        if response.status == 412 and etag is not None:
+            # Edited in the calendar since we wrote it: re-read, and the room wins.
+            etag = await current_etag(connection, href)
+            continue
+        raise failure(response, "PUT")
+    raise CalendarTemporaryFailure(f"PUT {href[:200]}: still conflicting after 3 attempts")
+
+
+async def _put(
+    connection: CalDAVConnection, href: str, ics: bytes, etag: str | None
+) -> HttpResponse:
+    headers = {"Content-Type": "text/calendar; charset=utf-8"}
+    if etag is not None:
+        headers["If-Match"] = etag
+    return await connection.send("PUT", href, body=ics, headers=headers)
+
+
+async def _etag_after_put(
+    connection: CalDAVConnection, href: str, response: HttpResponse
+) -> str | None:
+    etag = response.headers.get("etag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return await current_etag(connection, href)
+
+
+async def current_etag(connection: CalDAVConnection, href: str) -> str | None:
+    """The object's ETag now, or None when it is gone."""
+    found = await connection.propfind(href, "0", dav_tag("getetag"))
+    if not found:
+        return None
+    return element_text(found[0].props.get(dav_tag("getetag")))
+
+
+async def get_event(connection: CalDAVConnection, href: str) -> tuple[bytes, str | None] | None:
+    """The object's body and ETag, or None when it is gone."""
+    response = await connection.send("GET", href)
+    if response.status in (404, 410):
+        return None
+    if response.status != 200:
+        raise failure(response, "GET")
+    return response.body, response.headers.get("etag")
+
+
+async def find_by_uid(
+    connection: CalDAVConnection, collection_url: str, uid: str
+) -> StoredEvent | None:
+    """The object holding `uid` (a calendar-query REPORT; text-match is a substring
+    match, so the UID of each answer is compared exactly)."""
+    response = await connection.send(
+        "REPORT",
+        collection_url,
+        body=uid_query_body(uid),
+        headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
+    )
+    if response.status != 207:
+        raise failure(response, "REPORT calendar-query")
+    for resource in parse_multistatus(response.body, response.url):
+        data = resource.props.get(caldav_tag("calendar-data"))
+        if data is None or not data.text or uid not in _uids(data.text):
+            continue
+        return StoredEvent(resource.url, element_text(resource.props.get(dav_tag("getetag"))))
+    return None
+
+
+async def delete_event(connection: CalDAVConnection, href: str, *, etag: str | None = None) -> None:
+    """Delete the object; 404 and 410 mean it is already gone (done)."""
+    headers = {"If-Match": etag} if etag else None
+    response = await connection.send("DELETE", href, headers=headers)
+    if response.status == 412 and etag:
+        response = await connection.send("DELETE", href)  # edited there: the room wins
+    if response.status in (200, 202, 204, 404, 410):
+        return
+    raise failure(response, "DELETE")
+
+
+def _is_uid_conflict(response: HttpResponse) -> bool:
+    return response.status in (403, 409, 412) and names_no_uid_conflict(response.body, response.url)
+
+
+def _same_resource(a: str, b: str) -> bool:
+    sa, sb = urlsplit(a), urlsplit(b)
+    return (sa.netloc.lower(), unquote(sa.path).rstrip("/")) == (
+        sb.netloc.lower(),
+        unquote(sb.path).rstrip("/"),
+    )
+
+
+def _uids(calendar_data: str) -> set[str]:
+    try:
+        calendar = Calendar.from_ical(calendar_data)
+    except ValueError:
+        return set()
+    return {str(component["UID"]) for component in calendar.walk() if "UID" in component}
