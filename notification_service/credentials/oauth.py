@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 GOOGLE_TOKEN_URL: Final = "https://oauth2.googleapis.com/token"
 MAX_RESPONSE_BYTES: Final = 64 * 1024
 MAX_TOKEN_CHARS: Final = 8192
+# Longer than any token lives (a year); larger numbers need not fit a float.
+_EXPIRES_IN_END = 366 * 86400
 # However long an endpoint says a token lives, it is asked again after a day at most.
 MAX_CACHED_S: Final = 86_400.0
 # RFC 6750 §2.1 b64token: what a Bearer Authorization header can carry.
@@ -203,7 +205,7 @@ def _parse_json(body: bytes) -> dict[str, Any] | None:
             object_pairs_hook=_strict_object,
             parse_constant=_reject_constant,
         )
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the stack
         return None
     return data if isinstance(data, dict) else None
 
@@ -223,8 +225,8 @@ def _parse_token_response(data: dict[str, Any]) -> AccessToken:
     if (
         isinstance(expires_in, bool)
         or not isinstance(expires_in, int | float)
+        or not 0 < expires_in < _EXPIRES_IN_END  # compared exactly: a huge int overflows float
         or not math.isfinite(expires_in)
-        or expires_in <= 0
     ):
         raise TokenEndpointError("the token response's expires_in is not a positive number")
     refresh = data.get("refresh_token")
@@ -237,7 +239,9 @@ def _parse_token_response(data: dict[str, Any]) -> AccessToken:
 
 def _retry_after(headers: httpx.Headers) -> float | None:
     value = headers.get("retry-after", "").strip()
-    return float(min(int(value), 3600)) if value.isdigit() else None
+    # ASCII digits only, and few (str.isdigit() takes other scripts' digits, int() does not).
+    ok = value.isascii() and value.isdigit() and len(value) <= 10
+    return float(min(int(value), 3600)) if ok else None
 
 
 @dataclass

@@ -130,7 +130,27 @@ class Target:
 
 
 def refuse(url: str, why: str) -> CalendarUrlNotAllowed:
-    return CalendarUrlNotAllowed(f"URL not allowed ({why}): {url[:200]!r}")
+    return CalendarUrlNotAllowed(f"URL not allowed ({why}): {shown(url)!r}")
+
+
+def shown(url: str) -> str:
+    """`url` as an error or a log line may show it: no userinfo (a password may stand
+    there), no query or fragment (a token may), at most 200 characters. Plain string
+    work: it must not fail on the very URL it describes."""
+    scheme, separator, rest = url.partition("//")
+    if separator:
+        authority_end = len(rest)
+        for mark in "/?#":
+            found = rest.find(mark)
+            if found != -1:
+                authority_end = min(authority_end, found)
+        authority, path = rest[:authority_end], rest[authority_end:]
+        if "@" in authority:
+            authority = "<redacted>@" + authority.rsplit("@", 1)[1]
+        url = scheme + separator + authority + path
+    for mark in "?#":
+        url = url.split(mark, 1)[0]
+    return url[:200]
 
 
 def check_url(url: str, *, allow_private_networks: bool = False) -> Target:

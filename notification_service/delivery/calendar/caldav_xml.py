@@ -14,6 +14,7 @@ from urllib.parse import urljoin
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from notification_service.delivery.calendar.addresses import shown
 from notification_service.domain.errors import CalendarProtocolError
 
 DAV: Final = "DAV:"
@@ -41,9 +42,9 @@ def parse_xml(body: bytes, url: str) -> ET.Element:
             body, forbid_dtd=True, forbid_entities=True, forbid_external=True
         )
     except DefusedXmlException as error:
-        raise CalendarProtocolError(f"unsafe XML from {url[:200]}: {error!r}") from None
+        raise CalendarProtocolError(f"unsafe XML from {shown(url)}: {error!r}") from None
     except ET.ParseError as error:
-        raise CalendarProtocolError(f"malformed XML from {url[:200]}: {error}") from None
+        raise CalendarProtocolError(f"malformed XML from {shown(url)}: {error}") from None
     return root
 
 
@@ -87,7 +88,7 @@ class Resource:
 def parse_multistatus(body: bytes, base_url: str) -> list[Resource]:
     root = parse_xml(body, base_url)
     if root.tag != dav_tag("multistatus"):
-        raise CalendarProtocolError(f"expected a multistatus from {base_url[:200]}")
+        raise CalendarProtocolError(f"expected a multistatus from {shown(base_url)}")
     resources = []
     for response in root.findall(dav_tag("response")):
         href = (response.findtext(dav_tag("href")) or "").strip()
@@ -128,7 +129,7 @@ def names_no_uid_conflict(body: bytes, url: str) -> bool:
     try:
         root: ET.Element = SafeET.fromstring(body, forbid_dtd=True)
     except DefusedXmlException as error:
-        raise CalendarProtocolError(f"unsafe XML from {url[:200]}: {error!r}") from None
+        raise CalendarProtocolError(f"unsafe XML from {shown(url)}: {error!r}") from None
     except ET.ParseError:
         return False  # a 412 for a stale ETag may come with any body
     return root.tag == dav_tag("error") and root.find(NO_UID_CONFLICT) is not None

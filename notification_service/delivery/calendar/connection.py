@@ -4,7 +4,7 @@ href on another origin is refused before connecting)."""
 
 from __future__ import annotations
 
-from notification_service.delivery.calendar.addresses import Target
+from notification_service.delivery.calendar.addresses import Target, shown
 from notification_service.delivery.calendar.authorization import Credentials
 from notification_service.delivery.calendar.caldav_xml import (
     Resource,
@@ -31,7 +31,7 @@ class CalDAVConnection:
     def require_origin(self, url: str) -> None:
         """Raises CalendarUrlNotAllowed unless `url` is on the origin the user gave."""
         if self._http.check_url(url).origin != self._origin:
-            raise CalendarUrlNotAllowed(f"{url[:200]} is not on the origin the user gave")
+            raise CalendarUrlNotAllowed(f"{shown(url)} is not on the origin the user gave")
 
     async def send(
         self,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urljoin
 
+from notification_service.delivery.calendar.addresses import shown
 from notification_service.delivery.calendar.caldav_xml import (
     DAV,
     Resource,
@@ -44,7 +45,7 @@ async def discover(connection: CalDAVConnection, url: str) -> CalendarCollection
             home = found
             break
     if home is None:
-        raise CalendarNotFound(f"no CalDAV principal or calendar at {url[:200]}")
+        raise CalendarNotFound(f"no CalDAV principal or calendar at {shown(url)}")
     return await _pick_collection(connection, home)
 
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Final
 
+from notification_service.delivery.calendar.addresses import shown
 from notification_service.delivery.calendar.safe_http import HttpResponse
 from notification_service.domain.errors import (
     CalendarAuthRejected,
@@ -36,7 +37,9 @@ def retry_after(value: str | None, now: datetime) -> datetime | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    # ASCII digits only, and few of them: str.isdigit() takes "²" and other scripts'
+    # digits, which int() refuses, and int() refuses more than 4,300 digits.
+    if value.isascii() and value.isdigit() and len(value) <= 10:
         at = now + timedelta(seconds=min(int(value), int(MAX_RETRY_AFTER.total_seconds())))
     else:
         try:
@@ -51,7 +54,7 @@ def retry_after(value: str | None, now: datetime) -> datetime | None:
 def failure(response: HttpResponse, what: str, now: datetime | None = None) -> CalendarError:
     """The error an unexpected status means (never called for a success)."""
     status = response.status
-    detail = f"{what}: HTTP {status} from {response.url[:200]}"
+    detail = f"{what}: HTTP {status} from {shown(response.url)}"
     if status in (401, 403):
         return CalendarAuthRejected(detail, status=status)
     if status in (429, 503):

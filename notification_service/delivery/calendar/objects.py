@@ -11,6 +11,7 @@ a calendar-query REPORT on the UID finds it, and the event is written there.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -89,7 +90,7 @@ async def _put(
 async def _etag_after_put(
     connection: CalDAVConnection, href: str, response: HttpResponse
 ) -> str | None:
-    etag = response.headers.get("etag")
+    etag = entity_tag(response.headers.get("etag"))
     if etag and not etag.startswith("W/"):
         return etag
     return await current_etag(connection, href)
@@ -100,7 +101,7 @@ async def current_etag(connection: CalDAVConnection, href: str) -> str | None:
     found = await connection.propfind(href, "0", dav_tag("getetag"))
     if not found:
         return None
-    return element_text(found[0].props.get(dav_tag("getetag")))
+    return entity_tag(element_text(found[0].props.get(dav_tag("getetag"))))
 
 
 async def get_event(connection: CalDAVConnection, href: str) -> tuple[bytes, str | None] | None:
@@ -110,7 +111,7 @@ async def get_event(connection: CalDAVConnection, href: str) -> tuple[bytes, str
         return None
     if response.status != 200:
         raise failure(response, "GET")
-    return response.body, response.headers.get("etag")
+    return response.body, entity_tag(response.headers.get("etag"))
 
 
 async def find_by_uid(
@@ -130,7 +131,9 @@ async def find_by_uid(
         data = resource.props.get(caldav_tag("calendar-data"))
         if data is None or not data.text or uid not in _uids(data.text):
             continue
-        return StoredEvent(resource.url, element_text(resource.props.get(dav_tag("getetag"))))
+        return StoredEvent(
+            resource.url, entity_tag(element_text(resource.props.get(dav_tag("getetag"))))
+        )
     return None
 
 
@@ -163,3 +166,17 @@ def _uids(calendar_data: str) -> set[str]:
     except ValueError:
         return set()
     return {str(component["UID"]) for component in calendar.walk() if "UID" in component}
+
+
+# RFC 9110 §8.8.3: an entity-tag is an optional W/ and a quoted string of visible ASCII
+# other than the quote. Anything else from a server is no ETag (and could not be sent
+# back in If-Match).
+_ENTITY_TAG = re.compile(r'(W/)?"[\x21\x23-\x7e]*"')
+
+
+def entity_tag(value: str | None) -> str | None:
+    """`value` when it is an entity-tag, else None."""
+    if value is None or len(value) > 256:
+        return None
+    value = value.strip()
+    return value if _ENTITY_TAG.fullmatch(value) else None

@@ -40,6 +40,7 @@ from notification_service.delivery.calendar.addresses import (
     address_problem,
     check_url,
     refuse,
+    shown,
 )
 from notification_service.domain.errors import (
     CalendarProtocolError,
@@ -58,6 +59,10 @@ async def system_resolver(host: str, port: int) -> list[str]:
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     return [str(info[4][0]) for info in infos]
+
+
+# Methods whose body is the person's data, never sent on to another origin.
+_WRITES = frozenset({"PUT", "POST", "PATCH", "DELETE", "MKCALENDAR", "PROPPATCH"})
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,7 @@ class SafeHttpClient:
                 return await self._request(method, url, headers or {}, body, authorization)
         except TimeoutError:
             raise CalendarTimeout(
-                f"{method} {url[:200]}: no complete answer in {self.limits.total_timeout_s}s"
+                f"{method} {shown(url)}: no complete answer in {self.limits.total_timeout_s}s"
             ) from None
 
     async def _request(
@@ -189,8 +194,13 @@ class SafeHttpClient:
             if response.status == 303:
                 method, body = "GET", None
             target = self._check(urljoin(target.url, location.strip()))
+            if method in _WRITES and target.origin != first_origin:
+                # The body is a person's event: it goes to the origin they gave or nowhere.
+                raise CalendarProtocolError(
+                    f"{method} {shown(url)}: redirected to another origin, not followed"
+                )
         raise CalendarProtocolError(
-            f"more than {self.limits.max_redirects} redirects from {url[:200]}"
+            f"more than {self.limits.max_redirects} redirects from {shown(url)}"
         )
 
     async def _exchange(
@@ -231,9 +241,15 @@ class SafeHttpClient:
                 timeout=timeout,
                 limits=httpx.Limits(max_keepalive_connections=0, max_connections=1),
             ) as client:
-                request = client.build_request(
-                    method, pinned_url, headers=request_headers, content=body
-                )
+                try:
+                    request = client.build_request(
+                        method, pinned_url, headers=request_headers, content=body
+                    )
+                except (UnicodeEncodeError, ValueError, httpx.InvalidURL) as error:
+                    # A header value the server handed us that HTTP cannot carry.
+                    raise CalendarProtocolError(
+                        f"{method} {shown(target.url)}: cannot send: {type(error).__name__}"
+                    ) from None
                 request.extensions.update(extensions)
                 response = await client.send(request, stream=True)
                 try:
@@ -241,9 +257,9 @@ class SafeHttpClient:
                 finally:
                     await response.aclose()
         except httpx.TimeoutException as error:
-            raise CalendarTimeout(f"{method} {target.url[:200]}: {error!r}") from None
+            raise CalendarTimeout(f"{method} {shown(target.url)}: {error!r}") from None
         except httpx.TransportError as error:
-            raise CalendarTemporaryFailure(f"{method} {target.url[:200]}: {error!r}") from None
+            raise CalendarTemporaryFailure(f"{method} {shown(target.url)}: {error!r}") from None
         return HttpResponse(response.status_code, response.headers, data, target.url)
 
     async def _read_capped(self, response: httpx.Response, target: Target) -> bytes:
@@ -251,17 +267,17 @@ class SafeHttpClient:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise CalendarProtocolError(
-                f"{target.url[:200]} announces {declared} bytes, over the cap of {cap}"
+                f"{shown(target.url)} announces {declared} bytes, over the cap of {cap}"
             )
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("", "identity"):
             # We asked for identity; decoding would let a small body expand unchecked.
-            raise CalendarProtocolError(f"{target.url[:200]}: content-encoding {encoding!r}")
+            raise CalendarProtocolError(f"{shown(target.url)}: content-encoding {encoding!r}")
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_raw():
             size += len(chunk)
             if size > cap:
-                raise CalendarProtocolError(f"{target.url[:200]}: body over the cap of {cap}")
+                raise CalendarProtocolError(f"{shown(target.url)}: body over the cap of {cap}")
             chunks.append(chunk)
         return b"".join(chunks)

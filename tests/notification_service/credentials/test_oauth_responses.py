@@ -92,8 +92,10 @@ async def test_a_response_that_is_not_strictly_a_token_is_refused(body: Any) -> 
         b'{"access_token": "a", "token_type": "Bearer", "expires_in": Infinity}',
         b"\xff\xfe",
         b"",
+        b"[" * 60_000,
+        b'{"access_token": "a", "token_type": "Bearer", "expires_in": 1' + b"0" * 400 + b"}",
     ],
-    ids=["duplicate", "nan", "infinity", "not-utf8", "empty"],
+    ids=["duplicate", "nan", "infinity", "not-utf8", "empty", "deep", "huge-expires-in"],
 )
 async def test_malformed_json_is_refused(raw: bytes) -> None:
     with pytest.raises(TokenEndpointError):
@@ -220,3 +222,17 @@ def test_bad_settings_are_config_errors_without_the_secret(env: dict[str, str]) 
     with pytest.raises(ConfigError) as caught:
         OAuthSettings.google_from_env(env)
     assert SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, "\u00b2", "\u0661\u0662", "12.5", "-1"])
+async def test_an_unreadable_retry_after_is_ignored_not_a_crash(value: str) -> None:
+    body = json.dumps({"error": "temporarily_unavailable"}).encode()
+    # As the bytes a server sends (UTF-8 here), which httpx reads as Latin-1.
+    headers = [(b"Content-Type", b"application/json"), (b"Retry-After", value.encode())]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, content=body, headers=headers)
+
+    with pytest.raises(TokenEndpointUnavailable) as raised:
+        await _refresher(answer).access_token("user-1", REFRESH)
+    assert raised.value.retry_after_s is None

@@ -16,6 +16,7 @@ from notification_service.delivery.calendar.addresses import (
     IPAddress,
     address_problem,
     check_url,
+    shown,
 )
 from notification_service.delivery.calendar.safe_http import SafeHttpClient
 from notification_service.domain.errors import CalendarUrlNotAllowed
@@ -260,3 +261,18 @@ async def test_the_connection_goes_to_the_address_that_was_checked() -> None:
     assert response.status == 204
     assert client.lookups == ["calendar.example.com"]  # resolved once
     assert client.connected == [ipaddress.ip_address("93.184.215.14")]
+
+
+@given(
+    st.text(
+        alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="@/?#"),
+        min_size=6,
+        max_size=40,
+    )
+)
+def test_a_refused_url_never_shows_its_password_or_query(secret: str) -> None:
+    url = f"https://alice:{secret}@cal.example.com/dav/?token={secret}#{secret}"
+    with pytest.raises(CalendarUrlNotAllowed) as raised:
+        check_url(url)
+    assert secret not in str(raised.value)
+    assert shown(url) == "https://<redacted>@cal.example.com/dav/"

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from notification_service.delivery.calendar.caldav_xml import parse_xml
 from notification_service.delivery.calendar.failures import failure, retry_after
+from notification_service.delivery.calendar.objects import entity_tag
 from notification_service.delivery.calendar.safe_http import HttpResponse
 from notification_service.domain.errors import (
     CalendarAuthRejected,
@@ -85,3 +86,26 @@ def test_reasons_are_the_designs_names() -> None:
 def test_unsafe_or_malformed_xml_is_a_protocol_error(body: bytes) -> None:
     with pytest.raises(CalendarProtocolError):
         parse_xml(body, "https://cal.example.com/")
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, "\u00b2", "\u0661\u0662", "1" * 11])
+def test_a_retry_after_int_cannot_read_is_ignored(value: str) -> None:
+    # str.isdigit() takes these; int() refuses them or more than 4,300 digits.
+    assert retry_after(value, datetime.now(UTC)) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ('"abc"', '"abc"'),
+        ('W/"abc"', 'W/"abc"'),
+        (' "abc" ', '"abc"'),
+        ('"\u00e9t\u00e9"', None),  # not ASCII: could not be sent back in If-Match
+        ('"a"b"', None),
+        ("abc", None),
+        ('"a\r\nX-Injected: 1"', None),
+        (None, None),
+    ],
+)
+def test_only_an_entity_tag_is_taken_as_an_etag(value: str | None, kept: str | None) -> None:
+    assert entity_tag(value) == kept

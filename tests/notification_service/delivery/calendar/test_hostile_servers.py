@@ -213,6 +213,23 @@ async def test_credentials_are_not_sent_to_another_origin() -> None:
     assert "authorization" not in other.requests[0].headers
 
 
+async def test_a_write_is_not_redirected_to_another_origin() -> None:
+    async with HostileServer(respond(201, b"")) as other:
+        location = {"Location": f"http://127.0.0.1:{other.port}/stolen.ics"}
+        async with HostileServer(respond(307, b"", location)) as first:
+            with pytest.raises(CalendarProtocolError, match="another origin"):
+                await _client().request("PUT", _url(first) + "event.ics", body=EVENT)
+    assert other.requests == []  # the event never left for the other origin
+
+
+async def test_a_header_http_cannot_carry_is_a_protocol_error() -> None:
+    # An ETag a server handed back, sent in If-Match: refused before any connection.
+    with pytest.raises(CalendarProtocolError, match="cannot send"):
+        await _client().request(
+            "GET", "http://127.0.0.1:9/", headers={"If-Match": '"\u00e9t\u00e9"'}
+        )
+
+
 # --- TLS, private networks NOT allowed -------------------------------------------------
 
 
