@@ -37,7 +37,8 @@ async def _watch(stub, metadata, held: asyncio.Event | None = None) -> tuple[str
     open until it is set (a stream closed at once gives its user's place back)."""
     call = stub.WatchRooms(pb.WatchRoomsRequest(), metadata=metadata)
     try:
-        async with asyncio.timeout(120):
+        # Seconds on a quiet machine; minutes beside a CPU hog.
+        async with asyncio.timeout(300):
             async for event in call:
                 if event.type == pb.RoomEvent.TYPE_SYNCED:
                     if held is not None:
