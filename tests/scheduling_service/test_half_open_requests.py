@@ -170,8 +170,11 @@ async def test_a_flood_of_half_open_requests_is_bounded(database_url, tmp_path) 
         (grpc.StatusCode.RESOURCE_EXHAUSTED, "TOO_MANY_PENDING_REQUESTS"),
         (grpc.StatusCode.DEADLINE_EXCEEDED, "REQUEST_NOT_SENT"),
     }
+    # Each connection filled its 100 places, and the rest were refused; a call the client
+    # got out only after the first ones had timed out (a busy machine) takes a freed
+    # place and times out in its turn, so at least 500 end at the timeout.
     timed_out = sum(o.reason == "REQUEST_NOT_SENT" for o in outcomes)
-    assert timed_out == 500  # 100 per connection
+    assert 500 <= timed_out < len(outcomes) // 2
     assert during - before < 40, (before, during)
 
 
