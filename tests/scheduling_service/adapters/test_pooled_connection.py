@@ -20,6 +20,7 @@ import pytest
 from scheduling_service.adapters.database import PostgresDatabase, libpq_url
 from scheduling_service.config import Settings
 from scheduling_service.domain import errors
+from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import User
 from scheduling_service.service_layer.rooms import CreateRoom, Reschedule, RoomService
 from tests import postgres
@@ -53,15 +54,21 @@ def _create(starts: datetime, title: str = "Practice") -> CreateRoom:
     return CreateRoom(title, "", starts, HOUR, "Warm-up", uuid.uuid4())
 
 
+async def _room_a_beside_b(rooms: RoomService) -> tuple[Room, datetime]:
+    """The host's room A at T, and their room B at T+3h: moving A there conflicts."""
+    t = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    room_a = (await rooms.create_room(HOST, _create(t))).room
+    await rooms.create_room(HOST, _create(t + 3 * HOUR))
+    return room_a, t
+
+
 async def test_reschedule_conflicts_leave_the_connection_clean(
     one_connection: tuple[PostgresDatabase, str],
 ) -> None:
     """The finding as reported: A→T+6h, A→T+3h (clashes with B), A→T, over and over."""
     db, _ = one_connection
     rooms = RoomService(db, uid_domain="test")
-    t = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
-    room_a = (await rooms.create_room(HOST, _create(t))).room
-    await rooms.create_room(HOST, _create(t + 3 * HOUR))
+    room_a, t = await _room_a_beside_b(rooms)
 
     outcomes: Counter[str] = Counter()
     # Runs of 1 to 8 conflicts between good moves: whichever execution of a statement
@@ -82,9 +89,7 @@ async def test_a_thousand_conflicts_timeouts_and_deadlocks_among_good_calls(
 ) -> None:
     db, dsn = one_connection
     rooms = RoomService(db, uid_domain="test")
-    t = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
-    room_a = (await rooms.create_room(HOST, _create(t))).room
-    await rooms.create_room(HOST, _create(t + 3 * HOUR))
+    room_a, t = await _room_a_beside_b(rooms)
     outcomes: Counter[str] = Counter()
 
     async def reschedule(hours: int, time_left_s: float | None = None) -> None:
