@@ -18,8 +18,8 @@ from notification_service.credentials.oauth import (
     TokenEndpointUnavailable,
     TokenRefresher,
 )
-from tests.notification_service.credentials import token_server
-from tests.notification_service.credentials.token_server import TokenServer
+from tests import oauth_token_server as token_server
+from tests.oauth_token_server import TokenServer
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from notification_service.domain.errors import (
     CalendarNotFound,
     CalendarPermanentFailure,
 )
-from tests.notification_service.delivery.calendar.caldav_servers import (
+from tests.caldav_servers import (
     XANDIKOS_CALENDAR,
     XANDIKOS_PRINCIPAL,
     CalDAVServer,
