@@ -40,3 +40,18 @@ REMINDERS_DROPPED = Counter(
     "Reminders not sent because they no longer fit when due",
     ["reason"],
 )
+
+CALENDAR_WRITES = Counter(
+    "scheduling_calendar_writes_total",
+    "Calendar copy writes by action (put, delete) and outcome",
+    ["action", "outcome"],
+)
+CALENDAR_COPIES = Gauge(
+    "scheduling_calendar_copies",
+    "Calendar copies by state: pending, waiting (for a broken connection), failed",
+    ["state"],
+)
+CALENDAR_CONNECTIONS_BROKEN = Counter(
+    "scheduling_calendar_connections_broken_total",
+    "Calendar connections that turned BROKEN (credentials refused)",
+)

@@ -52,3 +52,38 @@ def _pack(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
+
+
+class Failure(NamedTuple):
+    """What a client reads of a status: its code, ErrorInfo reason and BadRequest fields."""
+
+    code: grpc.StatusCode
+    reason: str
+    message: str
+    violations: tuple[tuple[str, str], ...]
+
+
+def read(error: grpc.RpcError) -> Failure:
+    """The status a call failed with, its details unpacked."""
+    code, message, proto = grpc.StatusCode.UNKNOWN, str(error), None
+    if isinstance(error, grpc.aio.AioRpcError):
+        code, message, proto = error.code(), error.details() or "", _from_aio(error)
+    elif isinstance(error, grpc.Call):
+        code, message, proto = error.code(), error.details() or "", rpc_status.from_call(error)
+    reason = ""
+    violations: tuple[tuple[str, str], ...] = ()
+    for detail in proto.details if proto is not None else ():
+        info = error_details_pb2.ErrorInfo()
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(info):
+            reason = info.reason
+        elif detail.Unpack(bad):
+            violations = tuple((v.field, v.description) for v in bad.field_violations)
+    return Failure(code, reason, message, violations)
+
+
+def _from_aio(error: grpc.aio.AioRpcError) -> status_pb2.Status | None:
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin" and isinstance(value, bytes):
+            return status_pb2.Status.FromString(value)
+    return None

@@ -37,6 +37,9 @@ DESIGN_ROUTES = {
     "RescheduleRoom": ("POST", "/v1/rooms/{room_id}:reschedule"),
     "CancelRoom": ("DELETE", "/v1/rooms/{room_id}"),
     "WatchRooms": ("GET", "/v1/rooms:watch"),
+    "ConnectCalendar": ("POST", "/v1/calendarConnection"),
+    "GetCalendarConnection": ("GET", "/v1/calendarConnection"),
+    "DisconnectCalendar": ("DELETE", "/v1/calendarConnection"),
 }
 
 

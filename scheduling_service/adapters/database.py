@@ -33,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Connection, create_engine
 from sqlalchemy.engine import make_url
 
+from scheduling_service.adapters.calendar_sql import CalendarSql
 from scheduling_service.adapters.change_log_sql import ChangeLogSql
 from scheduling_service.adapters.directory_sql import DirectoryCache, DirectorySql
 from scheduling_service.adapters.outbox_sql import OutboxSql
@@ -98,6 +99,7 @@ class SqlUnitOfWork:
         self.statements = statements
         self.rooms = RoomsSql(statements)
         self.outbox = OutboxSql(statements)
+        self.calendars = CalendarSql(statements)
         self.directory = DirectorySql(statements, directory_cache)
         self.changes = ChangeLogSql(statements)
 

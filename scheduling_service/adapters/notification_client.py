@@ -12,7 +12,7 @@ from notification.v1 import notification_pb2_grpc as npb_grpc
 from scheduling_service.domain.outbox import Attempt, Claimed, Outcome
 
 # Calls that never reached a decision on the other side: try again later.
-_TRANSIENT = {
+TRANSIENT = {
     grpc.StatusCode.UNAVAILABLE,
     grpc.StatusCode.DEADLINE_EXCEEDED,
     grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -60,15 +60,21 @@ class NotificationClient:
         self._timeout_s = timeout_s
 
     async def deliver(self, claimed: Claimed) -> Attempt:
-        reply: npb.DeliverCalendarMessageResponse | npb.DeliverReminderResponse
+        reply: (
+            npb.DeliverCalendarMessageResponse
+            | npb.DeliverReminderResponse
+            | npb.DeliverCalendarNoticeResponse
+        )
         try:
             if claimed.reminder is not None:
                 reply = await self._remind(claimed)
+            elif claimed.kind == "notice":
+                reply = await self._notice(claimed)
             else:
                 reply = await self._invite(claimed)
         except grpc.RpcError as error:
             code, details = _status(error)
-            outcome = Outcome.TEMPORARY_FAILURE if code in _TRANSIENT else Outcome.PERMANENT_FAILURE
+            outcome = Outcome.TEMPORARY_FAILURE if code in TRANSIENT else Outcome.PERMANENT_FAILURE
             return Attempt(outcome, "", f"notification service: {code.name}: {details}")
         # An outcome this client does not know: the service is newer; try again later.
         outcome = _OUTCOMES.get(reply.outcome, Outcome.TEMPORARY_FAILURE)
@@ -96,6 +102,25 @@ class NotificationClient:
             timeout=self._timeout_s,
             wait_for_ready=False,
         )
+
+    async def _notice(self, claimed: Claimed) -> npb.DeliverCalendarNoticeResponse:
+        notice = npb.CalendarNotice.FromString(claimed.payload)
+        notice.idempotency_key = f"outbox-{claimed.id}"
+        return await self._stub.DeliverCalendarNotice(
+            npb.DeliverCalendarNoticeRequest(notice=notice),
+            metadata=self._metadata,
+            timeout=self._timeout_s,
+            wait_for_ready=False,
+        )
+
+    @property
+    def stub(self) -> npb_grpc.NotificationServiceStub:
+        """For the calendar side's calls (adapters/calendar_client.py), on this channel."""
+        return self._stub
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._metadata
 
     async def close(self) -> None:
         await self._channel.close()

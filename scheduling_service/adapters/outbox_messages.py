@@ -11,6 +11,7 @@ from google.protobuf.duration_pb2 import Duration
 from notification.v1 import notification_pb2 as npb
 
 from scheduling_service.adapters import wire
+from scheduling_service.domain.calendar import ClaimedCopy
 from scheduling_service.domain.changes import Change
 from scheduling_service.domain.invites import Invite, Method
 from scheduling_service.domain.reminders import Reminder
@@ -109,3 +110,54 @@ def calendar_message(
         assert departed is not None
         message.departed.CopyFrom(participant(departed))
     return message
+
+
+def calendar_write(copy: ClaimedCopy) -> npb.WriteCalendarEventRequest:
+    """The write that puts `copy` right: the room as the claim read it (PUT) when its
+    user is still in it, otherwise the copy's removal (DELETE)."""
+    request = npb.WriteCalendarEventRequest(
+        user_id=copy.user_id,
+        calendar_url=copy.calendar_url,
+        sealed_credentials=copy.sealed_credentials,
+        href=copy.href or "",
+        etag=copy.etag or "",
+        idempotency_key=f"calendar-{copy.room_id}-{copy.user_id}-{copy.version}",
+    )
+    room = copy.room
+    if room is None or not copy.wants_event:
+        request.action = npb.CALENDAR_WRITE_ACTION_DELETE
+        request.event.uid = copy.ics_uid
+        return request
+    request.action = npb.CALENDAR_WRITE_ACTION_PUT
+    request.event.CopyFrom(
+        npb.CalendarEvent(
+            uid=room.ics_uid,
+            sequence=room.sequence,
+            start_time=wire.timestamp(room.starts),
+            end_time=wire.timestamp(room.ends),
+            title=room.title,
+            description=room.description,
+            rounds=_rounds(room),
+        )
+    )
+    request.attendees.extend(
+        _participant(copy.contacts[user])
+        for user in room.participants
+        if user in copy.contacts and copy.contacts[user].email
+    )
+    request.dtstamp.CopyFrom(wire.timestamp(room.update_time))
+    return request
+
+
+def calendar_notice(copy: ClaimedCopy, reason: str, now: datetime) -> bytes | None:
+    """The e-mail telling `copy`'s owner that their calendar refused our writes; None
+    when no address is known for them."""
+    owner = copy.contacts.get(copy.user_id)
+    if owner is None or not owner.email:
+        return None
+    return npb.CalendarNotice(
+        recipient=_recipient(owner),
+        calendar_url=copy.calendar_url,
+        reason=reason[:500],
+        notice_time=wire.timestamp(now),
+    ).SerializeToString()

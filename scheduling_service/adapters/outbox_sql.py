@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -21,7 +22,7 @@ from psycopg.rows import TupleRow
 from scheduling_service import metrics
 from scheduling_service.adapters import outbox_messages
 from scheduling_service.adapters.statements import IF_GUARD_HELD, Statements
-from scheduling_service.domain.invites import Invite
+from scheduling_service.domain import mail
 from scheduling_service.domain.outbox import (
     Claimed,
     DueReminder,
@@ -30,7 +31,7 @@ from scheduling_service.domain.outbox import (
     OutboxStats,
     State,
 )
-from scheduling_service.domain.outbox_writes import OutboxWrites
+from scheduling_service.domain.outbox_writes import InviteToWrite, OutboxWrites
 from scheduling_service.domain.room import Room
 from servicekit.logs import get_logger
 
@@ -57,11 +58,13 @@ _RECORD = f"""
            AND (lease_until IS NULL OR lease_until < now()) AND {IF_GUARD_HELD}
     ), invites AS (
         INSERT INTO notification_outbox
-               (room_id, ics_uid, sequence, method, recipient_id, message, change, state)
+               (room_id, ics_uid, sequence, method, recipient_id, message, change, state,
+                last_error)
         SELECT %(room_id)s, %(uid)s, %(sequence)s, m.method, m.recipient_id, m.message,
-               %(change)s, m.state
+               %(change)s, m.state, m.not_sent_reason
           FROM unnest(%(methods)s::text[], %(recipients)s::text[], %(messages)s::bytea[],
-                      %(states)s::text[]) AS m(method, recipient_id, message, state)
+                      %(states)s::text[], %(reasons)s::text[])
+               AS m(method, recipient_id, message, state, not_sent_reason)
          WHERE {IF_GUARD_HELD}
         RETURNING state
     ), unscheduled AS (
@@ -88,7 +91,7 @@ _CLAIM = """
         SELECT o.id FROM notification_outbox o
          WHERE o.state = 'pending' AND o.next_attempt_at <= now()
            AND (o.lease_until IS NULL OR o.lease_until < now())
-           AND (o.kind = 'reminder' OR NOT EXISTS (
+           AND (o.kind <> 'invite' OR NOT EXISTS (
                SELECT 1 FROM notification_outbox p
                 WHERE p.ics_uid = o.ics_uid AND p.recipient_id = o.recipient_id
                   AND p.kind = 'invite' AND p.state = 'pending'
@@ -151,7 +154,7 @@ _RETRY = """
        SET state = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL,
            update_time = now()
      WHERE o.state = 'failed' AND (%(all)s OR o.id = ANY(%(ids)s::bigint[]))
-       AND (o.kind = 'reminder' OR NOT EXISTS (
+       AND (o.kind <> 'invite' OR NOT EXISTS (
            SELECT 1 FROM notification_outbox n
             WHERE n.room_id = o.room_id AND n.recipient_id = o.recipient_id
               AND n.ics_uid = o.ics_uid AND n.kind = 'invite' AND n.sequence > o.sequence))
@@ -173,11 +176,12 @@ _PURGE = """
 # partial index on pending rows, the one on state), never the delivered history.
 _STATS = """
     WITH waiting AS (
-        SELECT CASE WHEN kind = 'invite' THEN create_time
-                    ELSE session_start - make_interval(secs => offset_s) END AS due
+        SELECT CASE WHEN kind = 'reminder'
+                    THEN session_start - make_interval(secs => offset_s)
+                    ELSE create_time END AS due
           FROM notification_outbox
          WHERE state = 'pending'
-           AND (kind = 'invite' OR session_start - make_interval(secs => offset_s) <= now())
+           AND (kind <> 'reminder' OR session_start - make_interval(secs => offset_s) <= now())
     )
     SELECT (SELECT count(*) FROM waiting),
            (SELECT count(*) FROM notification_outbox WHERE state = 'failed'),
@@ -225,6 +229,7 @@ class OutboxSql:
                 "recipients": [i.invite.recipient_id for i in writes.invites],
                 "messages": messages,
                 "states": [i.state.value for i in writes.invites],
+                "reasons": [i.not_sent_reason or None for i in writes.invites],
                 "remove_reminders": writes.remove_pending_reminders,
                 "reminded": [r.reminder.recipient_id for r in reminders],
                 "reminders": [
@@ -240,7 +245,7 @@ class OutboxSql:
         queued, scheduled = len(writes.queued), len(reminders)
         self._statements.after_commit(lambda: _count(queued, scheduled))
         for skipped in writes.skipped:
-            self._statements.after_commit(functools.partial(_skipped, after, skipped.invite))
+            self._statements.after_commit(functools.partial(_skipped, after, skipped))
 
     async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[Claimed]:
         rows = await self._statements.execute(
@@ -309,7 +314,7 @@ def _claimed(row: TupleRow) -> Claimed:
     due = None
     if kind == "reminder":
         due = _due(recipient, session_start, room_starts, host_id, guest_id)
-    return Claimed(mid, room_id, uid, sequence, method, recipient, attempts, payload, due)
+    return Claimed(mid, room_id, uid, sequence, method, recipient, attempts, payload, due, kind)
 
 
 def _due(
@@ -328,11 +333,13 @@ def _count(queued: int, scheduled: int) -> None:
     metrics.REMINDERS_SCHEDULED.inc(scheduled)
 
 
-def _skipped(room: Room, invite: Invite) -> None:
+def _skipped(room: Room, skipped: InviteToWrite) -> None:
     metrics.OUTBOX_SKIPPED.inc()
-    log.warning(
-        "invite skipped: no e-mail address known",
+    log.log(
+        logging.INFO if skipped.not_sent_reason == mail.CALENDAR_CONNECTED else logging.WARNING,
+        "invite skipped",
+        reason=skipped.not_sent_reason,
         room_id=str(room.room_id),
-        recipient_id=invite.recipient_id,
-        method=invite.method.value,
+        recipient_id=skipped.invite.recipient_id,
+        method=skipped.invite.method.value,
     )

@@ -20,7 +20,7 @@ from scheduling_service.adapters.statements import (
     IF_GUARD_HELD,
     Statements,
 )
-from scheduling_service.domain.mail import MailState, mail_state
+from scheduling_service.domain.mail import CopyView, MailState, copy_view, mail_state
 from scheduling_service.domain.queries import RoomQuery
 from scheduling_service.domain.room import Room, Round
 from scheduling_service.domain.users import Contact, People, User
@@ -41,6 +41,9 @@ _ROUNDS = """
     ) AS d ON true
 """
 _ROOM_WIDTH = 17
+# For other adapters that read rooms (`r`) with their rounds.
+ROOM_COLUMNS = _ROOM
+ROUNDS_JOIN = _ROUNDS
 
 # Each participant's latest mail that is due (reminders count from their due time), for
 # Room.mail; computed only when the reader takes part in the room (the domain decides
@@ -49,9 +52,9 @@ _MAIL = """
     LEFT JOIN LATERAL (
         SELECT array_agg(m.recipient_id), array_agg(m.kind), array_agg(m.method),
                array_agg(m.change), array_agg(m.state), array_agg(m.outcome),
-               array_agg(m.update_time)
+               array_agg(m.update_time), array_agg(m.last_error)
           FROM (SELECT DISTINCT ON (o.recipient_id) o.recipient_id, o.kind, o.method,
-                       o.change, o.state, o.outcome, o.update_time
+                       o.change, o.state, o.outcome, o.update_time, o.last_error
                   FROM notification_outbox o
                  WHERE o.room_id = r.room_id AND o.recipient_id IN (r.host_id, r.guest_id)
                    AND o.state NOT IN ('superseded', 'dropped')
@@ -61,7 +64,21 @@ _MAIL = """
          WHERE %(viewer)s IN (r.host_id, r.guest_id)
     ) AS mail ON true
 """
-_MAIL_COLUMNS = "mail.*"
+# Where each participant's calendar copy stands (their connected calendar's), beside
+# their mail.
+_COPIES = """
+    LEFT JOIN LATERAL (
+        SELECT array_agg(c.user_id), array_agg(c.state), array_agg(k.state),
+               array_agg(c.update_time)
+          FROM calendar_copies c LEFT JOIN calendar_connections k ON k.user_id = c.user_id
+         WHERE c.room_id = r.room_id AND c.user_id IN (r.host_id, r.guest_id)
+           AND %(viewer)s IN (r.host_id, r.guest_id)
+    ) AS copies ON true
+"""
+_MAIL += _COPIES
+_MAIL_COLUMNS = "mail.*, copies.*"
+_MAIL_WIDTH = 8
+_COPIES_WIDTH = 4
 
 _GET = f"""
     SELECT {_ROOM}, {_MAIL_COLUMNS} FROM rooms r {_ROUNDS} {_MAIL}
@@ -71,7 +88,7 @@ _GET = f"""
 # The room, who holds its event, and the contact details of everyone a message about
 # a change may name: host, guest, holders and the caller.
 _GET_FOR_CHANGE = f"""
-    SELECT {_ROOM}, h.holders, c.ids, c.emails, c.names, c.zones
+    SELECT {_ROOM}, h.holders, c.ids, c.emails, c.names, c.zones, k.calendar_only
       FROM rooms r {_ROUNDS}
       CROSS JOIN LATERAL (
           SELECT coalesce(array_agg(i.user_id), '{{}}') AS holders
@@ -83,6 +100,12 @@ _GET_FOR_CHANGE = f"""
             FROM users u
            WHERE u.user_id = ANY(ARRAY[r.host_id, r.guest_id, %(caller)s] || h.holders)
       ) AS c
+      CROSS JOIN LATERAL (
+          SELECT coalesce(array_agg(k.user_id), '{{}}') AS calendar_only
+            FROM calendar_connections k
+           WHERE k.user_id IN (r.host_id, r.guest_id, %(caller)s) AND NOT k.email_invites
+             AND k.state <> 'removing'
+      ) AS k
      WHERE r.room_id = %(room_id)s
 """
 
@@ -198,6 +221,7 @@ _DELETE_ROOM = f"DELETE FROM rooms WHERE room_id = %(room_id)s AND {IF_GUARD_HEL
 
 def room_from_row(row: TupleRow) -> Room:
     """A room from `_ROOM`'s columns, and its mail when the row carries `_MAIL`'s."""
+    with_mail = len(row) == _ROOM_WIDTH + _MAIL_WIDTH + _COPIES_WIDTH
     ids, numbers, topics, times = row[12:16]
     return Room(
         room_id=row[0],
@@ -214,12 +238,20 @@ def room_from_row(row: TupleRow) -> Room:
         update_time=row[11],
         rounds=tuple(map(Round, ids, numbers, topics, times)) if ids else (),
         reminder_offsets=tuple(timedelta(seconds=s) for s in row[16]),
-        mail=_mail(row[_ROOM_WIDTH : _ROOM_WIDTH + 7]) if len(row) == _ROOM_WIDTH + 7 else (),
+        mail=_mail(row[_ROOM_WIDTH : _ROOM_WIDTH + _MAIL_WIDTH]) if with_mail else (),
+        calendar=_copies(row[_ROOM_WIDTH + _MAIL_WIDTH :]) if with_mail else (),
     )
 
 
+def _copies(columns: TupleRow) -> tuple[CopyView, ...]:
+    users, states, connection_states, times = columns
+    if not users:
+        return ()
+    return tuple(map(copy_view, users, states, connection_states, times))
+
+
 def _mail(columns: TupleRow) -> tuple[MailState, ...]:
-    users, kinds, methods, changes, states, outcomes, times = columns
+    users, kinds, methods, changes, states, outcomes, times, errors = columns
     if not users:
         return ()
     return tuple(
@@ -231,9 +263,10 @@ def _mail(columns: TupleRow) -> tuple[MailState, ...]:
             state=state,
             outcome=outcome,
             update_time=at,
+            last_error=error,
         )
-        for user, kind, method, change, state, outcome, at in zip(
-            users, kinds, methods, changes, states, outcomes, times, strict=True
+        for user, kind, method, change, state, outcome, at, error in zip(
+            users, kinds, methods, changes, states, outcomes, times, errors, strict=True
         )
     )
 
@@ -277,14 +310,14 @@ class RoomsSql:
         )
         if row is None:
             return None
-        holders, ids, emails, names, zones = row[_ROOM_WIDTH:]
+        holders, ids, emails, names, zones, calendar_only = row[_ROOM_WIDTH:]
         contacts = {
             user_id: Contact(user_id, email, name, zone)
             for user_id, email, name, zone in zip(
                 ids or (), emails or (), names or (), zones or (), strict=True
             )
         }
-        return room_from_row(row), People(frozenset(holders), contacts)
+        return room_from_row(row), People(frozenset(holders), contacts, frozenset(calendar_only))
 
     async def list(
         self,

@@ -193,7 +193,8 @@ notification_outbox = Table(
     Column("message_id", Text),
     Column("create_time", TIME, nullable=False, server_default=func.now()),
     Column("update_time", TIME, nullable=False, server_default=func.now()),
-    # 'invite' (an iTIP message) or 'reminder' (due at session_start - offset_s).
+    # 'invite' (an iTIP message), 'reminder' (due at session_start - offset_s) or
+    # 'notice' (a user's calendar connection broke).
     Column("kind", Text, nullable=False, server_default=text("'invite'")),
     # The change the message tells of (domain Change), and how its last attempt ended.
     Column("change", Text),
@@ -201,13 +202,16 @@ notification_outbox = Table(
     Column("session_start", TIME),
     Column("offset_s", Integer),
     CheckConstraint(
-        "method IN ('REQUEST', 'CANCEL', 'REMINDER')", name="notification_outbox_method_check"
+        "method IN ('REQUEST', 'CANCEL', 'REMINDER', 'NOTICE')",
+        name="notification_outbox_method_check",
     ),
     CheckConstraint(
         "state IN ('pending', 'delivered', 'failed', 'superseded', 'skipped', 'dropped')",
         name="notification_outbox_state_check",
     ),
-    CheckConstraint("kind IN ('invite', 'reminder')", name="notification_outbox_kind_check"),
+    CheckConstraint(
+        "kind IN ('invite', 'reminder', 'notice')", name="notification_outbox_kind_check"
+    ),
     CheckConstraint(
         "(kind = 'reminder') = (session_start IS NOT NULL AND offset_s IS NOT NULL)",
         name="notification_outbox_reminder_fields",
@@ -227,4 +231,55 @@ notification_outbox = Table(
     ),
     Index("notification_outbox_by_state", "state", "update_time"),
     Index("notification_outbox_by_room", "room_id", "recipient_id", "id"),
+)
+
+# One per user: the connected calendar, its credentials sealed by the notification
+# service (which alone opens them). `generation` rises with every connect.
+calendar_connections = Table(
+    "calendar_connections",
+    metadata,
+    Column("user_id", Text, ForeignKey("users.user_id"), primary_key=True),
+    Column("calendar_url", Text, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("sealed_credentials", LargeBinary, nullable=False),
+    Column("state", Text, nullable=False, server_default=text("'active'")),
+    Column("broken_reason", Text),
+    Column("email_invites", Boolean, nullable=False, server_default=text("false")),
+    Column("generation", BigInteger, nullable=False, server_default=text("1")),
+    Column("create_time", TIME, nullable=False, server_default=func.now()),
+    Column("update_time", TIME, nullable=False, server_default=func.now()),
+    Column("last_write_time", TIME),
+    CheckConstraint("provider IN ('caldav', 'google')", name="calendar_connections_provider_check"),
+    CheckConstraint(
+        "state IN ('active', 'broken', 'removing')", name="calendar_connections_state_check"
+    ),
+)
+
+# One row per (room, user) whose calendar should hold the session or have it removed;
+# the relay writes the room as it stands when it claims the row. No foreign key to
+# rooms: a cancelled room's copies outlive it until they are deleted.
+calendar_copies = Table(
+    "calendar_copies",
+    metadata,
+    Column("room_id", Uuid, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("ics_uid", Text, nullable=False),
+    Column("state", Text, nullable=False, server_default=text("'pending'")),
+    Column("version", BigInteger, nullable=False, server_default=text("1")),
+    Column("href", Text),
+    Column("etag", Text),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", TIME, nullable=False, server_default=func.now()),
+    Column("lease_token", Uuid),
+    Column("lease_until", TIME),
+    Column("last_error", Text),
+    Column("create_time", TIME, nullable=False, server_default=func.now()),
+    Column("update_time", TIME, nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("room_id", "user_id"),
+    CheckConstraint(
+        "state IN ('pending', 'written', 'removed', 'failed')", name="calendar_copies_state_check"
+    ),
+    Index("calendar_copies_due", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+    Index("calendar_copies_by_user", "user_id"),
+    Index("calendar_copies_by_state", "state", "update_time"),
 )

@@ -9,8 +9,10 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 from scheduling.v1 import scheduling_pb2 as pb
 
+from scheduling_service.domain.calendar import Connection, ConnectionState
 from scheduling_service.domain.changes import Change
-from scheduling_service.domain.mail import MailKind, MailState, MailStatus
+from scheduling_service.domain.mail import CopyStatus, MailKind, MailState, MailStatus
+from scheduling_service.domain.room import Room
 from scheduling_service.domain.visibility import RoomView
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -59,7 +61,7 @@ def room_message(view: RoomView, *, with_version: bool = True) -> pb.Room:
         reminder_offsets=[
             Duration(seconds=int(offset.total_seconds())) for offset in room.reminder_offsets
         ],
-        mail=[_mail(state) for state in room.mail] if view.private else [],
+        mail=_participant_mail(room) if view.private else [],
     )
     if with_version:
         message.revision = room.revision
@@ -79,6 +81,46 @@ _MAIL_KIND = {
     MailKind.CANCELLATION: pb.ParticipantMail.KIND_CANCELLATION,
     MailKind.REMINDER: pb.ParticipantMail.KIND_REMINDER,
 }
+
+
+_COPY_STATUS = {
+    CopyStatus.PENDING: pb.CalendarWrite.STATE_PENDING,
+    CopyStatus.WRITTEN: pb.CalendarWrite.STATE_WRITTEN,
+    CopyStatus.REMOVED: pb.CalendarWrite.STATE_REMOVED,
+    CopyStatus.WAITING: pb.CalendarWrite.STATE_WAITING,
+    CopyStatus.FAILED: pb.CalendarWrite.STATE_FAILED,
+}
+
+
+def _participant_mail(room: Room) -> list[pb.ParticipantMail]:
+    """One entry per participant with a mail or a calendar copy: the copy beside the mail."""
+    entries = {state.user_id: _mail(state) for state in room.mail}
+    for copy in room.calendar:
+        entry = entries.setdefault(copy.user_id, pb.ParticipantMail(user_id=copy.user_id))
+        entry.calendar.state = _COPY_STATUS[copy.status]
+        entry.calendar.update_time.CopyFrom(timestamp(copy.update_time))
+    return list(entries.values())
+
+
+_CONNECTION_STATES = {
+    ConnectionState.ACTIVE: pb.CalendarConnection.STATE_ACTIVE,
+    ConnectionState.BROKEN: pb.CalendarConnection.STATE_BROKEN,
+}
+
+
+def connection_message(connection: Connection) -> pb.CalendarConnection:
+    """A calendar connection as its owner sees it: never its credentials."""
+    message = pb.CalendarConnection(
+        calendar_url=connection.calendar_url,
+        provider=connection.provider,
+        state=_CONNECTION_STATES.get(connection.state, pb.CalendarConnection.STATE_UNSPECIFIED),
+        broken_reason=connection.broken_reason,
+        email_invites=connection.email_invites,
+        create_time=timestamp(connection.create_time),
+    )
+    if connection.last_write_time is not None:
+        message.last_write_time.CopyFrom(timestamp(connection.last_write_time))
+    return message
 
 
 def _mail(state: MailState) -> pb.ParticipantMail:

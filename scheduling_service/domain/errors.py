@@ -83,6 +83,43 @@ class RoomStarted(FailedPrecondition):
     reason = "ROOM_STARTED"
 
 
+class CalendarRefused(FailedPrecondition):
+    """ConnectCalendar: the calendar could not be checked or did not pass; the
+    subclass says how (the message never holds a credential)."""
+
+
+class CalendarUnreachable(CalendarRefused):
+    reason = "CALENDAR_UNREACHABLE"
+
+
+class CalendarAuthRejected(CalendarRefused):
+    reason = "CALENDAR_AUTH_REJECTED"
+
+
+class CalendarNotFound(CalendarRefused):
+    reason = "CALENDAR_NOT_FOUND"
+
+
+class CalendarNotWritable(CalendarRefused):
+    reason = "CALENDAR_NOT_WRITABLE"
+
+
+class CalendarSyncDisabled(CalendarRefused):
+    """The deployment has no CALENDAR_SEAL_KEYS (or no OAuth client for the provider)."""
+
+    reason = "CALENDAR_SYNC_DISABLED"
+
+
+class CalendarUrlNotAllowed(SchedulingError):
+    """The URL may not be reached (https only, no private addresses, ...)."""
+
+    reason = "CALENDAR_URL_NOT_ALLOWED"
+
+
+class CalendarNotConnected(SchedulingError):
+    reason = "CALENDAR_NOT_CONNECTED"
+
+
 class EtagMismatch(SchedulingError):
     reason = "ETAG_MISMATCH"
 

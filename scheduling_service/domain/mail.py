@@ -1,4 +1,5 @@
-"""Where the e-mails about a room stand, for its participants (Room.mail). Pure.
+"""Where the e-mails about a room stand, for its participants (Room.mail), and the copy
+in each one's connected calendar (Room.calendar). Pure.
 
 Each participant's latest mail that is due (reminders written ahead count from their
 due time) says what it was and how it went: pending (recorded, retries included),
@@ -33,6 +34,9 @@ class MailStatus(enum.Enum):
 
 NO_ADDRESS = "NO_ADDRESS"
 NOTIFICATIONS_DISABLED = "NOTIFICATIONS_DISABLED"
+# The recipient's connected calendar gets the session instead (`email_invites` off).
+CALENDAR_CONNECTED = "CALENDAR_CONNECTED"
+_NOT_SENT_REASONS = frozenset({NO_ADDRESS, CALENDAR_CONNECTED})
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,8 @@ class MailState:
     user_id: str
     status: MailStatus
     kind: MailKind
-    not_sent_reason: str  # NO_ADDRESS or NOTIFICATIONS_DISABLED with NOT_SENT, else ""
+    # With NOT_SENT: NO_ADDRESS, NOTIFICATIONS_DISABLED or CALENDAR_CONNECTED; else "".
+    not_sent_reason: str
     update_time: datetime
 
 
@@ -53,6 +58,7 @@ def mail_state(
     state: str,
     outcome: str | None,
     update_time: datetime,
+    last_error: str | None = None,
 ) -> MailState:
     """The state one outbox row stands for."""
     if reminder:
@@ -66,7 +72,9 @@ def mail_state(
     row = State(state)
     reason = ""
     if row is State.SKIPPED:
-        status, reason = MailStatus.NOT_SENT, NO_ADDRESS
+        # A skipped row's last_error says why (rows from before it did: no address).
+        why = last_error if last_error in _NOT_SENT_REASONS else NO_ADDRESS
+        status, reason = MailStatus.NOT_SENT, why
     elif row is State.DELIVERED and outcome == Outcome.DRY_RUN.value:
         status, reason = MailStatus.NOT_SENT, NOTIFICATIONS_DISABLED
     elif row is State.DELIVERED:
@@ -76,3 +84,31 @@ def mail_state(
     else:
         status = MailStatus.PENDING
     return MailState(user_id, status, kind, reason, update_time)
+
+
+class CopyStatus(enum.Enum):
+    """What a participant sees of their copy (Room.mail[].calendar)."""
+
+    PENDING = "PENDING"
+    WRITTEN = "WRITTEN"
+    REMOVED = "REMOVED"
+    WAITING = "WAITING"  # pending, but the connection is broken
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class CopyView:
+    user_id: str
+    status: CopyStatus
+    update_time: datetime
+
+
+def copy_view(
+    user_id: str, state: str, connection_state: str | None, update_time: datetime
+) -> CopyView:
+    # calendar_copies.state: pending, written, removed or failed.
+    if state == "pending" and connection_state == "broken":
+        status = CopyStatus.WAITING
+    else:
+        status = CopyStatus(state.upper())
+    return CopyView(user_id, status, update_time)

@@ -58,6 +58,8 @@ class Claimed:
     payload: bytes
     # A reminder, with the room as it stands now: checked again before it is sent.
     reminder: DueReminder | None = None
+    # 'invite', 'reminder' or 'notice' (a user's calendar connection broke).
+    kind: str = "invite"
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,18 @@ class FailedMessage:
     sequence: int
     method: str
     recipient_id: str
+    attempts: int
+    last_error: str | None
+    update_time: datetime
+
+
+@dataclass(frozen=True)
+class FailedCopy:
+    """A calendar copy given up on (domain/calendar.py)."""
+
+    room_id: uuid.UUID
+    user_id: str
+    ics_uid: str
     attempts: int
     last_error: str | None
     update_time: datetime

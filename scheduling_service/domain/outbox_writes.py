@@ -5,6 +5,11 @@ the tests use applies the very same value. Pure.
 - Who is sent which calendar message: invites.invites_for.
 - A recipient with no address known is sent nothing, but gets a `skipped` row all the
   same: the participant sees that it was never sent, and why (mail.NO_ADDRESS).
+- So does one whose connected calendar takes the place of e-mailed invitations
+  (`email_invites` off: mail.CALENDAR_CONNECTED), for an invitation that would put the
+  event in their calendar afresh. One who already holds an e-mailed copy (connected
+  after it was sent) keeps getting its updates and its cancel, or that copy would be
+  left behind; their connected calendar's copy is the same event (same UID).
 - Every new invite supersedes the invites still pending for its recipient under the
   room's UID (skipped or not: the newer state is what counts), except one in flight,
   which finishes first.
@@ -21,9 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from scheduling_service.domain import reminders
+from scheduling_service.domain import mail, reminders
 from scheduling_service.domain.changes import Change
-from scheduling_service.domain.invites import Invite, holders_after, invites_for
+from scheduling_service.domain.invites import Invite, Method, holders_after, invites_for
 from scheduling_service.domain.outbox import State
 from scheduling_service.domain.reminders import Reminder
 from scheduling_service.domain.room import Room
@@ -33,7 +38,8 @@ from scheduling_service.domain.users import Contact, People
 @dataclass(frozen=True)
 class InviteToWrite:
     invite: Invite
-    recipient: Contact | None  # None: no address known, recorded as skipped
+    recipient: Contact | None  # None: not sent, recorded as skipped
+    not_sent_reason: str = ""  # with no recipient: mail.NO_ADDRESS or mail.CALENDAR_CONNECTED
 
     @property
     def state(self) -> State:
@@ -98,7 +104,14 @@ def for_change(
 ) -> OutboxWrites:
     invites = invites_for(change, before, after, people.holders)
     plan = reminders.plan(change, before, after, now)
-    holders = holders_after(people.holders, invites)
+    quiet = {
+        i.recipient_id
+        for i in invites
+        if i.recipient_id in people.calendar_only
+        and i.method is Method.REQUEST
+        and i.recipient_id not in people.holders
+    }
+    holders = holders_after(people.holders, [i for i in invites if i.recipient_id not in quiet])
     reachable = {user_id: contact for user_id, contact in people.contacts.items() if contact.email}
     return OutboxWrites(
         change=change,
@@ -109,7 +122,7 @@ def for_change(
         cancel_reason=cancel_reason,
         holders_added=tuple(sorted(holders - people.holders)),
         holders_removed=tuple(sorted(people.holders - holders)),
-        invites=tuple(InviteToWrite(i, reachable.get(i.recipient_id)) for i in invites),
+        invites=tuple(_to_write(i, reachable, quiet) for i in invites),
         superseding=tuple(i.recipient_id for i in invites),
         remove_pending_reminders=plan.remove_pending,
         reminders=tuple(
@@ -118,3 +131,10 @@ def for_change(
             if r.recipient_id in reachable
         ),
     )
+
+
+def _to_write(invite: Invite, reachable: Mapping[str, Contact], quiet: set[str]) -> InviteToWrite:
+    if invite.recipient_id in quiet:
+        return InviteToWrite(invite, None, mail.CALENDAR_CONNECTED)
+    recipient = reachable.get(invite.recipient_id)
+    return InviteToWrite(invite, recipient, "" if recipient else mail.NO_ADDRESS)

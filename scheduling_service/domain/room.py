@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from scheduling_service.domain import errors
-from scheduling_service.domain.mail import MailState
+from scheduling_service.domain.mail import CopyView, MailState
 
 MIN_DURATION = timedelta(minutes=5)
 MAX_DURATION = timedelta(hours=8)
@@ -88,6 +88,7 @@ class Room:
     # Where the latest e-mail to each participant stands, as read (never written
     # back); shown to the participants only (visibility.py).
     mail: tuple[MailState, ...] = field(default=())
+    calendar: tuple[CopyView, ...] = field(default=())
 
     @classmethod
     def new(

@@ -33,8 +33,10 @@ class Contact:
 @dataclass(frozen=True)
 class People:
     """The people a change to a room concerns: who holds the room's event in their
-    calendar now (everyone sent a REQUEST for its UID and no CANCEL since), and the
-    contact details of everyone a message may name."""
+    calendar now (everyone sent a REQUEST for its UID and no CANCEL since), the
+    contact details of everyone a message may name, and who has a connected calendar
+    that takes the place of e-mailed invitations (`email_invites` off)."""
 
     holders: frozenset[str]
     contacts: dict[str, Contact]
+    calendar_only: frozenset[str] = frozenset()

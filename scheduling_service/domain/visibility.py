@@ -31,16 +31,26 @@ def view_for(room: Room, viewer: User) -> RoomView:
     if viewer.user_id in room.participants:
         return RoomView(room, booked=booked, private=True)
     if viewer.trusted:  # every detail, but not the participants' own mail
-        return RoomView(replace(room, mail=()) if room.mail else room, booked=booked, private=True)
+        return RoomView(
+            replace(room, mail=(), calendar=()) if room.mail or room.calendar else room,
+            booked=booked,
+            private=True,
+        )
     return public_view(room)
 
 
 def public_view(room: Room) -> RoomView:
     """What everyone signed in sees of a room they take no part in."""
     if room.guest_id is None:
-        return RoomView(replace(room, mail=()) if room.mail else room, booked=False, private=False)
+        return RoomView(
+            replace(room, mail=(), calendar=()) if room.mail or room.calendar else room,
+            booked=False,
+            private=False,
+        )
     return RoomView(
-        replace(room, guest_id=None, description="", mail=()), booked=True, private=False
+        replace(room, guest_id=None, description="", mail=(), calendar=()),
+        booked=True,
+        private=False,
     )
 
 

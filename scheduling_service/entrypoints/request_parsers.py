@@ -16,9 +16,15 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from scheduling.v1 import scheduling_pb2 as pb
 
 from scheduling_service.domain import validation as check
+from scheduling_service.domain.calendar import (
+    BasicCredentials,
+    CalendarCredentials,
+    OAuthCredentials,
+)
 from scheduling_service.domain.queries import RoomQuery
 from scheduling_service.domain.users import User
 from scheduling_service.domain.watch import WatchFilter
+from scheduling_service.service_layer.calendars import ConnectCalendar
 from scheduling_service.service_layer.rooms import CreateRoom, ListRooms, Reschedule
 from scheduling_service.service_layer.watch import WatchRooms
 from servicekit.text import first_control_character
@@ -163,3 +169,46 @@ def watch_rooms(request: pb.WatchRoomsRequest, viewer: User) -> WatchRooms:
 def _etag(v: check.Violations, etag: str) -> None:
     if len(etag) > 64 or (etag and not etag.isascii()):
         v.add("etag", "is not an etag from this API")
+
+
+URL_MAX = 2048
+USERNAME_MAX = 256
+PASSWORD_MAX = 1024
+REFRESH_TOKEN_MAX = 4096
+
+
+def connect_calendar(request: pb.ConnectCalendarRequest) -> ConnectCalendar:
+    """The form of the request; what the URL may reach is the notification service's
+    to decide (it is the one that connects)."""
+    v = check.Violations()
+    text(v, "url", request.url, max_len=URL_MAX, required=True)
+    credentials: CalendarCredentials | None = None
+    which = request.WhichOneof("credentials")
+    if which == "basic":
+        username = text(
+            v, "basic.username", request.basic.username, max_len=USERNAME_MAX, required=True
+        )
+        password = _secret(v, "basic.password", request.basic.password, PASSWORD_MAX)
+        credentials = BasicCredentials(username, password)
+    elif which == "oauth":
+        provider = request.oauth.provider
+        if provider != "google":
+            v.add("oauth.provider", "must be 'google'")
+        token = _secret(v, "oauth.refresh_token", request.oauth.refresh_token, REFRESH_TOKEN_MAX)
+        credentials = OAuthCredentials(provider, token)
+    else:
+        v.add("credentials", "basic or oauth is required")
+    v.raise_if_any()
+    assert credentials is not None
+    return ConnectCalendar(request.url, credentials, request.email_invites)
+
+
+def _secret(v: check.Violations, field: str, value: str, max_len: int) -> str:
+    """Like `text`, but the violation never quotes the value."""
+    if not value:
+        v.add(field, "is required")
+    elif len(value) > max_len:
+        v.add(field, f"must be at most {max_len} characters")
+    elif first_control_character(value):
+        v.add(field, "must not contain control characters")
+    return value

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from scheduling.v1 import scheduling_pb2, scheduling_pb2_grpc
 
+from scheduling_service.adapters.calendar_client import CalendarClient
 from scheduling_service.adapters.database import PostgresDatabase
 from scheduling_service.adapters.listener import PostgresListener
 from scheduling_service.adapters.notification_client import NotificationClient
@@ -21,6 +22,8 @@ from scheduling_service.config import Settings
 from scheduling_service.entrypoints.auth import TokenRules, TokenVerifier
 from scheduling_service.entrypoints.interceptor import interceptor
 from scheduling_service.entrypoints.servicer import SchedulingServicer
+from scheduling_service.service_layer.calendar_relay import CalendarRelay
+from scheduling_service.service_layer.calendars import CalendarService
 from scheduling_service.service_layer.feed import ChangeFeed
 from scheduling_service.service_layer.hub import Hub
 from scheduling_service.service_layer.ports import UnitOfWork
@@ -81,16 +84,23 @@ class SchedulingServer:
             ],
             options=settings.connection_limits.server_options(),
         )
-        scheduling_pb2_grpc.add_SchedulingServiceServicer_to_server(
-            SchedulingServicer(rooms, watch_service, max_advance_days=settings.max_advance_days),
-            self.grpc.server,
-        )
         self.notifications = NotificationClient(
             settings.notification_target,
             settings.notification_auth_token,
             settings.relay_rpc_timeout_s,
         )
+        calendar_client = CalendarClient(self.notifications, settings.relay_rpc_timeout_s)
+        scheduling_pb2_grpc.add_SchedulingServiceServicer_to_server(
+            SchedulingServicer(
+                rooms,
+                watch_service,
+                CalendarService(self.database, calendar_client),
+                max_advance_days=settings.max_advance_days,
+            ),
+            self.grpc.server,
+        )
         self.relay = Relay(self.database, listener, self.notifications, settings)
+        self.calendar_relay = CalendarRelay(self.database, listener, calendar_client, settings)
         self.port = self.grpc.port
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -101,6 +111,7 @@ class SchedulingServer:
             asyncio.create_task(self.feed.run(), name="change-feed"),
             asyncio.create_task(self.feed.prune_forever(), name="change-log-pruner"),
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
+            asyncio.create_task(self.calendar_relay.run(), name="calendar-relay"),
         ]
         await self.grpc.start(ready=False)
         self._tasks.append(asyncio.create_task(self._probe_database(), name="readiness"))
@@ -116,7 +127,9 @@ class SchedulingServer:
         self.hub.close()
         await self.hub.wait_closed(grace)
         # Unary calls and invite deliveries in flight share the grace period.
-        await asyncio.gather(self.relay.stop(grace), self.grpc.stop(grace))
+        await asyncio.gather(
+            self.relay.stop(grace), self.calendar_relay.stop(grace), self.grpc.stop(grace)
+        )
         for task in self._tasks:
             task.cancel()
         outcomes = await asyncio.gather(*self._tasks, return_exceptions=True)

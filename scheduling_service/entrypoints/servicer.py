@@ -19,6 +19,7 @@ from scheduling_service.domain import errors
 from scheduling_service.domain.visibility import RoomView
 from scheduling_service.entrypoints import request_parsers
 from scheduling_service.entrypoints.interceptor import current_user
+from scheduling_service.service_layer.calendars import CalendarService
 from scheduling_service.service_layer.hub import EndReason
 from scheduling_service.service_layer.ports import utc_now
 from scheduling_service.service_layer.rooms import RoomService
@@ -50,10 +51,16 @@ def _about(request: _WithRoomId) -> None:
 
 class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
     def __init__(
-        self, rooms: RoomService, watch_service: WatchService, *, max_advance_days: int
+        self,
+        rooms: RoomService,
+        watch_service: WatchService,
+        calendars: CalendarService,
+        *,
+        max_advance_days: int,
     ) -> None:
         self._rooms = rooms
         self._watch_service = watch_service
+        self._calendars = calendars
         self._max_days = max_advance_days
 
     async def CreateRoom(
@@ -142,3 +149,27 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         finally:
             metrics.WATCHERS.dec()
             session.close()
+
+    async def ConnectCalendar(
+        self, request: pb.ConnectCalendarRequest, context: aio.ServicerContext
+    ) -> pb.CalendarConnection:
+        command = request_parsers.connect_calendar(request)
+        connection = await self._calendars.connect(current_user.get(), command, _time_left(context))
+        annotate(provider=connection.provider)
+        return wire.connection_message(connection)
+
+    async def GetCalendarConnection(
+        self, request: pb.GetCalendarConnectionRequest, context: aio.ServicerContext
+    ) -> pb.CalendarConnection:
+        connection = await self._calendars.get(current_user.get(), _time_left(context))
+        return wire.connection_message(connection)
+
+    async def DisconnectCalendar(
+        self, request: pb.DisconnectCalendarRequest, context: aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        await self._calendars.disconnect(
+            current_user.get(),
+            remove_events=request.remove_events,
+            time_left_s=_time_left(context),
+        )
+        return empty_pb2.Empty()

@@ -15,6 +15,8 @@ _CODES: list[tuple[type[errors.SchedulingError], grpc.StatusCode]] = [
     (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (errors.RoomNotFound, grpc.StatusCode.NOT_FOUND),
+    (errors.CalendarNotConnected, grpc.StatusCode.NOT_FOUND),
+    (errors.CalendarUrlNotAllowed, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.Conflict, grpc.StatusCode.ALREADY_EXISTS),
     (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.EtagMismatch, grpc.StatusCode.ABORTED),

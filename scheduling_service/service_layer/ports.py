@@ -20,12 +20,22 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
+from scheduling_service.domain.calendar import (
+    CalendarCredentials,
+    ClaimedCopy,
+    Connection,
+    CopyResult,
+    CopyState,
+    VerifiedCalendar,
+    WriteAttempt,
+)
 from scheduling_service.domain.change_log import ChangeLogEntry
 from scheduling_service.domain.commit_result import CommitResult
 from scheduling_service.domain.outbox import (
     Attempt,
     Claimed,
     DueReminder,
+    FailedCopy,
     FailedMessage,
     Finished,
     OutboxStats,
@@ -115,6 +125,44 @@ class OutboxRepository(Protocol):
     async def stats(self) -> OutboxStats: ...
 
 
+class CalendarRepository(Protocol):
+    """Calendar connections and the copies of sessions in them (domain/calendar.py)."""
+
+    def mark(self, room_id: uuid.UUID, ics_uid: str, users: tuple[str, ...]) -> None:
+        """Queue a change's copies, due again for each of `users` who has a connection
+        (follows the change-log write)."""
+
+    def connect(self, user_id: str, verified: VerifiedCalendar, email_invites: bool) -> None:
+        """Queue the connection, replacing any; the copies of the sessions the user is in
+        become due (another calendar gets them anew)."""
+
+    def disconnect(self, user_id: str, *, remove_events: bool) -> None:
+        """Queue the end of the connection: at once, or once its copies are deleted."""
+
+    async def get(self, user_id: str) -> Connection | None: ...
+
+    async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[ClaimedCopy]: ...
+
+    async def finish(self, results: list[CopyResult]) -> dict[tuple[uuid.UUID, str], CopyState]:
+        """Record attempts' results; a copy whose lease was lost is left out."""
+
+    async def break_connection(
+        self, result: CopyResult, notice: bytes | None, not_sent_reason: str | None
+    ) -> bool:
+        """Turn the connection BROKEN (once, for the credentials the attempt used), with
+        its owner's notice e-mail queued; whether it broke now."""
+
+    async def failed(self, limit: int) -> list[FailedCopy]: ...
+
+    async def retry_failed(
+        self, keys: list[tuple[uuid.UUID, str]] | None
+    ) -> list[tuple[uuid.UUID, str]]: ...
+
+    async def purge(self, before: datetime) -> int: ...
+
+    async def stats(self) -> tuple[int, int, int]: ...
+
+
 class Directory(Protocol):
     async def register(self, user: User) -> int:
         """The user's integer key, after recording any change in their claims."""
@@ -151,6 +199,9 @@ class UnitOfWork(Protocol):
 
     @property
     def directory(self) -> Directory: ...
+
+    @property
+    def calendars(self) -> CalendarRepository: ...
 
     @property
     def changes(self) -> ChangeLog: ...
@@ -200,3 +251,19 @@ class Markers(Protocol):
 
 class NotificationSender(Protocol):
     async def deliver(self, message: Claimed) -> Attempt: ...
+
+
+class CalendarWriter(Protocol):
+    """The notification service's calendar side."""
+
+    async def verify(
+        self, user_id: str, url: str, credentials: CalendarCredentials
+    ) -> VerifiedCalendar:
+        """The calendar checked and the credentials sealed; a CalendarRefused error
+        (domain/errors.py) says why not."""
+
+    async def write(self, copy: ClaimedCopy) -> WriteAttempt: ...
+
+    def notice(self, copy: ClaimedCopy, reason: str, now: datetime) -> bytes | None:
+        """The serialized e-mail telling `copy`'s owner their connection broke; None
+        when no address is known for them."""

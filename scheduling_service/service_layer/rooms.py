@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from scheduling_service.domain import change_log, errors, outbox_writes, queries
+from scheduling_service.domain import calendar, change_log, errors, outbox_writes, queries
 from scheduling_service.domain.changes import Change
 from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import People, User
@@ -107,6 +107,7 @@ class RoomService:
             host_no = await uow.directory.register(caller)
             uow.rooms.add(room, host_no, command.request_id)
             uow.changes.record(change_log.entry_for(Change.CREATED, None, room, now))
+            uow.calendars.mark(room.room_id, room.ics_uid, calendar.concerned(None, room))
             result = await uow.commit()
             if result.applied:
                 return view_for(replace(room, revision=result.revision), caller)
@@ -258,8 +259,8 @@ async def _change(
 ) -> RoomView:
     """Read the room, let `decide` apply the rule, write the outcome: `store` queues the
     room's own write (the guard, so it goes first), then what the domain decides the
-    change writes to the outbox and to the change log follows, and all of it goes with
-    the COMMIT."""
+    change writes to the outbox and to the change log, and the calendar copies it makes
+    due, follow; all of it goes with the COMMIT."""
     before, people = await _read_for_change(uow, room_id, caller)
     for _ in range(_RACES):
         after = decide(before)
@@ -272,6 +273,8 @@ async def _change(
             )
         )
         uow.changes.record(change_log.entry_for(change, before, after, now))
+        # After the change-log write: under the revision counter's lock (calendar_sql.py).
+        uow.calendars.mark(after.room_id, after.ics_uid, calendar.concerned(before, after))
         result = await uow.commit()
         if result.applied:
             return view_for(replace(after, revision=result.revision), caller)

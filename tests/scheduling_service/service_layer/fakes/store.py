@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from scheduling_service.domain.calendar import Connection, CopyState
 from scheduling_service.domain.change_log import ChangeLogEntry
 from scheduling_service.domain.changes import Change
 from scheduling_service.domain.invites import Invite
@@ -65,6 +66,9 @@ class Store:
     # change to it waits: that waiting is PostgreSQL's, tested end to end, not here.
     held: Counter[uuid.UUID] = field(default_factory=Counter)
     events: list[tuple[int, ChangeLogEntry]] = field(default_factory=list)
+    # Calendar connections, and each (room, user) copy's state and version.
+    connections: dict[str, Connection] = field(default_factory=dict)
+    copies: dict[tuple[uuid.UUID, str], tuple[CopyState, int]] = field(default_factory=dict)
     reads: int = 0  # statements that read a room, to show what a use case costs
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Called at the start of every commit: a test's chance to let "another replica"
@@ -94,6 +98,8 @@ def snapshot(store: Store) -> dict[str, Any]:
         "holders": dict(store.holders),
         "outbox": [replace(m) for m in store.outbox],
         "events": list(store.events),
+        "connections": dict(store.connections),
+        "copies": dict(store.copies),
     }
 
 

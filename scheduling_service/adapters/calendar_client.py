@@ -1,0 +1,113 @@
+"""The notification service's calendar side as the scheduling service sees it
+(ports.CalendarWriter): VerifyCalendar for ConnectCalendar, WriteCalendarEvent for the
+calendar relay. Only the notification service talks to calendar servers and opens
+credentials; this side carries sealed blobs and never logs one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import grpc
+from notification.v1 import notification_pb2 as npb
+
+from scheduling_service.adapters import outbox_messages
+from scheduling_service.adapters.notification_client import TRANSIENT, NotificationClient
+from scheduling_service.domain import errors
+from scheduling_service.domain.calendar import (
+    BasicCredentials,
+    CalendarCredentials,
+    ClaimedCopy,
+    VerifiedCalendar,
+    WriteAttempt,
+    WriteOutcome,
+)
+from servicekit import status
+
+_REFUSALS: dict[str, type[errors.SchedulingError]] = {
+    "CALENDAR_UNREACHABLE": errors.CalendarUnreachable,
+    "CALENDAR_AUTH_REJECTED": errors.CalendarAuthRejected,
+    "CALENDAR_NOT_FOUND": errors.CalendarNotFound,
+    "CALENDAR_NOT_WRITABLE": errors.CalendarNotWritable,
+    "CALENDAR_SYNC_DISABLED": errors.CalendarSyncDisabled,
+    "CALENDAR_URL_NOT_ALLOWED": errors.CalendarUrlNotAllowed,
+}
+_OUTCOMES = {
+    npb.CALENDAR_WRITE_OUTCOME_WRITTEN: WriteOutcome.WRITTEN,
+    npb.CALENDAR_WRITE_OUTCOME_REMOVED: WriteOutcome.REMOVED,
+    npb.CALENDAR_WRITE_OUTCOME_TEMPORARY_FAILURE: WriteOutcome.TEMPORARY_FAILURE,
+    npb.CALENDAR_WRITE_OUTCOME_CREDENTIALS_REJECTED: WriteOutcome.CREDENTIALS_REJECTED,
+    npb.CALENDAR_WRITE_OUTCOME_PERMANENT_FAILURE: WriteOutcome.PERMANENT_FAILURE,
+}
+
+
+class CalendarClient:
+    def __init__(self, notification: NotificationClient, timeout_s: float) -> None:
+        self._notification = notification
+        self._timeout_s = timeout_s
+
+    async def verify(
+        self, user_id: str, url: str, credentials: CalendarCredentials
+    ) -> VerifiedCalendar:
+        request = npb.VerifyCalendarRequest(user_id=user_id, url=url)
+        if isinstance(credentials, BasicCredentials):
+            request.basic.username = credentials.username
+            request.basic.password = credentials.password
+        else:
+            request.oauth.provider = credentials.provider
+            request.oauth.refresh_token = credentials.refresh_token
+        try:
+            reply = await self._notification.stub.VerifyCalendar(
+                request, metadata=self._notification.metadata, timeout=self._timeout_s
+            )
+        except grpc.RpcError as error:
+            raise _refusal(status.read(error)) from None
+        return VerifiedCalendar(reply.calendar_url, reply.provider, reply.sealed_credentials)
+
+    async def write(self, copy: ClaimedCopy) -> WriteAttempt:
+        request = outbox_messages.calendar_write(copy)
+        try:
+            reply = await self._notification.stub.WriteCalendarEvent(
+                request,
+                metadata=self._notification.metadata,
+                timeout=self._timeout_s,
+                wait_for_ready=False,
+            )
+        except grpc.RpcError as error:
+            failure = status.read(error)
+            outcome = (
+                WriteOutcome.TEMPORARY_FAILURE
+                if failure.code in TRANSIENT
+                else WriteOutcome.PERMANENT_FAILURE
+            )
+            return WriteAttempt(
+                outcome, detail=f"notification service: {failure.code.name}: {failure.message}"
+            )
+        retry_at = None
+        if reply.HasField("retry_time"):
+            retry_at = reply.retry_time.ToDatetime(tzinfo=UTC)
+        return WriteAttempt(
+            # An outcome this client does not know: the service is newer; try again later.
+            _OUTCOMES.get(reply.outcome, WriteOutcome.TEMPORARY_FAILURE),
+            href=reply.href,
+            etag=reply.etag,
+            detail=reply.detail,
+            retry_at=retry_at,
+            resealed_credentials=reply.resealed_credentials,
+        )
+
+    def notice(self, copy: ClaimedCopy, reason: str, now: datetime) -> bytes | None:
+        return outbox_messages.calendar_notice(copy, reason, now)
+
+
+def _refusal(failure: status.Failure) -> errors.SchedulingError:
+    """What VerifyCalendar's failure means for ConnectCalendar's caller."""
+    kind = _REFUSALS.get(failure.reason)
+    if kind is not None:
+        return kind(failure.message)
+    if failure.code is grpc.StatusCode.INVALID_ARGUMENT:
+        return errors.InvalidArgument(
+            [errors.FieldViolation(field, why) for field, why in failure.violations]
+            or [errors.FieldViolation("url", failure.message)]
+        )
+    # The notification service is away or failed: nothing the caller sent.
+    return errors.Unavailable(f"the calendar could not be checked now: {failure.code.name}")

@@ -1,0 +1,416 @@
+"""Calendar connections and the copies of sessions in them, in PostgreSQL
+(domain/calendar.py says what a copy is).
+
+Races between a change and a connect: a change marks the copies of the people it
+concerns only if they have a connection, and a connect writes copies of the rooms its
+user is in; run side by side, each could miss the other. So both take the revision
+counter's row lock first (a change updates it as its change-log write, and marks the
+copies in the statement after it; a connect or a disconnect locks it as its guard), and
+each statement after that lock sees whatever the other committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from psycopg.rows import TupleRow
+
+from scheduling_service.adapters.rooms_sql import ROOM_COLUMNS, ROUNDS_JOIN, room_from_row
+from scheduling_service.adapters.statements import GUARD_HELD, IF_GUARD_HELD, Statements
+from scheduling_service.domain.calendar import (
+    ClaimedCopy,
+    Connection,
+    ConnectionState,
+    CopyResult,
+    CopyState,
+    VerifiedCalendar,
+    WriteOutcome,
+)
+from scheduling_service.domain.outbox import FailedCopy
+from scheduling_service.domain.users import Contact
+
+CHANNEL = "calendar_copies"
+
+# A change's copies: due again for everyone concerned who has a connection. Runs after
+# the change-log write, under the counter's lock (see the module's docstring).
+_MARK = f"""
+    WITH marked AS (
+        INSERT INTO calendar_copies (room_id, user_id, ics_uid)
+        SELECT %(room_id)s, k.user_id, %(uid)s FROM calendar_connections k
+         WHERE k.user_id = ANY(%(users)s::text[]) AND {IF_GUARD_HELD}
+        ON CONFLICT (room_id, user_id) DO UPDATE
+           SET state = 'pending', version = calendar_copies.version + 1, attempts = 0,
+               next_attempt_at = now(), last_error = NULL, update_time = now()
+        RETURNING 1
+    )
+    SELECT pg_notify('{CHANNEL}', '') FROM (SELECT 1 FROM marked LIMIT 1) AS any_row
+"""
+_LOCK_COUNTER = f"""
+    WITH locked AS (SELECT 1 FROM revision_counter FOR UPDATE) {GUARD_HELD} FROM locked
+"""
+# Another calendar gets the copies anew; those in the old one are left there.
+_FORGET_OTHER_CALENDAR = f"""
+    DELETE FROM calendar_copies c USING calendar_connections k
+     WHERE k.user_id = %(user_id)s AND c.user_id = k.user_id
+       AND k.calendar_url <> %(calendar_url)s AND {IF_GUARD_HELD}
+"""
+_UPSERT = f"""
+    INSERT INTO calendar_connections
+           (user_id, calendar_url, provider, sealed_credentials, email_invites)
+    SELECT %(user_id)s, %(calendar_url)s, %(provider)s, %(sealed)s, %(email_invites)s
+     WHERE {IF_GUARD_HELD}
+    ON CONFLICT (user_id) DO UPDATE
+       SET calendar_url = excluded.calendar_url, provider = excluded.provider,
+           sealed_credentials = excluded.sealed_credentials, state = 'active',
+           broken_reason = NULL, email_invites = excluded.email_invites,
+           generation = calendar_connections.generation + 1, create_time = now(),
+           update_time = now()
+"""
+# Every session the user is in that has not ended, and every copy that waited or failed:
+# due now (a copy already written is written again: cheap, and it puts right whatever
+# happened to it while the connection was broken).
+_BACKFILL = f"""
+    WITH present AS (
+        INSERT INTO calendar_copies (room_id, user_id, ics_uid)
+        SELECT r.room_id, %(user_id)s, r.ics_uid FROM rooms r
+         WHERE (r.host_id = %(user_id)s OR r.guest_id = %(user_id)s) AND r.ends > now()
+           AND {IF_GUARD_HELD}
+        ON CONFLICT (room_id, user_id) DO UPDATE
+           SET state = 'pending', version = calendar_copies.version + 1, attempts = 0,
+               next_attempt_at = now(), last_error = NULL, update_time = now()
+        RETURNING 1
+    ), again AS (
+        UPDATE calendar_copies
+           SET state = 'pending', version = version + 1, attempts = 0, next_attempt_at = now(),
+               last_error = NULL, update_time = now()
+         WHERE user_id = %(user_id)s AND state IN ('pending', 'failed') AND {IF_GUARD_HELD}
+        RETURNING 1
+    )
+    SELECT pg_notify('{CHANNEL}', '')
+     WHERE EXISTS (SELECT 1 FROM present) OR EXISTS (SELECT 1 FROM again)
+"""
+_DROP_COPIES = f"DELETE FROM calendar_copies WHERE user_id = %(user_id)s AND {IF_GUARD_HELD}"
+_DROP_CONNECTION = (
+    f"DELETE FROM calendar_connections WHERE user_id = %(user_id)s AND {IF_GUARD_HELD}"
+)
+# Disconnect with remove_events: every copy not yet removed is deleted by the relay,
+# with the connection's credentials; the connection goes with the last of them.
+_REMOVING = f"""
+    WITH removing AS (
+        UPDATE calendar_connections SET state = 'removing', update_time = now()
+         WHERE user_id = %(user_id)s AND {IF_GUARD_HELD}
+        RETURNING user_id
+    ), due AS (
+        UPDATE calendar_copies c
+           SET state = 'pending', version = c.version + 1, attempts = 0,
+               next_attempt_at = now(), last_error = NULL, update_time = now()
+          FROM removing WHERE c.user_id = removing.user_id AND c.state <> 'removed'
+        RETURNING 1
+    )
+    SELECT pg_notify('{CHANNEL}', '') FROM (SELECT 1 FROM due LIMIT 1) AS any_row
+"""
+_FORGET_REMOVED = """
+    WITH gone AS (
+        DELETE FROM calendar_connections k
+         WHERE k.user_id = ANY(%(users)s::text[]) AND k.state = 'removing'
+           AND NOT EXISTS (SELECT 1 FROM calendar_copies c
+                            WHERE c.user_id = k.user_id AND c.state = 'pending')
+        RETURNING k.user_id
+    )
+    DELETE FROM calendar_copies c USING gone WHERE c.user_id = gone.user_id
+"""
+_CONNECTION = """
+    SELECT user_id, calendar_url, provider, state, coalesce(broken_reason, ''),
+           email_invites, create_time, last_write_time
+      FROM calendar_connections WHERE user_id = %(user_id)s AND state <> 'removing'
+"""
+# Due copies of active (or removing) connections, under a lease, with the room as it
+# stands now and the contacts its copy names.
+_CLAIM = f"""
+    WITH due AS (
+        SELECT c.room_id, c.user_id FROM calendar_copies c
+          JOIN calendar_connections k ON k.user_id = c.user_id
+         WHERE c.state = 'pending' AND c.next_attempt_at <= now()
+           AND (c.lease_until IS NULL OR c.lease_until < now())
+           AND k.state IN ('active', 'removing')
+         ORDER BY c.next_attempt_at
+         LIMIT %(limit)s
+         FOR UPDATE OF c SKIP LOCKED
+    ), claimed AS (
+        UPDATE calendar_copies c
+           SET lease_token = %(token)s, lease_until = now() + make_interval(secs => %(lease_s)s),
+               attempts = c.attempts + 1, update_time = now()
+          FROM due WHERE c.room_id = due.room_id AND c.user_id = due.user_id
+        RETURNING c.room_id, c.user_id, c.ics_uid, c.version, c.attempts, c.href, c.etag
+    )
+    SELECT cl.room_id, cl.user_id, cl.ics_uid, cl.version, cl.attempts, cl.href, cl.etag,
+           k.calendar_url, k.sealed_credentials, k.generation, k.state = 'removing',
+           p.ids, p.emails, p.names, p.zones, {ROOM_COLUMNS}
+      FROM claimed cl
+      JOIN calendar_connections k ON k.user_id = cl.user_id
+      LEFT JOIN rooms r ON r.room_id = cl.room_id {ROUNDS_JOIN}
+      CROSS JOIN LATERAL (
+          SELECT array_agg(u.user_id) AS ids, array_agg(u.email) AS emails,
+                 array_agg(u.name) AS names, array_agg(u.zoneinfo) AS zones
+            FROM users u WHERE u.user_id IN (cl.user_id, r.host_id, r.guest_id)
+      ) AS p
+"""
+_CLAIMED_WIDTH = 15
+# Results, recorded only where the lease is still held. A copy changed during its
+# attempt (its version rose) stays due: the next attempt writes the room as it is then.
+_FINISH = """
+    WITH r AS (
+        SELECT * FROM unnest(%(rooms)s::uuid[], %(users)s::text[], %(tokens)s::uuid[],
+                             %(versions)s::bigint[], %(states)s::text[], %(outcomes)s::text[],
+                             %(hrefs)s::text[], %(etags)s::text[], %(errors)s::text[],
+                             %(next)s::timestamptz[])
+               AS r(room_id, user_id, token, version, state, outcome, href, etag, error,
+                    next_attempt_at)
+    ), done AS (
+        UPDATE calendar_copies c
+           SET state = CASE WHEN c.version = r.version THEN r.state ELSE 'pending' END,
+               next_attempt_at = CASE WHEN c.version = r.version
+                                      THEN coalesce(r.next_attempt_at, c.next_attempt_at)
+                                      ELSE now() END,
+               href = CASE WHEN r.outcome IN ('WRITTEN', 'REMOVED') THEN r.href ELSE c.href END,
+               etag = CASE WHEN r.outcome IN ('WRITTEN', 'REMOVED') THEN r.etag ELSE c.etag END,
+               lease_token = NULL, lease_until = NULL, last_error = r.error, update_time = now()
+          FROM r
+         WHERE c.room_id = r.room_id AND c.user_id = r.user_id AND c.lease_token = r.token
+        RETURNING c.room_id, c.user_id, c.state
+    ), wrote AS (
+        UPDATE calendar_connections k SET last_write_time = now()
+         WHERE k.user_id IN (SELECT user_id FROM r WHERE outcome IN ('WRITTEN', 'REMOVED'))
+    )
+    SELECT room_id, user_id, state FROM done
+"""
+# Credentials the notification service sealed anew (a newer key), for the generation
+# they were read from.
+_RESEAL = """
+    UPDATE calendar_connections k SET sealed_credentials = s.sealed
+      FROM unnest(%(users)s::text[], %(generations)s::bigint[], %(sealed)s::bytea[])
+           AS s(user_id, generation, sealed)
+     WHERE k.user_id = s.user_id AND k.generation = s.generation
+"""
+# The server refused the credentials of this generation: the connection breaks (once)
+# and its owner is told, by the outbox's one e-mail.
+_BREAK = """
+    WITH broke AS (
+        UPDATE calendar_connections
+           SET state = 'broken', broken_reason = %(reason)s, update_time = now()
+         WHERE user_id = %(user_id)s AND generation = %(generation)s AND state = 'active'
+        RETURNING user_id
+    ), notice AS (
+        INSERT INTO notification_outbox
+               (room_id, ics_uid, sequence, method, recipient_id, message, kind, state,
+                last_error)
+        SELECT %(room_id)s, %(uid)s, 0, 'NOTICE', user_id, %(message)s, 'notice', %(state)s,
+               %(not_sent_reason)s
+          FROM broke
+        RETURNING state
+    )
+    SELECT pg_notify('notification_outbox', '') FROM notice WHERE state = 'pending'
+"""
+_FAILED = """
+    SELECT room_id, user_id, ics_uid, attempts, last_error, update_time
+      FROM calendar_copies WHERE state = 'failed' ORDER BY update_time, room_id
+     LIMIT %(limit)s
+"""
+_RETRY = f"""
+    WITH again AS (
+        UPDATE calendar_copies
+           SET state = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL,
+               update_time = now()
+         WHERE state = 'failed'
+           AND (%(all)s OR (room_id, user_id) IN (
+                SELECT * FROM unnest(%(rooms)s::uuid[], %(users)s::text[])))
+        RETURNING room_id, user_id
+    ), notified AS (
+        SELECT pg_notify('{CHANNEL}', '') FROM (SELECT 1 FROM again LIMIT 1) AS any_row
+    )
+    SELECT room_id, user_id FROM again, (SELECT count(*) FROM notified) AS n
+"""
+# Removed copies are history; a copy whose connection is gone has nowhere to go.
+_PURGE = """
+    WITH gone AS (
+        DELETE FROM calendar_copies c
+         WHERE (c.state = 'removed' AND c.update_time < %(before)s)
+            OR NOT EXISTS (SELECT 1 FROM calendar_connections k WHERE k.user_id = c.user_id)
+        RETURNING 1
+    )
+    SELECT count(*) FROM gone
+"""
+_STATS = """
+    SELECT count(*) FILTER (WHERE c.state = 'pending' AND k.state <> 'broken'),
+           count(*) FILTER (WHERE c.state = 'pending' AND k.state = 'broken'),
+           count(*) FILTER (WHERE c.state = 'failed')
+      FROM calendar_copies c JOIN calendar_connections k ON k.user_id = c.user_id
+     WHERE c.state IN ('pending', 'failed')
+"""
+
+
+class CalendarSql:
+    def __init__(self, statements: Statements) -> None:
+        self._statements = statements
+
+    def mark(self, room_id: uuid.UUID, ics_uid: str, users: tuple[str, ...]) -> None:
+        """Queue a change's copies (after its change-log write)."""
+        if users:
+            self._statements.queue(
+                _MARK, {"room_id": room_id, "uid": ics_uid, "users": list(users)}
+            )
+
+    def connect(self, user_id: str, verified: VerifiedCalendar, email_invites: bool) -> None:
+        params: dict[str, Any] = {
+            "user_id": user_id,
+            "calendar_url": verified.calendar_url,
+            "provider": verified.provider,
+            "sealed": verified.sealed_credentials,
+            "email_invites": email_invites,
+        }
+        self._statements.guard(_LOCK_COUNTER, {})
+        self._statements.queue(_FORGET_OTHER_CALENDAR, params)
+        self._statements.queue(_UPSERT, params)
+        self._statements.queue(_BACKFILL, params)
+
+    def disconnect(self, user_id: str, *, remove_events: bool) -> None:
+        params = {"user_id": user_id}
+        self._statements.guard(_LOCK_COUNTER, {})
+        if remove_events:
+            self._statements.queue(_REMOVING, params)
+            self._statements.queue(_FORGET_REMOVED, {"users": [user_id]})
+        else:
+            self._statements.queue(_DROP_COPIES, params)
+            self._statements.queue(_DROP_CONNECTION, params)
+
+    async def get(self, user_id: str) -> Connection | None:
+        row = await self._statements.fetchone(_CONNECTION, {"user_id": user_id})
+        if row is None:
+            return None
+        user, url, provider, state, reason, email_invites, created, last_write = row
+        return Connection(
+            user, url, provider, ConnectionState(state), reason, email_invites, created, last_write
+        )
+
+    async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[ClaimedCopy]:
+        rows = await self._statements.execute(
+            _CLAIM, {"token": token, "limit": limit, "lease_s": lease_s}
+        )
+        return [_claimed(row) for row in rows]
+
+    async def finish(self, results: list[CopyResult]) -> dict[tuple[uuid.UUID, str], CopyState]:
+        rows = await self._statements.execute(
+            _FINISH,
+            {
+                "rooms": [r.copy.room_id for r in results],
+                "users": [r.copy.user_id for r in results],
+                "tokens": [r.token for r in results],
+                "versions": [r.copy.version for r in results],
+                "states": [r.state.value for r in results],
+                "outcomes": [r.attempt.outcome.value for r in results],
+                "hrefs": [_written(r, r.attempt.href) for r in results],
+                "etags": [_written(r, r.attempt.etag) for r in results],
+                "errors": [r.attempt.detail or None for r in results],
+                "next": [r.next_attempt_at for r in results],
+            },
+        )
+        resealed = [r for r in results if r.attempt.resealed_credentials]
+        if resealed:
+            await self._statements.execute(
+                _RESEAL,
+                {
+                    "users": [r.copy.user_id for r in resealed],
+                    "generations": [r.copy.generation for r in resealed],
+                    "sealed": [r.attempt.resealed_credentials for r in resealed],
+                },
+            )
+        removing = sorted({r.copy.user_id for r in results if r.copy.removing})
+        if removing:
+            await self._statements.execute(_FORGET_REMOVED, {"users": removing})
+        return {(row[0], row[1]): CopyState(row[2]) for row in rows}
+
+    async def break_connection(
+        self, result: CopyResult, notice: bytes | None, not_sent_reason: str | None
+    ) -> bool:
+        """Whether this result broke the connection (it was still active, with the
+        credentials the attempt used); its owner's notice is queued with it."""
+        copy = result.copy
+        rows = await self._statements.execute(
+            _BREAK,
+            {
+                "user_id": copy.user_id,
+                "generation": copy.generation,
+                "reason": result.attempt.detail,
+                "room_id": copy.room_id,
+                "uid": copy.ics_uid,
+                "message": notice or b"",
+                "state": "pending" if notice else "skipped",
+                "not_sent_reason": not_sent_reason,
+            },
+        )
+        return bool(rows)
+
+    async def failed(self, limit: int) -> list[FailedCopy]:
+        rows = await self._statements.fetchall(_FAILED, {"limit": limit})
+        return [FailedCopy(*row) for row in rows]
+
+    async def retry_failed(
+        self, keys: list[tuple[uuid.UUID, str]] | None
+    ) -> list[tuple[uuid.UUID, str]]:
+        rows = await self._statements.execute(
+            _RETRY,
+            {
+                "all": keys is None,
+                "rooms": [k[0] for k in keys or ()],
+                "users": [k[1] for k in keys or ()],
+            },
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    async def purge(self, before: datetime) -> int:
+        rows = await self._statements.execute(_PURGE, {"before": before}, idempotent=True)
+        return int(rows[0][0])
+
+    async def stats(self) -> tuple[int, int, int]:
+        """(pending, waiting for a broken connection, failed)."""
+        row = await self._statements.fetchone(_STATS)
+        assert row is not None
+        return int(row[0]), int(row[1]), int(row[2])
+
+
+def _written(result: CopyResult, value: str) -> str | None:
+    """What the copy's href or ETag becomes: the server's, or none once removed."""
+    if result.attempt.outcome is WriteOutcome.WRITTEN:
+        return value or None
+    return None
+
+
+def _claimed(row: TupleRow) -> ClaimedCopy:
+    (room_id, user_id, uid, version, attempts, href, etag, url, sealed, generation, removing) = row[
+        :11
+    ]
+    ids, emails, names, zones = row[11:_CLAIMED_WIDTH]
+    room_row = row[_CLAIMED_WIDTH:]
+    contacts = {
+        user: Contact(user, email, name, zone)
+        for user, email, name, zone in zip(
+            ids or (), emails or (), names or (), zones or (), strict=True
+        )
+    }
+    return ClaimedCopy(
+        room_id=room_id,
+        user_id=user_id,
+        ics_uid=uid,
+        version=version,
+        attempts=attempts,
+        href=href,
+        etag=etag,
+        calendar_url=url,
+        sealed_credentials=bytes(sealed),
+        generation=generation,
+        removing=removing,
+        room=room_from_row(room_row) if room_row[0] is not None else None,
+        contacts=contacts,
+    )

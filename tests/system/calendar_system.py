@@ -1,0 +1,109 @@
+"""What the calendar end-to-end tests share: the notification service's calendar
+settings, people with a calendar on a real CalDAV server, and what their calendars hold
+compared with the rooms they are in."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from scheduling.v1 import scheduling_pb2 as pb
+
+from notification_service.credentials.sealing import new_key_entry
+from tests import calendar_reader, postgres
+from tests.caldav_servers import XANDIKOS_CALENDAR, Radicale, Xandikos
+
+
+def calendar_settings(**more: str) -> dict[str, str]:
+    """A notification service that writes calendars on loopback (the test servers)."""
+    return {
+        "CALENDAR_SEAL_KEYS": new_key_entry("k1"),
+        "CALDAV_ALLOW_PRIVATE_NETWORKS": "true",
+        **more,
+    }
+
+
+@dataclass
+class Calendar:
+    """One person's calendar: where it is, how to connect it, how to read it."""
+
+    collection: str
+    connect_url: str  # what the person gives ConnectCalendar
+    username: str
+    password: str
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return (self.username, self.password)
+
+    def request(self, *, email_invites: bool = False) -> pb.ConnectCalendarRequest:
+        return pb.ConnectCalendarRequest(
+            url=self.connect_url,
+            basic=pb.BasicCredentials(username=self.username, password=self.password),
+            email_invites=email_invites,
+        )
+
+    def events(self) -> dict[str, calendar_reader.Event]:
+        return calendar_reader.by_uid(self.collection, self.auth)
+
+
+def radicale_calendar(server: Radicale, *, discover: bool) -> Calendar:
+    """A new Radicale user with one calendar; connected by discovery from the server's
+    root, or by the collection's URL."""
+    username = f"u{uuid.uuid4().hex[:10]}"
+    password = f"pw-{uuid.uuid4().hex}"
+    server.add_user(username, password)
+    collection = calendar_reader.make_calendar(
+        f"{server.url}{username}/calendar/", (username, password)
+    )
+    return Calendar(collection, server.url if discover else collection, username, password)
+
+
+def xandikos_calendar(server: Xandikos, *, discover: bool) -> Calendar:
+    """Xandikos's one calendar (it checks no credentials)."""
+    collection = server.url.rstrip("/") + XANDIKOS_CALENDAR
+    return Calendar(collection, server.url if discover else collection, "anyone", "ignored")
+
+
+def holds(calendar: Calendar, rooms: list[pb.Room]) -> bool:
+    """Whether the calendar holds exactly these rooms, each equal to the room (UID,
+    start, end, title, SEQUENCE), and no METHOD in any stored object."""
+    found = calendar.events()
+    if set(found) != {room.ics_uid for room in rooms}:
+        return False
+    return all(_same(found[room.ics_uid], room) for room in rooms)
+
+
+def _same(event: calendar_reader.Event, room: pb.Room) -> bool:
+    return (
+        event.sequence == room.sequence
+        and event.start == room.start_time.ToDatetime().replace(tzinfo=event.start.tzinfo)
+        and event.end == room.end_time.ToDatetime().replace(tzinfo=event.end.tzinfo)
+        and event.summary == room.title
+        and not event.has_method
+    )
+
+
+def secrets_found(database_url: str, log_dir: Path, secrets: list[str]) -> list[str]:
+    """Where any of `secrets` (or its base64, as in an HTTP Basic header when a secret is
+    `user:password`) shows in clear: every table of the database, every log file."""
+    needles = {s.encode() for s in secrets}
+    needles |= {base64.b64encode(s.encode()) for s in secrets}
+    found = []
+    with psycopg.connect(postgres.libpq_url(database_url)) as conn:
+        tables = [
+            row[0]
+            for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ]
+        for table in tables:
+            with conn.cursor() as cursor, cursor.copy(f'COPY "{table}" TO STDOUT') as copy:
+                dump = b"".join(bytes(block) for block in copy)
+            found += [f"table {table}" for needle in needles if needle in dump]
+    for path in log_dir.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            found += [f"log {path.name}" for needle in needles if needle in content]
+    return found

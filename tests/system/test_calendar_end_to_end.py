@@ -1,0 +1,298 @@
+"""Sessions written into people's own calendars, end to end: scheduling replicas,
+PostgreSQL, the notification service and real CalDAV servers (Radicale and Xandikos),
+each started and stopped by the test. What is checked is what each calendar holds, read
+back as a calendar client reads it (tests/calendar_reader.py)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from scheduling.v1 import scheduling_pb2 as pb
+
+from tests import calendar_reader
+from tests.caldav_servers import Radicale, Xandikos
+from tests.scheduling_service.client import create_request, failure, future, ts
+from tests.system.calendar_system import (
+    Calendar,
+    calendar_settings,
+    holds,
+    radicale_calendar,
+    secrets_found,
+    xandikos_calendar,
+)
+from tests.system.mail_system import System, client, person, until
+
+pytestmark = pytest.mark.slow  # starts PostgreSQL, CalDAV servers and service processes
+
+ACTIVE = pb.CalendarConnection.STATE_ACTIVE
+BROKEN = pb.CalendarConnection.STATE_BROKEN
+
+
+@pytest.fixture
+def radicale(tmp_path: Path) -> Iterator[Radicale]:
+    (tmp_path / "radicale").mkdir()
+    server = Radicale(tmp_path / "radicale")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def xandikos(tmp_path: Path) -> Iterator[Xandikos]:
+    (tmp_path / "xandikos").mkdir()
+    server = Xandikos(tmp_path / "xandikos")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _calendars(
+    layout: str, radicale: Radicale, xandikos: Xandikos
+) -> tuple[Calendar, Calendar, Calendar]:
+    """Host, guest and a second guest: on both servers, by discovery and by collection."""
+    if layout == "host-on-radicale":
+        return (
+            radicale_calendar(radicale, discover=True),
+            xandikos_calendar(xandikos, discover=False),
+            radicale_calendar(radicale, discover=False),
+        )
+    return (
+        xandikos_calendar(xandikos, discover=True),
+        radicale_calendar(radicale, discover=False),
+        radicale_calendar(radicale, discover=True),
+    )
+
+
+@pytest.mark.parametrize("layout", ["host-on-radicale", "host-on-xandikos"])
+async def test_every_change_lands_in_every_participants_calendar(
+    system: System, radicale: Radicale, xandikos: Xandikos, layout: str
+) -> None:
+    system.notification(**calendar_settings())
+    replica = system.scheduling()
+    (host, as_host), (guest, as_guest), (_, as_second) = (
+        person("host"),
+        person("guest"),
+        person("second"),
+    )
+    host_calendar, guest_calendar, second_calendar = _calendars(layout, radicale, xandikos)
+    async with client(replica) as stub:
+        connected = await stub.ConnectCalendar(host_calendar.request(), metadata=as_host)
+        assert connected.calendar_url == host_calendar.collection
+        assert connected.state == ACTIVE and connected.provider == "caldav"
+        assert not connected.email_invites
+        await stub.ConnectCalendar(guest_calendar.request(), metadata=as_guest)
+        await stub.ConnectCalendar(second_calendar.request(), metadata=as_second)
+
+        room = await stub.CreateRoom(create_request(), metadata=as_host)
+        await until(lambda: holds(host_calendar, [room]))  # the host's time, held from now
+        assert holds(guest_calendar, [])
+
+        room = await stub.BookRoom(pb.BookRoomRequest(room_id=room.room_id), metadata=as_guest)
+        await until(lambda: holds(host_calendar, [room]) and holds(guest_calendar, [room]))
+
+        room = await stub.RescheduleRoom(
+            pb.RescheduleRoomRequest(room_id=room.room_id, start_time=ts(future())),
+            metadata=as_host,
+        )
+        await until(lambda: holds(host_calendar, [room]) and holds(guest_calendar, [room]))
+
+        room = await stub.LeaveRoom(pb.LeaveRoomRequest(room_id=room.room_id), metadata=as_guest)
+        await until(lambda: holds(host_calendar, [room]) and holds(guest_calendar, []))
+
+        room = await stub.BookRoom(pb.BookRoomRequest(room_id=room.room_id), metadata=as_second)
+        await until(lambda: holds(host_calendar, [room]) and holds(second_calendar, [room]))
+        seen = await stub.GetRoom(pb.GetRoomRequest(room_id=room.room_id), metadata=as_host)
+        states = {m.user_id: (m.calendar.state, m.not_sent_reason) for m in seen.mail}
+        # Both connected with email_invites off: the calendars got it, no invitation went.
+        assert states[host] == (pb.CalendarWrite.STATE_WRITTEN, "CALENDAR_CONNECTED")
+
+        await stub.CancelRoom(pb.CancelRoomRequest(room_id=room.room_id), metadata=as_host)
+        await until(
+            lambda: (
+                holds(host_calendar, [])
+                and holds(guest_calendar, [])
+                and holds(second_calendar, [])
+            )
+        )
+        last = await stub.GetCalendarConnection(pb.GetCalendarConnectionRequest(), metadata=as_host)
+        assert last.HasField("last_write_time")
+    assert guest not in {m.to.split("@")[0] for m in system.mails()}
+    assert system.mails() == []  # every invitation went to a calendar instead
+
+
+async def test_a_copy_the_client_imported_is_updated_in_place(
+    system: System, radicale: Radicale
+) -> None:
+    system.notification(**calendar_settings())
+    replica = system.scheduling()
+    (_, as_host), (guest, as_guest) = person("host"), person("guest")
+    calendar = radicale_calendar(radicale, discover=False)
+    async with client(replica) as stub:
+        room = await stub.CreateRoom(create_request(), metadata=as_host)
+        room = await stub.BookRoom(pb.BookRoomRequest(room_id=room.room_id), metadata=as_guest)
+        await until(lambda: any(m.to.startswith(guest) for m in system.mails()))
+        # The person's mail client imports the invitation (as clients do: without METHOD).
+        invitation = next(r for r in system.sink.received if r.rcpt_tos[0].startswith(guest))
+        ics = _calendar_part(invitation.parsed())
+        imported = f"imported-{uuid.uuid4().hex}.ics"
+        calendar_reader.put(
+            calendar.collection, imported, re.sub(rb"METHOD:[A-Z]+\r\n", b"", ics), calendar.auth
+        )
+
+        await stub.ConnectCalendar(calendar.request(), metadata=as_guest)
+        await until(lambda: holds(calendar, [room]))
+        assert calendar.events()[room.ics_uid].href.endswith(imported)
+
+        room = await stub.RescheduleRoom(
+            pb.RescheduleRoomRequest(room_id=room.room_id, start_time=ts(future())),
+            metadata=as_host,
+        )
+        await until(lambda: holds(calendar, [room]))
+        assert calendar.events()[room.ics_uid].href.endswith(imported)
+
+
+async def test_a_changed_password_breaks_the_connection_once_and_loses_nothing(
+    system: System, radicale: Radicale
+) -> None:
+    system.notification(**calendar_settings())
+    replica = system.scheduling()
+    (host, as_host), (_, as_guest) = person("host"), person("guest")
+    calendar = radicale_calendar(radicale, discover=False)
+    old_password = calendar.password
+    async with client(replica) as stub:
+        await stub.ConnectCalendar(calendar.request(), metadata=as_host)
+        room = await stub.CreateRoom(create_request(), metadata=as_host)
+        await until(lambda: holds(calendar, [room]))
+
+        # The person changes their app password on the server; we still hold the old one.
+        calendar.password = f"pw-{uuid.uuid4().hex}"
+        radicale.users.write_text(
+            radicale.users.read_text().replace(old_password, calendar.password)
+        )
+        room = await stub.BookRoom(pb.BookRoomRequest(room_id=room.room_id), metadata=as_guest)
+
+        async def broken() -> pb.CalendarConnection:
+            return await stub.GetCalendarConnection(
+                pb.GetCalendarConnectionRequest(), metadata=as_host
+            )
+
+        connection = await broken()
+        await until_async(lambda: _is_broken(stub, as_host))
+        connection = await broken()
+        assert connection.state == BROKEN
+        assert "401" in connection.broken_reason or "refused" in connection.broken_reason
+        await until(lambda: len(_notices(system, host)) == 1)
+        seen = await stub.GetRoom(pb.GetRoomRequest(room_id=room.room_id), metadata=as_host)
+        mine = next(m for m in seen.mail if m.user_id == host)
+        assert mine.calendar.state == pb.CalendarWrite.STATE_WAITING
+
+        # More changes while broken: kept, and no second e-mail.
+        room = await stub.RescheduleRoom(
+            pb.RescheduleRoomRequest(room_id=room.room_id, start_time=ts(future())),
+            metadata=as_host,
+        )
+        await system.settled()
+        assert len(_notices(system, host)) == 1
+
+        resumed = await stub.ConnectCalendar(calendar.request(), metadata=as_host)
+        assert resumed.state == ACTIVE and resumed.broken_reason == ""
+        await until(lambda: holds(calendar, [room]))
+        await until(lambda: len(_notices(system, host)) == 1)
+
+    assert (
+        secrets_found(
+            system.database_url,
+            system.log_dir,
+            [old_password, calendar.password, f"{calendar.username}:{old_password}"],
+        )
+        == []
+    )
+
+
+async def test_a_url_that_points_inward_is_refused_before_any_connection(
+    system: System,
+) -> None:
+    system.notification(CALENDAR_SEAL_KEYS=calendar_settings()["CALENDAR_SEAL_KEYS"])
+    replica = system.scheduling()
+    _, as_user = person("user")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        inward = [
+            f"https://127.1:{port}/",
+            f"https://2130706433:{port}/",
+            f"https://0x7f000001:{port}/",
+            f"https://[::1]:{port}/",
+            f"https://[::ffff:127.0.0.1]:{port}/",
+            f"https://localhost:{port}/",
+            f"https://127.0.0.1:{port}/",
+            f"http://127.0.0.1:{port}/",
+            "file:///etc/passwd",
+            f"https://user:secret@127.0.0.1:{port}/",
+        ]
+        async with client(replica) as stub:
+            for url in inward:
+                request = pb.ConnectCalendarRequest(
+                    url=url, basic=pb.BasicCredentials(username="me", password="pw")
+                )
+                with pytest.raises(grpc.RpcError) as refused:
+                    await stub.ConnectCalendar(request, metadata=as_user)
+                seen = failure(refused.value)
+                assert (seen.code, seen.reason) == (
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "CALENDAR_URL_NOT_ALLOWED",
+                ), url
+                assert "secret" not in seen.message
+            with pytest.raises(grpc.RpcError) as none:
+                await stub.GetCalendarConnection(
+                    pb.GetCalendarConnectionRequest(), metadata=as_user
+                )
+            assert failure(none.value).reason == "CALENDAR_NOT_CONNECTED"
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody connected
+
+
+async def until_async(check: object, within_s: float = 60.0) -> None:
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + within_s
+    while not await check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.1)
+
+
+async def _is_broken(stub: object, metadata: tuple[tuple[str, str], ...]) -> bool:
+    connection = await stub.GetCalendarConnection(  # type: ignore[attr-defined]
+        pb.GetCalendarConnectionRequest(), metadata=metadata
+    )
+    return bool(connection.state == BROKEN)
+
+
+def _notices(system: System, user: str) -> list[object]:
+    """The mails to `user` without a calendar part: the broken-connection notice."""
+    return [
+        r
+        for r in system.sink.received
+        if r.rcpt_tos[0].startswith(user)
+        and not any(p.get_content_type() == "text/calendar" for p in r.parsed().walk())
+    ]
+
+
+def _calendar_part(message: object) -> bytes:
+    for part in message.walk():  # type: ignore[attr-defined]
+        if part.get_content_type() == "text/calendar":
+            return bytes(part.get_payload(decode=True))
+    raise AssertionError("no calendar part")
