@@ -1,5 +1,5 @@
 """`roomsctl` / `python -m roomsctl`: create, get, list, book, leave, reschedule, cancel, watch,
-token.
+token, calendar (connect, show, disconnect).
 
 Exit codes are in roomsctl.errors (0 ok, 2 usage/INVALID_ARGUMENT, 3 NOT_FOUND,
 4 conflicts, 5 PERMISSION_DENIED/UNAUTHENTICATED, 6 FAILED_PRECONDITION, 7 other).
@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import grpc
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 
-from roomsctl import commands, errors, times, tokens
+from roomsctl import commands, credentials, errors, times, tokens
 from roomsctl.output import Renderer
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -43,6 +45,52 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         self.exit(errors.EXIT_USAGE, f"error: usage: {message}\n")
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: None = None
+    ) -> argparse.Namespace:
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            # argparse would quote them; after `calendar` a stray value may be a secret.
+            shown = _redacted(extra) if parsed.command == "calendar" else " ".join(extra)
+            self.error(f"unrecognized arguments: {shown}")
+        return parsed
+
+
+_OPTION_NAME = re.compile(r"--?[a-z][a-z0-9-]*")
+
+
+def _redacted(extra: Sequence[str]) -> str:
+    """Option names as typed; every other word only counted, never shown."""
+    shown: list[str] = []
+    hidden = 0
+    for word in extra:
+        name, equals, _ = word.partition("=")
+        if _OPTION_NAME.fullmatch(name):
+            shown.append(name)
+            hidden += bool(equals)
+        else:
+            hidden += 1
+    if hidden:
+        shown.append(f"({hidden} value{'s' if hidden > 1 else ''} not shown)")
+    return " ".join(shown)
+
+
+class _Refused(argparse.Action):
+    """An option that would put a secret on the command line: refused, value unseen."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        parser.error(
+            f"{option_string} is not accepted: a secret on the command line lands in the "
+            f"shell history and in ps; the password comes from {credentials.PASSWORD_ENV} "
+            "or the prompt, a refresh token from --google-refresh-token-env VAR"
+        )
 
 
 def _add_global_options(
@@ -166,7 +214,66 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="print the bearer token --as USER sends (for grpcurl and other clients)",
     )
+
+    _add_calendar(sub, common)
     return parser
+
+
+def _add_calendar(sub: Any, common: argparse.ArgumentParser) -> None:
+    calendar = sub.add_parser(
+        "calendar",
+        parents=[common],
+        help="your own calendar (CalDAV, Google): connect, show, disconnect",
+        description="Each session you host or book is written into your connected calendar.",
+    )
+    actions = calendar.add_subparsers(dest="calendar_command", required=True, metavar="ACTION")
+
+    connect = actions.add_parser(
+        "connect",
+        parents=[common],
+        # No abbreviations: `--google-refresh-token SECRET` must not pass as `...-env`.
+        allow_abbrev=False,
+        help="connect it (connecting again replaces the connection)",
+        description=(
+            "Connect your calendar: the service checks it (it takes events, you may write "
+            "it) before answering. Secrets are never arguments: the password comes from "
+            f"{credentials.PASSWORD_ENV}, or is asked for on a terminal; a Google refresh "
+            "token from the environment variable named by --google-refresh-token-env."
+        ),
+    )
+    connect.add_argument(
+        "url",
+        metavar="URL",
+        help="https URL of the calendar collection, or of the server or principal to find it",
+    )
+    how = connect.add_mutually_exclusive_group(required=True)
+    how.add_argument(
+        "--username",
+        help=f"CalDAV user name; its (app) password from {credentials.PASSWORD_ENV} or a prompt",
+    )
+    how.add_argument(
+        "--google-refresh-token-env",
+        metavar="VAR",
+        help="name of the environment variable that holds a Google OAuth refresh token",
+    )
+    connect.add_argument(
+        "--email-invites",
+        action="store_true",
+        help="keep the e-mail invitations too (default: only the calendar; reminders "
+        "are e-mail either way)",
+    )
+    for refused in ("--password", "--refresh-token", "--google-refresh-token"):
+        connect.add_argument(refused, nargs="?", action=_Refused, help=argparse.SUPPRESS)
+
+    actions.add_parser("show", parents=[common], help="show your calendar connection")
+    disconnect = actions.add_parser(
+        "disconnect", parents=[common], help="stop writing sessions into your calendar"
+    )
+    disconnect.add_argument(
+        "--remove-events",
+        action="store_true",
+        help="also delete the sessions already written into it (in the background)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

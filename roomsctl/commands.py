@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ import grpc
 from scheduling.v1 import scheduling_pb2 as pb
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 
-from roomsctl import times
+from roomsctl import credentials, times
 from roomsctl.errors import CliError
 from roomsctl.output import Renderer
 
@@ -153,6 +154,48 @@ def watch(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def calendar_connect(ctx: Context, args: argparse.Namespace) -> int:
+    """Connect the caller's own calendar; the secret is read from the environment or a
+    prompt (roomsctl.credentials), never from an argument, and never shown."""
+    request = credentials.connect_request(
+        url=args.url,
+        username=args.username,
+        refresh_token_env=args.google_refresh_token_env,
+        email_invites=args.email_invites,
+        env=os.environ,
+    )
+    connection = ctx.stub.ConnectCalendar(request, metadata=ctx.metadata, timeout=ctx.unary_timeout)
+    ctx.render.connection(connection, "connected calendar")
+    return 0
+
+
+def calendar_show(ctx: Context, args: argparse.Namespace) -> int:
+    request = pb.GetCalendarConnectionRequest()
+    connection = ctx.stub.GetCalendarConnection(
+        request, metadata=ctx.metadata, timeout=ctx.unary_timeout
+    )
+    ctx.render.connection(connection, "calendar connection")
+    return 0
+
+
+def calendar_disconnect(ctx: Context, args: argparse.Namespace) -> int:
+    request = pb.DisconnectCalendarRequest(remove_events=args.remove_events)
+    empty = ctx.stub.DisconnectCalendar(request, metadata=ctx.metadata, timeout=ctx.unary_timeout)
+    ctx.render.disconnected(empty, remove_events=args.remove_events)
+    return 0
+
+
+CALENDAR_COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
+    "connect": calendar_connect,
+    "show": calendar_show,
+    "disconnect": calendar_disconnect,
+}
+
+
+def calendar(ctx: Context, args: argparse.Namespace) -> int:
+    return CALENDAR_COMMANDS[args.calendar_command](ctx, args)
+
+
 def print_token(token: str | None) -> int:
     """What `--as USER` would send, for clients that take a token (grpcurl -H)."""
     if not token:
@@ -170,4 +213,5 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "reschedule": reschedule,
     "cancel": cancel,
     "watch": watch,
+    "calendar": calendar,
 }

@@ -65,6 +65,24 @@ class Renderer:
         else:
             self._line(f"cancelled room {room_id}")
 
+    def connection(self, connection: pb.CalendarConnection, headline: str = "") -> None:
+        """A calendar connection: it never carries credentials, so all of it is shown."""
+        if self.json:
+            self._line(to_json(connection))
+            return
+        if headline:
+            self._line(headline)
+        for label, value in connection_fields(connection, self.tz):
+            self._line(f"  {label:<11} {value}")
+
+    def disconnected(self, empty: Message, *, remove_events: bool) -> None:
+        if self.json:
+            self._line(to_json(empty))
+        elif remove_events:
+            self._line("disconnected calendar; the sessions written to it are being removed")
+        else:
+            self._line("disconnected calendar; the sessions written to it stay there")
+
     def event(self, event: pb.RoomEvent) -> None:
         if self.json:
             self._line(to_json(event))
@@ -104,6 +122,34 @@ def room_fields(room: pb.Room, tz: tzinfo) -> list[tuple[str, str]]:
         ("sequence", str(room.sequence)),
         ("ics uid", room.ics_uid),
     ]
+    return fields
+
+
+def connection_state(connection: pb.CalendarConnection) -> str:
+    state = pb.CalendarConnection.State.Name(connection.state).removeprefix("STATE_")
+    if connection.state == pb.CalendarConnection.STATE_BROKEN:
+        reason = " ".join(connection.broken_reason.split())
+        state += f": {reason}" if reason else ""
+        state += " (writes wait: connect again with new credentials)"
+    return state
+
+
+def connection_fields(connection: pb.CalendarConnection, tz: tzinfo) -> list[tuple[str, str]]:
+    invites = "invitations and reminders" if connection.email_invites else "reminders only"
+    fields = [
+        ("calendar", connection.calendar_url),
+        ("provider", connection.provider),
+        ("state", connection_state(connection)),
+        ("e-mail", invites),
+    ]
+    if connection.HasField("create_time"):
+        fields.append(("connected", times.show(connection.create_time, tz)))
+    last_write = (
+        times.show(connection.last_write_time, tz)
+        if connection.HasField("last_write_time")
+        else "none yet"
+    )
+    fields.append(("last write", last_write))
     return fields
 
 

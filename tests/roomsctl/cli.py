@@ -47,6 +47,8 @@ def command(target: str, *args: str, tz: str = ZONE) -> list[str]:
 def run(target: str, *args: str, env: dict[str, str] | None = None, tz: str = ZONE) -> Result:
     done = subprocess.run(
         command(target, *args, tz=tz),
+        # Never the developer's terminal: a command that would prompt fails instead.
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         env=cli_env() if env is None else env,
