@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from bench import ceilings, contention, data_layer, watch
+from bench import calendar_backlog, ceilings, contention, data_layer, watch
 from bench.clients import invite
 from bench.load import LoadSpec, run_load, split
 from bench.seed import seed_history, seed_rooms
@@ -46,6 +46,7 @@ SCENARIOS = (
     "data_layer",
     "book_growth",
     "invite_backlog",
+    "calendar_backlog",
 )
 # BookRoom measured after the tables hold this many booked rooms (with what a booking
 # leaves behind: slots, invites, reminders, change log), first few, then many.
@@ -121,6 +122,7 @@ class Bench:
             (("data_layer",), self.data_layer),
             (("book_growth",), self.book_growth),
             (("invite_backlog",), self.invite_backlog),
+            (("calendar_backlog",), self.calendar_backlog),
         )
         for names, group in groups:
             if self.wants(*names):
@@ -362,6 +364,35 @@ class Bench:
             f"  invite_backlog: {summary['invites_per_s']} invites/s queued;"
             f" drained {summary['drain_s']} s after the load ended"
         )
+
+    def calendar_backlog(self) -> None:
+        """A booking burst with every participant's calendar connected (Radicale):
+        calendar writes per second beside invites per second, and each backlog's drain
+        (bench/calendar_backlog.py)."""
+        rooms = 150 if self.quick else 600
+        in_flight = 16
+        guests = [f"calguest-p{p}-w{w}" for p in range(1) for w in range(in_flight)]
+
+        def load(target: str, params: dict[str, Any]) -> dict[str, Any]:
+            return self.load(
+                "calendar_backlog",
+                "bench.clients:book_rooms",
+                target,
+                in_flight,
+                1,
+                lambda i: {**params, "user_prefix": "calguest"},
+            )
+
+        with ceilings.smtp_sink() as sink:
+            self.results["calendar_backlog"] = calendar_backlog.run(
+                self.pg.database("calendar"),
+                self.log_dir,
+                rooms=rooms,
+                guests=guests,
+                load=load,
+                smtp_port=sink.port,
+                progress=self.progress,
+            )
 
 
 def _pending_invites(dsn: str) -> int:

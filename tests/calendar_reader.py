@@ -99,3 +99,9 @@ def make_calendar(collection_url: str, auth: tuple[str, str] | None = None) -> s
         reply = http.request("MKCALENDAR", collection_url, content=_MKCALENDAR)
         assert reply.status_code == 201, reply.status_code
     return collection_url
+
+
+def delete(url: str, auth: tuple[str, str] | None = None) -> None:
+    with httpx.Client(auth=auth, timeout=10.0) as http:
+        reply = http.delete(url)
+        assert reply.status_code in (200, 204), reply.status_code

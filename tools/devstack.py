@@ -29,6 +29,9 @@ from servicekit.probe import check
 from servicekit.supervise import run_until_stopped
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+# Seals calendar credentials in development (32 bytes, base64): never for production,
+# where CALENDAR_SEAL_KEYS holds keys of the operator's own.
+DEV_SEAL_KEYS = "dev:ZGV2LW9ubHktY2FsZW5kYXItc2VhbC1rZXktMzJieXQ="
 # roomsctl's default target: the banner names SCHEDULING_TARGET only when it differs.
 DEFAULT_TARGET = "127.0.0.1:50051"
 READINESS = {
@@ -66,6 +69,7 @@ def _start_mail_sink(env: dict[str, str]) -> Controller | None:
 def main() -> int:
     env = {**os.environ}
     env.setdefault("JWT_SECRET", DEV_JWT_SECRET)
+    env.setdefault("CALENDAR_SEAL_KEYS", DEV_SEAL_KEYS)
     if not env.get("DATABASE_URL"):
         env["EMBEDDED_POSTGRES"] = "true"  # development only: asked for explicitly
     env.setdefault("EMBEDDED_DB_DIR", str(Path(env.get("DEV_VAR_DIR", "var"), "pgdata")))
@@ -143,6 +147,11 @@ def banner(env: Mapping[str, str], has_sink: bool, metrics: int) -> str:
         if has_sink
         else f"SMTP relay {env['SMTP_HOST']}:{env.get('SMTP_PORT', '25')}"
     )
+    calendars = (
+        "credentials sealed with the development key"
+        if env["CALENDAR_SEAL_KEYS"] == DEV_SEAL_KEYS
+        else "credentials sealed with CALENDAR_SEAL_KEYS"
+    )
     target = env["SCHEDULING_LISTEN"]
     exports = [f"JWT_SECRET={shown_secret}"]
     if target != DEFAULT_TARGET:
@@ -159,6 +168,7 @@ def banner(env: Mapping[str, str], has_sink: bool, metrics: int) -> str:
 (metrics {_metrics_url(env["NOTIFICATION_LISTEN"], metrics + 1)})
   tokens                signed with {secret}
   mail                  {mail}
+  calendars             {calendars}
 
   Try it (another terminal, in this directory):
 {try_it}

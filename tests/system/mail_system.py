@@ -124,6 +124,12 @@ class System:
             timeout=60,
         )
 
+    def query(self, sql: str) -> object:
+        """The first column of the first row of `sql` on this system's database."""
+        with psycopg.connect(postgres.libpq_url(self.database_url)) as conn:
+            row = conn.execute(sql).fetchone()  # type: ignore[arg-type]
+            return row[0] if row else None
+
     def least_attempts(self) -> int:
         with psycopg.connect(postgres.libpq_url(self.database_url)) as conn:
             row = conn.execute(

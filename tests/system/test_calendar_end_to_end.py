@@ -5,18 +5,25 @@ back as a calendar client reads it (tests/calendar_reader.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import random
 import re
 import socket
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
+from grpc import aio
 from scheduling.v1 import scheduling_pb2 as pb
+from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 
 from tests import calendar_reader
 from tests.caldav_servers import Radicale, Xandikos
+from tests.calendar_fault_proxy import FaultProxy
 from tests.scheduling_service.client import create_request, failure, future, ts
 from tests.system.calendar_system import (
     Calendar,
@@ -264,14 +271,11 @@ async def test_a_url_that_points_inward_is_refused_before_any_connection(
             listener.accept()  # nobody connected
 
 
-async def until_async(check: object, within_s: float = 60.0) -> None:
-    import asyncio
-    import time
-
+async def until_async(check: Callable[[], Awaitable[bool]], within_s: float = 60.0) -> None:
     deadline = time.monotonic() + within_s
-    while not await check():  # type: ignore[operator]
+    while not await check():
         assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
 
 
 async def _is_broken(stub: object, metadata: tuple[tuple[str, str], ...]) -> bool:
@@ -296,3 +300,176 @@ def _calendar_part(message: object) -> bytes:
         if part.get_content_type() == "text/calendar":
             return bytes(part.get_payload(decode=True))
     raise AssertionError("no calendar part")
+
+
+async def test_operators_list_and_retry_a_copy_given_up_on(
+    system: System, radicale: Radicale
+) -> None:
+    system.notification(**calendar_settings())
+    replica = system.scheduling()
+    host, as_host = person("host")
+    calendar = radicale_calendar(radicale, discover=False)
+    async with client(replica) as stub:
+        await stub.ConnectCalendar(calendar.request(), metadata=as_host)
+        # The person deletes the calendar: a PUT into it is refused for good (a 4xx).
+        calendar_reader.delete(calendar.collection, calendar.auth)
+        room = await stub.CreateRoom(create_request(), metadata=as_host)
+
+        def failed() -> list[dict[str, object]]:
+            listed = system.outbox_command("failed")
+            assert listed.returncode == 0, listed.stderr
+            lines = [json.loads(line) for line in listed.stdout.splitlines()]
+            return [line for line in lines if line["kind"] == "calendar"]
+
+        await until(lambda: len(failed()) == 1, within_s=60)
+        [copy] = failed()
+        assert (copy["room_id"], copy["user_id"]) == (room.room_id, host)
+        assert copy["last_error"]
+        seen = await stub.GetRoom(pb.GetRoomRequest(room_id=room.room_id), metadata=as_host)
+        assert seen.mail[0].calendar.state == pb.CalendarWrite.STATE_FAILED
+
+        calendar_reader.make_calendar(calendar.collection, calendar.auth)
+        retried = system.outbox_command("retry", f"--calendar={room.room_id}:{host}")
+        assert retried.returncode == 0 and "calendar copies queued again: 1" in retried.stdout
+        await until(lambda: holds(calendar, [room]))
+        assert failed() == []
+
+
+async def test_disconnecting_removes_the_copies_only_when_asked(
+    system: System, radicale: Radicale
+) -> None:
+    system.notification(**calendar_settings())
+    replica = system.scheduling()
+    (_, as_host), (_, as_guest) = person("host"), person("guest")
+    host_calendar = radicale_calendar(radicale, discover=False)
+    guest_calendar = radicale_calendar(radicale, discover=True)
+    async with client(replica) as stub:
+        await stub.ConnectCalendar(host_calendar.request(), metadata=as_host)
+        await stub.ConnectCalendar(guest_calendar.request(), metadata=as_guest)
+        room = await stub.CreateRoom(create_request(), metadata=as_host)
+        room = await stub.BookRoom(pb.BookRoomRequest(room_id=room.room_id), metadata=as_guest)
+        await until(lambda: holds(host_calendar, [room]) and holds(guest_calendar, [room]))
+
+        await stub.DisconnectCalendar(
+            pb.DisconnectCalendarRequest(remove_events=True), metadata=as_host
+        )
+        await stub.DisconnectCalendar(pb.DisconnectCalendarRequest(), metadata=as_guest)
+        for metadata in (as_host, as_guest):
+            with pytest.raises(grpc.RpcError) as gone:
+                await stub.GetCalendarConnection(
+                    pb.GetCalendarConnectionRequest(), metadata=metadata
+                )
+            assert failure(gone.value).reason == "CALENDAR_NOT_CONNECTED"
+        await until(lambda: holds(host_calendar, []))
+        await until(lambda: system.query("SELECT count(*) FROM calendar_connections") == 0)
+
+        # The guest's copy stays as it was: no longer ours to change.
+        await stub.RescheduleRoom(
+            pb.RescheduleRoomRequest(room_id=room.room_id, start_time=ts(future())),
+            metadata=as_host,
+        )
+        await system.settled()
+        assert holds(guest_calendar, [room])
+        assert system.query("SELECT count(*) FROM calendar_copies") == 0
+
+
+async def test_calendars_converge_through_outages_503s_and_a_killed_replica(
+    system: System, radicale: Radicale
+) -> None:
+    proxy = FaultProxy(radicale.url, seed=7).start()
+    try:
+        await _random_changes_with_faults(system, radicale, proxy)
+    finally:
+        proxy.stop()
+
+
+async def _random_changes_with_faults(
+    system: System, radicale: Radicale, proxy: FaultProxy
+) -> None:
+    system.notification(**calendar_settings())
+    # A replica killed mid-write leaves its claims leased: short leases bring them back soon.
+    fast_leases = {"RELAY_RPC_TIMEOUT_S": "10", "RELAY_LEASE_S": "15"}
+    replicas = [system.scheduling(**fast_leases), system.scheduling(**fast_leases)]
+    channels = [aio.insecure_channel(replica.address) for replica in replicas]
+    try:
+        stubs = [pb_grpc.SchedulingServiceStub(channel) for channel in channels]
+        people = [person(f"p{i}") for i in range(4)]
+        calendars: dict[str, Calendar] = {}
+        for user, metadata in people:
+            calendar = radicale_calendar(radicale, discover=False)
+            calendar.connect_url = proxy.url + calendar.collection.removeprefix(radicale.url)
+            calendars[user] = calendar
+            await stubs[0].ConnectCalendar(calendar.request(), metadata=metadata)
+        rng = random.Random(11)
+        rooms: dict[str, pb.Room] = {}
+        for step in range(48):
+            if step == 12:
+                proxy.down = True  # the calendar server is away for a while
+            elif step == 22:
+                proxy.down, proxy.unavailable_share = False, 0.3  # back, and overloaded
+            elif step == 30:
+                # Killed: whatever it had claimed comes back when its lease ends.
+                replicas[1].kill()
+                await channels[1].close()
+                replicas[1] = system.scheduling(**fast_leases)
+                channels[1] = aio.insecure_channel(replicas[1].address)
+                stubs[1] = pb_grpc.SchedulingServiceStub(channels[1])
+            await _one_change(rng.choice(stubs), rng, people, rooms)
+        proxy.unavailable_share = 0.0
+        assert proxy.answered_503 > 0
+
+        async def converged() -> bool:
+            for user, metadata in people:
+                mine = await stubs[0].ListRooms(
+                    pb.ListRoomsRequest(participant_id=user, page_size=1000), metadata=metadata
+                )
+                if not holds(calendars[user], list(mine.rooms)):
+                    return False
+            return True
+
+        await until_async(converged, within_s=180)
+    finally:
+        for channel in channels:
+            await channel.close()
+
+
+async def _one_change(
+    stub: pb_grpc.SchedulingServiceStub,
+    rng: random.Random,
+    people: list[tuple[str, tuple[tuple[str, str], ...]]],
+    rooms: dict[str, pb.Room],
+) -> None:
+    """One random change, as a random person; refusals (a clash, a taken room) are part
+    of the game."""
+    metadata_of = dict(people)
+    action = rng.choice(["create", "create", "book", "book", "leave", "reschedule", "cancel"])
+    room = rooms[rng.choice(sorted(rooms))] if rooms else None
+    try:
+        if action == "create" or room is None:
+            _, metadata = rng.choice(people)
+            made = await stub.CreateRoom(create_request(), metadata=metadata)
+            rooms[made.room_id] = made
+        elif action == "book" and not room.booked:
+            guest = rng.choice([p for p, _ in people if p != room.host_id])
+            rooms[room.room_id] = await stub.BookRoom(
+                pb.BookRoomRequest(room_id=room.room_id), metadata=metadata_of[guest]
+            )
+        elif action == "leave" and room.guest_id:
+            rooms[room.room_id] = await stub.LeaveRoom(
+                pb.LeaveRoomRequest(room_id=room.room_id), metadata=metadata_of[room.guest_id]
+            )
+        elif action == "reschedule":
+            rooms[room.room_id] = await stub.RescheduleRoom(
+                pb.RescheduleRoomRequest(room_id=room.room_id, start_time=ts(future())),
+                metadata=metadata_of[room.host_id],
+            )
+        elif action == "cancel":
+            await stub.CancelRoom(
+                pb.CancelRoomRequest(room_id=room.room_id), metadata=metadata_of[room.host_id]
+            )
+            del rooms[room.room_id]
+    except grpc.RpcError as refused:
+        assert refused.code() in (  # type: ignore[attr-defined]
+            grpc.StatusCode.ALREADY_EXISTS,
+            grpc.StatusCode.FAILED_PRECONDITION,
+        ), refused
