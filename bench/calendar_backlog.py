@@ -12,10 +12,13 @@ another: every copy is a distinct (UID, collection) pair, as with one calendar e
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 
 from bench.seed import seed_rooms, seed_users
@@ -30,6 +33,9 @@ from tests.calendar_reader import make_calendar
 from tests.postgres import libpq_url
 
 DRAIN_LIMIT_S = 300.0
+# The relay's calls in flight (RELAY_CONCURRENCY's default): the server's own ceiling is
+# measured at the same concurrency.
+CEILING_IN_FLIGHT = 8
 
 
 def run(
@@ -54,6 +60,8 @@ def run(
             role: make_calendar(f"{radicale.url}{role}/calendar/", _add(radicale, role))
             for role in ("hosts", "guests")
         }
+        ceiling = _radicale_ceiling(radicale, seconds=2.0 if rooms < 300 else 6.0)
+        progress(f"  radicale alone: {ceiling} PUT/s with {CEILING_IN_FLIGHT} in flight")
         with psycopg.connect(dsn) as conn:
             seed_users(conn, guests)
             _connect(conn, seeded.host_ids, collections["hosts"], "hosts", key_entry)
@@ -101,6 +109,7 @@ def run(
         "calendar_writes_per_s": round(written / ((copies_done_s or 0) + ended - started), 1),
         "invites_per_s": round(sent / ((invites_done_s or 0) + ended - started), 1),
         "left_pending": {"copies": copies, "invites": invites},
+        "radicale_put_per_s": ceiling,
         "total_s": round(total_s, 1),
     }
     progress(
@@ -109,6 +118,39 @@ def run(
         f" {result['calendar_drain_s']} s, invites {result['invite_drain_s']} s after the load"
     )
     return result
+
+
+def _radicale_ceiling(radicale: Radicale, *, seconds: float) -> float:
+    """PUTs per second Radicale takes from plain HTTP clients (a fresh connection each,
+    as the notification service makes), into a scratch calendar."""
+    auth = _add(radicale, "ceiling")
+    collection = make_calendar(f"{radicale.url}ceiling/calendar/", auth)
+    deadline = time.monotonic() + seconds
+
+    def client() -> int:
+        done = 0
+        while time.monotonic() < deadline:
+            uid = uuid.uuid4().hex
+            with httpx.Client(auth=auth, timeout=30.0) as http:
+                reply = http.put(
+                    f"{collection}{uid}.ics",
+                    content=_EVENT.format(uid=uid).encode(),
+                    headers={"Content-Type": "text/calendar"},
+                )
+            done += reply.status_code in (201, 204)
+        return done
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(CEILING_IN_FLIGHT) as pool:
+        total = sum(pool.map(lambda _: client(), range(CEILING_IN_FLIGHT)))
+    return round(total / (time.monotonic() - started), 1)
+
+
+_EVENT = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\nBEGIN:VEVENT\r\n"
+    "UID:{uid}\r\nDTSTAMP:20261201T090000Z\r\nDTSTART:20261210T090000Z\r\n"
+    "DTEND:20261210T100000Z\r\nSUMMARY:ceiling\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
 
 
 def _add(radicale: Radicale, role: str) -> tuple[str, str]:

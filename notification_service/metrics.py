@@ -20,3 +20,15 @@ RENDER_FAILURES = Counter(
     "Messages refused by the structural guard (or a renderer error): never sent",
     ["kind"],
 )
+# Calendar connections: labels are enum values only (action PUT/DELETE, the outcome;
+# VERIFIED or the ErrorInfo reason), never a user, a URL or a detail.
+CALENDAR_WRITES = Counter(
+    "notification_calendar_writes_total",
+    "Calendar writes (WriteCalendarEvent) by action and outcome",
+    ["action", "outcome"],
+)
+CALENDAR_VERIFICATIONS = Counter(
+    "notification_calendar_verifications_total",
+    "Calendar checks (VerifyCalendar) by result: VERIFIED or the failure's reason",
+    ["result"],
+)

@@ -6,10 +6,16 @@
     │                            not provably what was meant (the structural check refused
     │                            it, or a renderer failed on it): it is never sent
     ├── Unauthenticated          no service token, or the wrong one
-    └── CalendarError            a calendar write failed (delivery/calendar/; not wired yet)
+    ├── CalendarSyncDisabled     calendar connections are not configured here (no
+    │                            CALENDAR_SEAL_KEYS, or `google` without its OAuth client)
+    └── CalendarError            a calendar check or write failed (delivery/calendar/)
         ├── CalendarUrlNotAllowed      the user's URL (or a redirect, or a discovered href)
         │                              breaks the address rules: refused before connecting
-        ├── CalendarAuthRejected       401/403: the connection turns BROKEN
+        ├── CalendarAuthRejected       401/403, or an OAuth `invalid_grant`: the
+        │   │                          connection turns BROKEN
+        │   └── CalendarTokenEndpointError  the OAuth token endpoint refused our client
+        │                              or answered unreadably: most likely our own
+        │                              GOOGLE_OAUTH_* settings, not the user's grant
         ├── CalendarTemporaryFailure   5xx, network errors: back off and retry
         │   ├── CalendarTimeout        connect/read timeout, or the total time cap
         │   └── CalendarRetryLater     429/503 with a Retry-After: retry at `retry_at`
@@ -19,10 +25,11 @@
             ├── CalendarNotFound       discovery found no collection that takes VEVENT
             └── CalendarNotWritable    ... only collections the user may not write
 
-entrypoints/status.py maps each to a gRPC status (the calendar errors once they are
-wired: a CalendarError's `reason` is the name design.md section 11 gives the failure,
-ConnectCalendar's reasons; `status` is the HTTP status when there was one). Two kinds
-of failure are not here on purpose: a bad setting is servicekit's `ConfigError` (shared
+entrypoints/status.py maps each to a gRPC status. VerifyCalendar raises the calendar
+errors (a CalendarError's `reason` is the name design.md section 11 gives the failure,
+ConnectCalendar's reasons; `status` is the HTTP status when there was one);
+WriteCalendarEvent reports them as an outcome instead (service_layer/calendars.py). Two
+kinds of failure are not here on purpose: a bad setting is servicekit's `ConfigError` (shared
 with the scheduling service, it stops `serve` before any request), and a failed mail
 delivery is never raised: a provider returns it as a `DeliveryResult` (domain/model.py).
 """
@@ -64,6 +71,16 @@ class Unauthenticated(NotificationError):
     """No service token, or the wrong one."""
 
 
+class CalendarSyncDisabled(NotificationError):
+    """Calendar connections are not configured on this server (FAILED_PRECONDITION)."""
+
+    reason = "CALENDAR_SYNC_DISABLED"
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(detail)
+
+
 class CalendarError(NotificationError):
     """Base of the calendar failures; `status` is the HTTP status when there was one."""
 
@@ -81,6 +98,13 @@ class CalendarUrlNotAllowed(CalendarError):
 
 class CalendarAuthRejected(CalendarError):
     reason = "CALENDAR_AUTH_REJECTED"
+
+
+class CalendarTokenEndpointError(CalendarAuthRejected):
+    """The token endpoint refused the refresh for a reason other than `invalid_grant`
+    (`invalid_client`, another 4xx), or its answer was not a token response. A check
+    (VerifyCalendar) says CALENDAR_AUTH_REJECTED; a write is a temporary failure logged
+    as a configuration error, since the user's connection is not what is broken."""
 
 
 class CalendarTemporaryFailure(CalendarError):

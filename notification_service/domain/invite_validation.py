@@ -2,10 +2,14 @@
 change, previous times and the departed guest fit together. Pure.
 
 All problems are collected, so the caller learns about every bad field in one answer.
+The event's own fields and the attendee list are checked by `check_event` and
+`check_attendees`, which the calendar copy's checks (calendar_validation.py) use too: a
+copy in a calendar and the invitation are the same event, under the same rules.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from notification_service.domain.errors import InvalidMessage
@@ -20,6 +24,7 @@ from notification_service.domain.model import (
     Change,
     Mailbox,
     Method,
+    Round,
     Status,
     ValidInvite,
 )
@@ -27,6 +32,73 @@ from notification_service.domain.model import (
 MAX_REASON = 500
 MAX_ATTENDEES = 50
 MAX_SEQUENCE = 2**31 - 1  # iCalendar INTEGER is 32-bit signed
+
+
+@dataclass(frozen=True)
+class EventFields:
+    """The checked fields every form of the event shares (times in UTC, whole seconds)."""
+
+    uid: str
+    sequence: int
+    start: datetime
+    end: datetime
+    title: str
+    description: str
+    rounds: tuple[Round, ...]
+
+
+def check_event(
+    check: Checker,
+    prefix: str,
+    *,
+    uid: str,
+    sequence: int,
+    start: datetime | None,
+    end: datetime | None,
+    title: str,
+    description: str,
+    rounds: tuple[Round, ...],
+) -> EventFields:
+    """UID, SEQUENCE, the times (end after start), title, description and rounds, each
+    reported under `prefix` (e.g. `message.event`)."""
+    checked_uid = check.uid(f"{prefix}.uid", uid)
+    if not 0 <= sequence <= MAX_SEQUENCE:
+        check.fail(f"{prefix}.sequence", f"must be between 0 and {MAX_SEQUENCE}")
+    checked_start = check.time(f"{prefix}.start_time", start)
+    checked_end = check.time(f"{prefix}.end_time", end)
+    if start is not None and end is not None and checked_end <= checked_start:
+        check.fail(f"{prefix}.end_time", "must be after start_time")
+    return EventFields(
+        uid=checked_uid,
+        sequence=sequence,
+        start=checked_start,
+        end=checked_end,
+        title=check.text(f"{prefix}.title", title, limit=MAX_TITLE, required=True),
+        description=check.text(
+            f"{prefix}.description", description, limit=MAX_DESCRIPTION, multiline=True
+        ),
+        rounds=check.rounds(f"{prefix}.rounds", rounds),
+    )
+
+
+def check_attendees(
+    check: Checker, field: str, attendees: tuple[Mailbox, ...]
+) -> tuple[Mailbox, ...]:
+    """At least one and at most MAX_ATTENDEES, each a valid mailbox; the first of each
+    address (compared without case) is kept."""
+    if not attendees:
+        check.fail(field, "at least one attendee is required")
+    if len(attendees) > MAX_ATTENDEES:
+        check.fail(field, f"more than {MAX_ATTENDEES} attendees")
+        return ()
+    seen: set[str] = set()
+    unique: list[Mailbox] = []
+    for index, attendee in enumerate(attendees):
+        check.mailbox(f"{field}[{index}]", attendee)
+        if attendee.address.lower() not in seen:
+            seen.add(attendee.address.lower())
+            unique.append(attendee)
+    return tuple(unique)
 
 
 def _derive_status(check: Checker, message: CalendarMessage, method: Method) -> Status | None:
@@ -122,19 +194,7 @@ def _attendees(check: Checker, message: CalendarMessage) -> tuple[Mailbox, ...]:
     if message.uninvite:
         # RFC 5546 3.2.5: the CANCEL names only the attendee who is removed.
         return (message.recipient,)
-    if not message.attendees:
-        check.fail("message.attendees", "at least one attendee is required")
-    if len(message.attendees) > MAX_ATTENDEES:
-        check.fail("message.attendees", f"more than {MAX_ATTENDEES} attendees")
-        return ()
-    seen: set[str] = set()
-    unique: list[Mailbox] = []
-    for index, attendee in enumerate(message.attendees):
-        check.mailbox(f"message.attendees[{index}]", attendee)
-        if attendee.address.lower() not in seen:
-            seen.add(attendee.address.lower())
-            unique.append(attendee)
-    return tuple(unique)
+    return check_attendees(check, "message.attendees", message.attendees)
 
 
 def validate_invite(message: CalendarMessage) -> ValidInvite:
@@ -145,18 +205,18 @@ def validate_invite(message: CalendarMessage) -> ValidInvite:
         detail = f" (got {message.unknown_method})" if message.unknown_method else ""
         check.fail("message.method", f"must be METHOD_REQUEST or METHOD_CANCEL{detail}")
         method = Method.REQUEST
-    uid = check.uid("message.event.uid", message.uid)
-    if not 0 <= message.sequence <= MAX_SEQUENCE:
-        check.fail("message.event.sequence", f"must be between 0 and {MAX_SEQUENCE}")
-    start = check.time("message.event.start_time", message.start)
-    end = check.time("message.event.end_time", message.end)
-    if message.start is not None and message.end is not None and end <= start:
-        check.fail("message.event.end_time", "must be after start_time")
-    dtstamp = check.time("message.dtstamp", message.dtstamp)
-    title = check.text("message.event.title", message.title, limit=MAX_TITLE, required=True)
-    description = check.text(
-        "message.event.description", message.description, limit=MAX_DESCRIPTION, multiline=True
+    event = check_event(
+        check,
+        "message.event",
+        uid=message.uid,
+        sequence=message.sequence,
+        start=message.start,
+        end=message.end,
+        title=message.title,
+        description=message.description,
+        rounds=message.rounds,
     )
+    dtstamp = check.time("message.dtstamp", message.dtstamp)
     reason = check.text("message.event.cancel_reason", message.cancel_reason, limit=MAX_REASON)
     key = check.text("message.idempotency_key", message.idempotency_key, limit=MAX_KEY)
     status = _derive_status(check, message, method)
@@ -167,19 +227,18 @@ def validate_invite(message: CalendarMessage) -> ValidInvite:
     zone = check.zone("message.recipient.time_zone", message.time_zone)
     attendees = _attendees(check, message)
     change = _derive_change(check, message, method)
-    rounds = check.rounds("message.event.rounds", message.rounds)
     previous_start, previous_end = _previous_times(check, message, change)
     departed = _departed(check, message, change)
     if check.violations:
         raise InvalidMessage(check.violations)
     return ValidInvite(
         method=method,
-        uid=uid,
-        sequence=message.sequence,
-        start=start,
-        end=end,
-        title=title,
-        description=description,
+        uid=event.uid,
+        sequence=event.sequence,
+        start=event.start,
+        end=event.end,
+        title=event.title,
+        description=event.description,
         status=status,
         cancel_reason=reason,
         organizer=organizer,
@@ -190,7 +249,7 @@ def validate_invite(message: CalendarMessage) -> ValidInvite:
         idempotency_key=key,
         uninvite=message.uninvite,
         change=change,
-        rounds=rounds,
+        rounds=event.rounds,
         previous_start=previous_start,
         previous_end=previous_end,
         departed=departed,

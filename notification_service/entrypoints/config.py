@@ -2,6 +2,11 @@
 environment through servicekit.config.Env like the scheduling service's. A bad value is
 a `ConfigError` naming the variable, so `serve` stops with a clear message instead of
 failing at the first delivery.
+
+Calendar connections (design.md section 11) are off until CALENDAR_SEAL_KEYS is set;
+`google` calendars need the GOOGLE_OAUTH_* client too. No secret (a seal key, the OAuth
+client secret, the SMTP password, the service token) is in the repr: the keyring and
+the OAuth settings show their ids only.
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from dataclasses import dataclass, field
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 
+from notification_service.credentials.oauth import OAuthSettings
+from notification_service.credentials.sealing import ENV_VAR as SEAL_KEYS_VAR
+from notification_service.credentials.sealing import Keyring, parse_seal_keys
 from notification_service.delivery.smtp import SmtpSettings
 from notification_service.domain.model import Mailbox
 from servicekit.config import ConfigError, Env
@@ -34,6 +42,14 @@ class Config:
     shutdown_grace_s: float = 10.0
     log_level: str = "INFO"
     connection_limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    # CALENDAR_SEAL_KEYS; None: calendar connections are disabled (CALENDAR_SYNC_DISABLED).
+    calendar_keys: Keyring | None = None
+    # Plain http and private addresses for calendar URLs: development and tests only.
+    caldav_allow_private_networks: bool = False
+    # The deadline of one calendar operation (a discovery, a write), all requests in it.
+    caldav_timeout_s: float = 15.0
+    # GOOGLE_OAUTH_*; None: `google` calendars are disabled.
+    google_oauth: OAuthSettings | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -68,9 +84,20 @@ class Config:
             shutdown_grace_s=reader.number("SHUTDOWN_GRACE_S", 10.0, low=0, high=3600),
             log_level=reader.level("LOG_LEVEL", "INFO"),
             connection_limits=ConnectionLimits.from_env(reader),
+            calendar_keys=_seal_keys(reader),
+            caldav_allow_private_networks=reader.flag("CALDAV_ALLOW_PRIVATE_NETWORKS", False),
+            caldav_timeout_s=reader.number("CALDAV_TIMEOUT_S", 15.0, low=1, high=300),
+            google_oauth=OAuthSettings.google_from_env(env),
         )
         listen_host(config.listen)  # fails early on a malformed address
         return config
+
+
+def _seal_keys(reader: Env) -> Keyring | None:
+    """The keyring of CALENDAR_SEAL_KEYS, or None when unset; a SealKeyError (a
+    ConfigError) names the bad entry, never a key."""
+    value = reader.text(SEAL_KEYS_VAR, "")
+    return parse_seal_keys(value) if value else None
 
 
 def parse_mailbox(variable: str, value: str) -> Mailbox:

@@ -1,4 +1,8 @@
-"""Build, start and stop the grpc.aio server: the service, health, reflection."""
+"""Build, start and stop the grpc.aio server: the service, health, reflection.
+
+The calendar side (design.md section 11) is one CalDAVGateway per server: one
+SafeHttpClient and one TokenRefresher (Google, when its client is configured), closed
+when the server stops."""
 
 from __future__ import annotations
 
@@ -6,14 +10,19 @@ from notification.v1 import notification_pb2 as pb
 from notification.v1 import notification_pb2_grpc as pb_grpc
 
 from notification_service import metrics
+from notification_service.credentials.oauth import TokenRefresher
+from notification_service.delivery.calendar.addresses import shown
+from notification_service.delivery.calendar.safe_http import SafeHttpClient
+from notification_service.delivery.calendar_gateway import CalDAVGateway, http_limits
 from notification_service.delivery.dry_run import DryRunProvider
 from notification_service.delivery.smtp import SmtpProvider
 from notification_service.entrypoints import status
 from notification_service.entrypoints.auth import ServiceToken
 from notification_service.entrypoints.config import Config
 from notification_service.entrypoints.servicer import NotificationServicer
+from notification_service.service_layer.calendars import Calendars
 from notification_service.service_layer.notifier import Notifier
-from notification_service.service_layer.ports import Provider
+from notification_service.service_layer.ports import CalendarGateway, Provider
 from servicekit.interceptor import RpcInterceptor
 from servicekit.lifecycle import GrpcServer, serve_until_signalled
 from servicekit.logs import get_logger
@@ -32,12 +41,30 @@ def make_provider(config: Config) -> Provider:
     return DryRunProvider()
 
 
-class NotificationServer:
-    """One server instance; `start` serves, `stop` drains and closes."""
+def make_calendar_gateway(config: Config) -> CalDAVGateway:
+    http = SafeHttpClient(
+        allow_private_networks=config.caldav_allow_private_networks,
+        limits=http_limits(config.caldav_timeout_s),
+    )
+    tokens = TokenRefresher(config.google_oauth) if config.google_oauth else None
+    return CalDAVGateway(http, tokens=tokens, timeout_s=config.caldav_timeout_s)
 
-    def __init__(self, config: Config, provider: Provider | None = None) -> None:
+
+class NotificationServer:
+    """One server instance; `start` serves, `stop` drains and closes. `provider` and
+    `calendar_gateway` replace what the configuration would build (tests)."""
+
+    def __init__(
+        self,
+        config: Config,
+        provider: Provider | None = None,
+        calendar_gateway: CalendarGateway | None = None,
+    ) -> None:
         self.config = config
         self.provider = provider if provider is not None else make_provider(config)
+        self.calendar_gateway = (
+            calendar_gateway if calendar_gateway is not None else make_calendar_gateway(config)
+        )
         token = ServiceToken(config.auth_token) if config.auth_token else None
         self.grpc = GrpcServer(
             SERVICE_NAME,
@@ -56,9 +83,10 @@ class NotificationServer:
             ],
             options=config.connection_limits.server_options(),
         )
-        notifier = Notifier(self.provider, config.mail_from)
+        notifier = Notifier(self.provider, config.mail_from, show_url=shown)
+        calendars = Calendars(self.calendar_gateway, config.calendar_keys, config.mail_from)
         pb_grpc.add_NotificationServiceServicer_to_server(
-            NotificationServicer(notifier), self.grpc.server
+            NotificationServicer(notifier, calendars), self.grpc.server
         )
         self.port = self.grpc.port
         self.health = self.grpc.health
@@ -75,7 +103,12 @@ class NotificationServer:
             port=self.port,
             provider=self.provider.name,
             auth=bool(self.config.auth_token),
+            calendar_sync=self.config.calendar_keys is not None,
+            google_calendars=self.config.google_oauth is not None,
+            caldav_private_networks=self.config.caldav_allow_private_networks,
         )
+        if self.config.calendar_keys is None:
+            log.info("calendar_sync_disabled", detail="CALENDAR_SEAL_KEYS is unset")
         return self.port
 
     async def stop(self, grace: float | None = None) -> None:
@@ -88,6 +121,7 @@ class NotificationServer:
         log.info("stopping", grace_s=grace)
         await self.grpc.stop(grace)
         await self.provider.close()
+        await self.calendar_gateway.close()
         log.info("stopped")
 
 

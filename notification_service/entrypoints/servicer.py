@@ -7,6 +7,10 @@ request the caller got wrong is INVALID_ARGUMENT (reason INVALID_ARGUMENT); a me
 that validated but could not be rendered into a provably safe mail is INVALID_ARGUMENT
 with reason UNRENDERABLE from the Render RPCs and OUTCOME_PERMANENT_FAILURE from the
 Deliver RPCs, so a relay files it instead of retrying.
+
+The calendar RPCs (service_layer/calendars.py) put on their line the user id, the
+URL as `shown` (no userinfo, no query), the UID, the action and the outcome; never a
+credential, a sealed blob or an access token.
 """
 
 from __future__ import annotations
@@ -18,9 +22,17 @@ import grpc
 from notification.v1 import notification_pb2 as pb
 from notification.v1 import notification_pb2_grpc as pb_grpc
 
-from notification_service.domain.errors import InvalidMessage, UnrenderableMessage
+from notification_service.delivery.calendar.addresses import shown
+from notification_service.domain.calendar import WriteOutcome
+from notification_service.domain.errors import (
+    CalendarError,
+    CalendarSyncDisabled,
+    InvalidMessage,
+    UnrenderableMessage,
+)
 from notification_service.domain.model import Outcome
 from notification_service.entrypoints import wire
+from notification_service.service_layer.calendars import Calendars
 from notification_service.service_layer.notifier import Attempt, Notifier
 from servicekit.interceptor import annotate
 
@@ -29,6 +41,13 @@ _OUTCOMES = {
     Outcome.TEMPORARY_FAILURE: pb.OUTCOME_TEMPORARY_FAILURE,
     Outcome.PERMANENT_FAILURE: pb.OUTCOME_PERMANENT_FAILURE,
     Outcome.DRY_RUN: pb.OUTCOME_DRY_RUN,
+}
+_WRITE_OUTCOMES = {
+    WriteOutcome.WRITTEN: pb.CALENDAR_WRITE_OUTCOME_WRITTEN,
+    WriteOutcome.REMOVED: pb.CALENDAR_WRITE_OUTCOME_REMOVED,
+    WriteOutcome.TEMPORARY_FAILURE: pb.CALENDAR_WRITE_OUTCOME_TEMPORARY_FAILURE,
+    WriteOutcome.CREDENTIALS_REJECTED: pb.CALENDAR_WRITE_OUTCOME_CREDENTIALS_REJECTED,
+    WriteOutcome.PERMANENT_FAILURE: pb.CALENDAR_WRITE_OUTCOME_PERMANENT_FAILURE,
 }
 _LOG_TEXT_LIMIT = 256
 
@@ -59,6 +78,9 @@ def _noting_failures() -> Iterator[None]:
     except UnrenderableMessage as error:
         annotate(message_id=error.message_id or None)
         raise
+    except (CalendarError, CalendarSyncDisabled) as error:
+        annotate(detail=error.detail[:_LOG_TEXT_LIMIT])
+        raise
 
 
 def _delivered(attempt: Attempt) -> None:
@@ -66,8 +88,9 @@ def _delivered(attempt: Attempt) -> None:
 
 
 class NotificationServicer(pb_grpc.NotificationServiceServicer):
-    def __init__(self, notifier: Notifier) -> None:
+    def __init__(self, notifier: Notifier, calendars: Calendars) -> None:
         self._notifier = notifier
+        self._calendars = calendars
 
     async def DeliverCalendarMessage(
         self, request: pb.DeliverCalendarMessageRequest, context: grpc.aio.ServicerContext
@@ -105,6 +128,22 @@ class NotificationServicer(pb_grpc.NotificationServiceServicer):
             detail=attempt.result.detail,
         )
 
+    async def DeliverCalendarNotice(
+        self, request: pb.DeliverCalendarNoticeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeliverCalendarNoticeResponse:
+        annotate(
+            recipient=request.notice.recipient.email[:_LOG_TEXT_LIMIT],
+            idempotency_key=request.notice.idempotency_key[:_LOG_TEXT_LIMIT],
+        )
+        with _noting_failures():
+            attempt = await self._notifier.deliver_notice(wire.calendar_notice(request.notice))
+        _delivered(attempt)
+        return pb.DeliverCalendarNoticeResponse(
+            outcome=_OUTCOMES[attempt.result.outcome],
+            message_id=attempt.message_id,
+            detail=attempt.result.detail,
+        )
+
     async def RenderReminder(
         self, request: pb.RenderReminderRequest, context: grpc.aio.ServicerContext
     ) -> pb.RenderReminderResponse:
@@ -113,3 +152,45 @@ class NotificationServicer(pb_grpc.NotificationServiceServicer):
             rendered = self._notifier.render_reminder(wire.reminder_message(request.message))
         annotate(message_id=rendered.message_id)
         return pb.RenderReminderResponse(mime=rendered.mime)
+
+    async def VerifyCalendar(
+        self, request: pb.VerifyCalendarRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VerifyCalendarResponse:
+        annotate(
+            user_id=request.user_id[:_LOG_TEXT_LIMIT],
+            calendar=shown(request.url),
+            credentials=request.WhichOneof("credentials"),
+        )
+        with _noting_failures():
+            verified = await self._calendars.verify(wire.verify_request(request))
+        annotate(calendar=shown(verified.calendar_url), provider=verified.provider)
+        return pb.VerifyCalendarResponse(
+            calendar_url=verified.calendar_url,
+            provider=verified.provider,
+            sealed_credentials=verified.sealed_credentials,
+        )
+
+    async def WriteCalendarEvent(
+        self, request: pb.WriteCalendarEventRequest, context: grpc.aio.ServicerContext
+    ) -> pb.WriteCalendarEventResponse:
+        action = wire.ACTIONS.get(request.action)
+        annotate(
+            uid=request.event.uid[:_LOG_TEXT_LIMIT],
+            action=action.value if action else None,
+            user_id=request.user_id[:_LOG_TEXT_LIMIT],
+            calendar=shown(request.calendar_url),
+            idempotency_key=request.idempotency_key[:_LOG_TEXT_LIMIT],
+        )
+        with _noting_failures():
+            result = await self._calendars.write(wire.calendar_write(request))
+        annotate(outcome=result.outcome.value, resealed=bool(result.resealed))
+        response = pb.WriteCalendarEventResponse(
+            outcome=_WRITE_OUTCOMES[result.outcome],
+            href=result.href,
+            etag=result.etag,
+            detail=result.detail,
+            resealed_credentials=result.resealed,
+        )
+        if result.retry_at is not None:
+            response.retry_time.FromDatetime(result.retry_at)
+        return response

@@ -1,11 +1,21 @@
 """The notification service's errors as gRPC statuses (AIP-193): which canonical code
-each stands for; the ErrorInfo domain is `notification.v1`."""
+each stands for; the ErrorInfo domain is `notification.v1`.
+
+Calendar checks (VerifyCalendar): a URL the address rules refuse is the caller's input,
+INVALID_ARGUMENT `CALENDAR_URL_NOT_ALLOWED`; every other CalendarError is
+FAILED_PRECONDITION with its own reason (CALENDAR_AUTH_REJECTED, CALENDAR_NOT_FOUND,
+CALENDAR_NOT_WRITABLE, CALENDAR_UNREACHABLE), and so is CALENDAR_SYNC_DISABLED. Their
+messages are the errors' details, which never hold a secret or a URL's userinfo or
+query (delivery/calendar/addresses.py `shown`)."""
 
 from __future__ import annotations
 
 import grpc
 
 from notification_service.domain.errors import (
+    CalendarError,
+    CalendarSyncDisabled,
+    CalendarUrlNotAllowed,
     InvalidMessage,
     Unauthenticated,
     UnrenderableMessage,
@@ -37,6 +47,20 @@ def to_status(error: BaseException) -> status.Status | None:
             grpc.StatusCode.INVALID_ARGUMENT,
             f"message cannot be rendered safely: {error.detail}"[:1000],
             reason="UNRENDERABLE",
+            domain=DOMAIN,
+        )
+    if isinstance(error, CalendarUrlNotAllowed):
+        return status.build(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"calendar URL not allowed: {error.detail}"[:1000],
+            reason=error.reason,
+            domain=DOMAIN,
+        )
+    if isinstance(error, CalendarError | CalendarSyncDisabled):
+        return status.build(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"calendar check failed: {error.detail}"[:1000],
+            reason=error.reason,
             domain=DOMAIN,
         )
     if isinstance(error, Unauthenticated):

@@ -10,6 +10,13 @@ from typing import Any
 from google.protobuf import duration_pb2, timestamp_pb2
 from notification.v1 import notification_pb2 as pb
 
+from notification_service.domain.calendar import (
+    BasicLogin,
+    CalendarAction,
+    CalendarWriteRequest,
+    OAuthGrant,
+    VerifyRequest,
+)
 from notification_service.domain.errors import FieldViolation, InvalidMessage
 from notification_service.domain.model import (
     CalendarMessage,
@@ -20,11 +27,16 @@ from notification_service.domain.model import (
     Round,
     Status,
 )
+from notification_service.domain.notice_validation import CalendarNoticeMessage
 
 METHODS = {pb.METHOD_REQUEST: Method.REQUEST, pb.METHOD_CANCEL: Method.CANCEL}
 _STATUSES = {
     pb.EVENT_STATUS_CONFIRMED: Status.CONFIRMED,
     pb.EVENT_STATUS_CANCELLED: Status.CANCELLED,
+}
+ACTIONS = {
+    pb.CALENDAR_WRITE_ACTION_PUT: CalendarAction.PUT,
+    pb.CALENDAR_WRITE_ACTION_DELETE: CalendarAction.DELETE,
 }
 _CHANGES = {
     pb.CHANGE_BOOKED: Change.BOOKED,
@@ -138,4 +150,60 @@ def reminder_message(message: pb.ReminderMessage) -> ReminderMessage:
         send_time=send_time,
         due_time=due_time,
         idempotency_key=message.idempotency_key,
+    )
+
+
+def calendar_notice(notice: pb.CalendarNotice) -> CalendarNoticeMessage:
+    """The domain notice; InvalidMessage for what cannot even be converted."""
+    read = _Reader()
+    notice_time = read.time(notice, "notice_time", "notice.notice_time")
+    read.done()
+    return CalendarNoticeMessage(
+        recipient=_mailbox(notice.recipient),
+        calendar_url=notice.calendar_url,
+        reason=notice.reason,
+        notice_time=notice_time,
+        idempotency_key=notice.idempotency_key,
+    )
+
+
+def verify_request(request: pb.VerifyCalendarRequest) -> VerifyRequest:
+    """The domain request (nothing here can fail to convert)."""
+    which = request.WhichOneof("credentials")
+    credentials: BasicLogin | OAuthGrant | None = None
+    if which == "basic":
+        credentials = BasicLogin(request.basic.username, request.basic.password)
+    elif which == "oauth":
+        credentials = OAuthGrant(request.oauth.provider, request.oauth.refresh_token)
+    return VerifyRequest(user_id=request.user_id, url=request.url, credentials=credentials)
+
+
+def calendar_write(request: pb.WriteCalendarEventRequest) -> CalendarWriteRequest:
+    """The domain request; InvalidMessage for what cannot even be converted."""
+    read = _Reader()
+    event = request.event
+    start = read.time(event, "start_time", "event.start_time")
+    end = read.time(event, "end_time", "event.end_time")
+    dtstamp = read.time(request, "dtstamp", "dtstamp")
+    read.done()
+    return CalendarWriteRequest(
+        user_id=request.user_id,
+        calendar_url=request.calendar_url,
+        sealed_credentials=request.sealed_credentials,
+        action=ACTIONS.get(request.action),
+        uid=event.uid,
+        sequence=event.sequence,
+        start=start,
+        end=end,
+        title=event.title,
+        description=event.description,
+        status=_STATUSES.get(event.status),
+        rounds=_rounds(event.rounds),
+        attendees=tuple(_mailbox(a) for a in request.attendees),
+        dtstamp=dtstamp,
+        href=request.href,
+        etag=request.etag,
+        idempotency_key=request.idempotency_key,
+        unknown_action=_unknown(request.action, ACTIONS),
+        unknown_status=_unknown(event.status, _STATUSES),
     )

@@ -9,16 +9,24 @@ order and folded at 75 octets (never inside a UTF-8 character, never right after
 a `\\` or `^` escape), which costs a tenth of building icalendar's component tree
 for a handful of properties. DESCRIPTION carries the room's description and its
 rounds. `verify.ics` parses the result back before it is sent.
+
+One writer for both objects: `render_ics` (the iTIP message of an invite) and
+`render_stored_ics` (the copy written into a person's calendar, design.md section 11).
+The copy is the REQUEST's event without METHOD (RFC 4791 section 4.1: a stored object
+has none), STATUS:CONFIRMED, and SCHEDULE-AGENT=CLIENT on ORGANIZER and every ATTENDEE
+(RFC 6638 section 7.1), so that the calendar server sends no mail of its own.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from icalendar import vDatetime, vDuration
 from icalendar.parser import param_value
 
-from notification_service.domain.model import Mailbox, Method, ValidInvite
+from notification_service.domain.calendar import EventCopy
+from notification_service.domain.model import Mailbox, Method, Status, ValidInvite
 from notification_service.render.bodies import event_description
 
 PRODID = "-//Practice Rooms//Notification Service//EN"
@@ -32,6 +40,9 @@ ATTENDEE_PARAMS = (
     ("PARTSTAT", "ACCEPTED"),
     ("RSVP", "FALSE"),
 )
+# The stored copy: the client (we) does the scheduling, the server sends nothing.
+SCHEDULE_AGENT_CLIENT = (("SCHEDULE-AGENT", "CLIENT"),)
+STORED_ATTENDEE_PARAMS = ATTENDEE_PARAMS + SCHEDULE_AGENT_CLIENT
 
 
 def cn(name: str) -> str:
@@ -104,49 +115,111 @@ def _address(name: str, mailbox: Mailbox, params: tuple[tuple[str, str], ...] = 
     return f"{text}:mailto:{mailbox.address}"
 
 
+@dataclass(frozen=True)
+class _Event:
+    """What one VEVENT says, whichever object carries it."""
+
+    uid: str
+    sequence: int
+    dtstamp: datetime
+    start: datetime
+    end: datetime
+    title: str
+    description: str
+    attendees: tuple[Mailbox, ...]
+    status: Status | None
+    comment: str
+    # TRANSP:OPAQUE and the VALARM: an event that holds the time (REQUEST, the copy).
+    holds_time: bool
+    organizer_params: tuple[tuple[str, str], ...]
+    attendee_params: tuple[tuple[str, str], ...]
+
+
+def _lines(method: Method | None, event: _Event, organizer: Mailbox) -> list[str]:
+    lines = ["BEGIN:VCALENDAR", f"PRODID:{PRODID}", "VERSION:2.0", "CALSCALE:GREGORIAN"]
+    if method is not None:
+        lines.append(f"METHOD:{method.value}")
+    lines += [
+        "BEGIN:VEVENT",
+        f"UID:{text_value(event.uid)}",
+        f"SEQUENCE:{event.sequence}",
+        f"DTSTAMP:{_time(event.dtstamp)}",
+        f"DTSTART:{_time(event.start)}",
+        f"DTEND:{_time(event.end)}",
+        f"SUMMARY:{text_value(event.title)}",
+    ]
+    if event.description:
+        lines.append(f"DESCRIPTION:{text_value(event.description)}")
+    # Clients show the CN as "organized by"; without one some show nothing at all.
+    named = Mailbox(organizer.address, organizer.name or organizer.address)
+    lines.append(_address("ORGANIZER", named, event.organizer_params))
+    lines += [_address("ATTENDEE", a, event.attendee_params) for a in event.attendees]
+    if event.status is not None:
+        lines.append(f"STATUS:{event.status.value}")
+    if event.comment:
+        lines.append(f"COMMENT:{text_value(event.comment)}")
+    if event.holds_time:
+        lines += [
+            "TRANSP:OPAQUE",
+            "BEGIN:VALARM",
+            "ACTION:DISPLAY",
+            f"DESCRIPTION:{text_value(alarm_description(event.title))}",
+            f"TRIGGER:{vDuration(-REMINDER_BEFORE).to_ical().decode('ascii')}",
+            "END:VALARM",
+        ]
+    lines += ["END:VEVENT", "END:VCALENDAR"]
+    return lines
+
+
+def _write(lines: list[str]) -> bytes:
+    return ("\r\n".join(fold(line) for line in lines) + "\r\n").encode("utf-8")
+
+
 def render_ics(message: ValidInvite, organizer: Mailbox) -> bytes:
     """The VCALENDAR for `message`, organized by `organizer` (the service mailbox).
 
     The output depends on the arguments only (DTSTAMP comes from the message), so
     a retry renders the same bytes.
     """
-    lines = [
-        "BEGIN:VCALENDAR",
-        f"PRODID:{PRODID}",
-        "VERSION:2.0",
-        "CALSCALE:GREGORIAN",
-        f"METHOD:{message.method.value}",
-        "BEGIN:VEVENT",
-        f"UID:{text_value(message.uid)}",
-        f"SEQUENCE:{message.sequence}",
-        f"DTSTAMP:{_time(message.dtstamp)}",
-        f"DTSTART:{_time(message.start)}",
-        f"DTEND:{_time(message.end)}",
-        f"SUMMARY:{text_value(message.title)}",
-    ]
-    description = event_description(message.description, message.rounds)
-    if description:
-        lines.append(f"DESCRIPTION:{text_value(description)}")
-    # Clients show the CN as "organized by"; without one some show nothing at all.
-    lines.append(
-        _address("ORGANIZER", Mailbox(organizer.address, organizer.name or organizer.address))
+    cancel = message.method is Method.CANCEL
+    event = _Event(
+        uid=message.uid,
+        sequence=message.sequence,
+        dtstamp=message.dtstamp,
+        start=message.start,
+        end=message.end,
+        title=message.title,
+        description=event_description(message.description, message.rounds),
+        attendees=message.attendees,
+        status=message.status,
+        comment=message.cancel_reason if cancel else "",
+        holds_time=message.method is Method.REQUEST,
+        organizer_params=(),
+        attendee_params=ATTENDEE_PARAMS,
     )
-    lines += [_address("ATTENDEE", a, ATTENDEE_PARAMS) for a in message.attendees]
-    if message.status is not None:
-        lines.append(f"STATUS:{message.status.value}")
-    if message.method is Method.CANCEL and message.cancel_reason:
-        lines.append(f"COMMENT:{text_value(message.cancel_reason)}")
-    if message.method is Method.REQUEST:
-        lines += [
-            "TRANSP:OPAQUE",
-            "BEGIN:VALARM",
-            "ACTION:DISPLAY",
-            f"DESCRIPTION:{text_value(alarm_description(message.title))}",
-            f"TRIGGER:{vDuration(-REMINDER_BEFORE).to_ical().decode('ascii')}",
-            "END:VALARM",
-        ]
-    lines += ["END:VEVENT", "END:VCALENDAR"]
-    return ("\r\n".join(fold(line) for line in lines) + "\r\n").encode("utf-8")
+    return _write(_lines(message.method, event, organizer))
+
+
+def render_stored_ics(copy: EventCopy, organizer: Mailbox) -> bytes:
+    """The calendar object stored in a person's calendar for `copy`: the REQUEST's
+    event, without METHOD, CONFIRMED, every address with SCHEDULE-AGENT=CLIENT. The same
+    arguments give the same bytes."""
+    event = _Event(
+        uid=copy.uid,
+        sequence=copy.sequence,
+        dtstamp=copy.dtstamp,
+        start=copy.start,
+        end=copy.end,
+        title=copy.title,
+        description=event_description(copy.description, copy.rounds),
+        attendees=copy.attendees,
+        status=Status.CONFIRMED,
+        comment="",
+        holds_time=True,
+        organizer_params=SCHEDULE_AGENT_CLIENT,
+        attendee_params=STORED_ATTENDEE_PARAMS,
+    )
+    return _write(_lines(None, event, organizer))
 
 
 def alarm_description(title: str) -> str:

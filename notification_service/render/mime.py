@@ -28,6 +28,7 @@ from datetime import datetime
 from email.utils import format_datetime
 
 from notification_service.domain.model import Mailbox, ValidInvite, ValidReminder
+from notification_service.domain.notice_validation import ValidNotice
 from notification_service.render import headers
 
 CRLF = b"\r\n"
@@ -108,6 +109,17 @@ def reminder_message_id(reminder: ValidReminder, domain: str) -> str:
     return f"{token}@{domain}"
 
 
+def notice_message_id(notice: ValidNotice, domain: str) -> str:
+    """Stable per (recipient, notice_time, idempotency key); without angle brackets."""
+    token = digest(
+        "calendar-notice",
+        notice.recipient.address,
+        notice.notice_time.isoformat(),
+        notice.idempotency_key,
+    )
+    return f"{token}@{domain}"
+
+
 def date_header(moment: datetime) -> str:
     return format_datetime(moment)
 
@@ -167,6 +179,16 @@ def reminder_mail(
         "alternative", alternative, (text_part("plain", plain), text_part("html", html))
     )
     return Mail(sender, reminder.recipient, subject, date_header(reminder.due_time), mid, body)
+
+
+def notice_mail(
+    notice: ValidNotice, subject: str, plain: str, html: str, sender: Mailbox, mid: str
+) -> Mail:
+    _, alternative = _boundaries(mid)
+    body = Multipart(
+        "alternative", alternative, (text_part("plain", plain), text_part("html", html))
+    )
+    return Mail(sender, notice.recipient, subject, date_header(notice.notice_time), mid, body)
 
 
 def _content_type(part: Part) -> str:

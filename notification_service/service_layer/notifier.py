@@ -30,10 +30,16 @@ from notification_service.domain.model import (
     ValidInvite,
     ValidReminder,
 )
+from notification_service.domain.notice_validation import (
+    CalendarNoticeMessage,
+    ValidNotice,
+    validate_notice,
+)
 from notification_service.domain.reminder_validation import validate_reminder
 from notification_service.render import mime
 from notification_service.render.ics import render_ics
 from notification_service.render.invite_bodies import render_invite_bodies
+from notification_service.render.notice_bodies import render_notice_bodies
 from notification_service.render.reminder_bodies import render_reminder_bodies
 from notification_service.service_layer.ports import Provider
 from notification_service.verify.ics import verify_calendar
@@ -142,10 +148,37 @@ def render_and_verify_reminder(valid: ValidReminder, sender: Mailbox) -> Rendere
     )
 
 
+def render_and_verify_notice(valid: ValidNotice, sender: Mailbox) -> RenderedMessage:
+    """The checked notice mail; raises UnrenderableMessage (or a renderer error)."""
+    mid = mime.notice_message_id(valid, sender.domain)
+    bodies = render_notice_bodies(valid)
+    mail = mime.notice_mail(valid, bodies.subject, bodies.plain, bodies.html, sender, mid)
+    data = mime.write(mail)
+    verify_mail(data, mail)
+    return RenderedMessage(
+        kind="notice",
+        message_id=mid,
+        sender=sender.address,
+        recipient=valid.recipient.address,
+        mime=data,
+        uid="",
+        idempotency_key=valid.idempotency_key,
+    )
+
+
 class Notifier:
-    def __init__(self, provider: Provider, mail_from: Mailbox) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        mail_from: Mailbox,
+        *,
+        show_url: Callable[[str], str],
+    ) -> None:
+        """`show_url` is how a user's calendar URL appears in a notice: without
+        credentials or query (the calendar adapter's redaction)."""
         self._provider = provider
         self._mail_from = mail_from
+        self._show_url = show_url
 
     @property
     def provider(self) -> Provider:
@@ -189,6 +222,25 @@ class Notifier:
         """Render a reminder, then make one delivery attempt; raises InvalidMessage only."""
         try:
             rendered = self.render_reminder(message)
+        except UnrenderableMessage as exc:
+            return self._unrenderable(exc)
+        return await self._send(rendered)
+
+    async def deliver_notice(self, message: CalendarNoticeMessage) -> Attempt:
+        """Render a calendar notice, then make one delivery attempt; raises
+        InvalidMessage only."""
+        valid = validate_notice(message, self._show_url)
+        identity = _Identity(
+            "notice",
+            mime.notice_message_id(valid, self._mail_from.domain),
+            "",
+            valid.recipient.address,
+            valid.idempotency_key,
+        )
+        try:
+            rendered = _render_or_refuse(
+                identity, lambda: render_and_verify_notice(valid, self._mail_from)
+            )
         except UnrenderableMessage as exc:
             return self._unrenderable(exc)
         return await self._send(rendered)

@@ -1,8 +1,12 @@
-"""Fixtures for the notification service: a real SMTP sink, a real gRPC server.
+"""Fixtures for the notification service: a real SMTP sink, a real gRPC server, and for
+the calendar RPCs real CalDAV servers (Radicale, Xandikos) and a real OAuth token
+endpoint.
 
 Every server a fixture starts, the fixture stops. The folders below mirror
 notification_service/; they share these fixtures, and the helpers in
-`notification_helpers` and `mail_strategies` next to this file.
+`notification_helpers`, `calendar_helpers` and `mail_strategies` next to this file. A
+test that starts a process (a CalDAV server) or the token server must be marked slow, as
+tests/conftest.py demands of PostgreSQL: `pytest -m "not slow"` never starts one.
 """
 
 from __future__ import annotations
@@ -20,9 +24,29 @@ from notification.v1 import notification_pb2_grpc as pb_grpc
 
 from notification_service.entrypoints.config import Config
 from notification_service.entrypoints.server import NotificationServer
-from notification_service.service_layer.ports import Provider
+from notification_service.service_layer.ports import CalendarGateway, Provider
 from servicekit.logs import JsonFormatter
+from tests import oauth_token_server
+from tests.caldav_servers import Radicale, Xandikos
 from tests.notification_service.notification_helpers import Running, Sink, start_sink
+from tests.oauth_token_server import TokenServer
+
+# Fixtures that start a process or a server thread: their tests must be marked slow.
+SLOW_FIXTURES = frozenset({"radicale", "xandikos", "token_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("slow") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests that start a CalDAV server or the token server must be marked slow:\n  "
+            + "\n  ".join(unmarked)
+        )
 
 
 @pytest.fixture
@@ -59,8 +83,12 @@ async def start_server() -> AsyncIterator[StartServer]:
     """Starts in-process servers on free ports; stops each at the end of the test."""
     running: list[Running] = []
 
-    async def start(config: Config, provider: Provider | None = None) -> Running:
-        server = NotificationServer(config, provider)
+    async def start(
+        config: Config,
+        provider: Provider | None = None,
+        calendar_gateway: CalendarGateway | None = None,
+    ) -> Running:
+        server = NotificationServer(config, provider, calendar_gateway)
         port = await server.start()
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         item = Running(
@@ -91,3 +119,35 @@ def log_events(caplog: pytest.LogCaptureFixture) -> Callable[[str], list[dict[st
         return [line for line in lines if line["event"] == name]
 
     return events
+
+
+@pytest.fixture(scope="module")
+def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
+    """A Radicale process with htpasswd users (calendar_helpers.radicale_user)."""
+    server = Radicale(tmp_path_factory.mktemp("radicale"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def xandikos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Xandikos]:
+    """A Xandikos process (no authentication; one calendar: use fresh UIDs)."""
+    server = Xandikos(tmp_path_factory.mktemp("xandikos"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def token_server() -> Iterator[TokenServer]:
+    """authlib's RFC 6749 token endpoint in a thread (tests/oauth_token_server.py)."""
+    state, httpd, thread = oauth_token_server.start()
+    try:
+        yield state
+    finally:
+        oauth_token_server.stop(httpd, thread)

@@ -133,6 +133,12 @@ class Running:
         request = pb.RenderReminderRequest(message=message)
         return await self.stub.RenderReminder(request, timeout=30)
 
+    async def verify_calendar(self, request: pb.VerifyCalendarRequest) -> Any:
+        return await self.stub.VerifyCalendar(request, timeout=30)
+
+    async def write_calendar(self, request: pb.WriteCalendarEventRequest) -> Any:
+        return await self.stub.WriteCalendarEvent(request, timeout=30)
+
 
 async def wait_for(predicate: Callable[[], bool], within_s: float = 5.0) -> None:
     loop = asyncio.get_running_loop()

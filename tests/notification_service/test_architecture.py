@@ -2,8 +2,10 @@
 servicekit.text, the text hygiene both services share), rendering and its structural
 check are pure, delivery and the use cases never reach the gRPC entry points, and only
 `python -m notification_service` does. The CalDAV adapter (delivery/calendar/) uses only
-the domain, itself and its HTTP and XML libraries. The domain and the adapter have no
-import cycle, not even one hidden behind `if TYPE_CHECKING:`.
+the domain, itself and its HTTP and XML libraries. credentials/ (sealing, OAuth refresh)
+uses no other layer; the use cases may seal and open credentials but never reach the
+token endpoint themselves (the calendar gateway in delivery/ does). The domain and the
+adapter have no import cycle, not even one hidden behind `if TYPE_CHECKING:`.
 
 Imports are read with ast from every statement of a module (inside functions and
 `if TYPE_CHECKING:` blocks too); relative imports are resolved, and
@@ -38,6 +40,9 @@ DRIVERS = {"grpc", "google", "notification", "scheduling", "aiosmtplib"}
 # What the CalDAV adapter (delivery/calendar/) may use: HTTP to user-given URLs, the CA
 # bundle, XML parsing without DTDs or entities, and iCalendar to read a UID back.
 CALENDAR_LIBRARIES = {"httpx", "certifi", "defusedxml", "icalendar"}
+# What credentials/ may use: AEAD for sealing, HTTP for the token endpoint, the shared
+# settings error.
+CREDENTIALS_LIBRARIES = {"cryptography", "httpx", "servicekit.config"}
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -166,8 +171,19 @@ def test_the_calendar_adapter_has_no_import_cycle() -> None:
 
 @pytest.mark.parametrize("path", _layer("service_layer"), ids=_id)
 def test_the_use_cases_depend_on_ports_not_on_drivers(path: Path) -> None:
-    forbidden = (f"{NAME}.delivery", f"{NAME}.entrypoints", *DRIVERS)
+    forbidden = (f"{NAME}.delivery", f"{NAME}.entrypoints", f"{NAME}.credentials.oauth", *DRIVERS)
     assert {n for n in _imports(path, PACKAGE) if _inside(n, *forbidden)} == set()
+
+
+@pytest.mark.parametrize("path", _layer("credentials"), ids=_id)
+def test_credentials_use_no_other_layer(path: Path) -> None:
+    allowed = (f"{NAME}.credentials", *CREDENTIALS_LIBRARIES)
+    outside = {
+        name
+        for name in _imports(path, PACKAGE)
+        if name.split(".")[0] not in STDLIB and not _inside(name, *allowed)
+    }
+    assert outside == set()
 
 
 @pytest.mark.parametrize(
@@ -192,7 +208,15 @@ def test_every_folder_is_a_package() -> None:
 
 def test_the_checks_see_every_layer() -> None:
     """A layer renamed or emptied would make the tests above pass vacuously."""
-    layers = ("domain", "render", "verify", "delivery", "delivery/calendar", "service_layer")
+    layers = (
+        "domain",
+        "render",
+        "verify",
+        "delivery",
+        "delivery/calendar",
+        "credentials",
+        "service_layer",
+    )
     for layer in (*layers, "entrypoints"):
         assert [p for p in _layer(layer) if p.name != "__init__.py"], layer
 

@@ -24,6 +24,7 @@ from tests.system.calendar_system import (
     holds,
     radicale_calendar,
     secrets_found,
+    service_logs,
 )
 from tests.system.mail_system import System
 
@@ -32,8 +33,6 @@ pytestmark = pytest.mark.slow  # starts PostgreSQL or service processes
 
 @pytest.fixture
 def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
-    # Outside the test's tmp_path, which is the services' log folder that
-    # secrets_found reads: Radicale's own users file holds the password in clear.
     server = Radicale(tmp_path_factory.mktemp("radicale"))
     server.start()
     try:
@@ -111,7 +110,7 @@ def test_connect_with_a_url_the_notification_service_refuses(system: System) -> 
             listener.accept()  # nobody connected
     shown = run(replica.address, "--as", user, "calendar", "show")
     assert one_error_line(shown).startswith("error: NOT_FOUND CALENDAR_NOT_CONNECTED: ")
-    assert secrets_found(system.database_url, system.log_dir, [password]) == []
+    assert secrets_found(system.database_url, service_logs(system), [password]) == []
 
 
 def test_connect_where_calendar_sync_is_off(system: System) -> None:
@@ -175,7 +174,7 @@ def test_connect_show_and_disconnect_a_real_calendar(system: System, radicale: R
 
     for result in (connected, shown, removed):
         assert calendar.password not in result.out + result.err
-    assert secrets_found(system.database_url, system.log_dir, [calendar.password]) == []
+    assert secrets_found(system.database_url, service_logs(system), [calendar.password]) == []
 
 
 def _calendar_state(replica: SchedulingProcess, user: str, room_id: str) -> str:

@@ -15,6 +15,7 @@ from scheduling.v1 import scheduling_pb2 as pb
 from notification_service.credentials.sealing import new_key_entry
 from tests import calendar_reader, postgres
 from tests.caldav_servers import XANDIKOS_CALENDAR, Radicale, Xandikos
+from tests.system.mail_system import System
 
 
 def calendar_settings(**more: str) -> dict[str, str]:
@@ -87,9 +88,10 @@ def _same(event: calendar_reader.Event, room: pb.Room) -> bool:
     )
 
 
-def secrets_found(database_url: str, log_dir: Path, secrets: list[str]) -> list[str]:
+def secrets_found(database_url: str, logs: list[Path], secrets: list[str]) -> list[str]:
     """Where any of `secrets` (or its base64, as in an HTTP Basic header when a secret is
-    `user:password`) shows in clear: every table of the database, every log file."""
+    `user:password`) shows in clear: every table of the database, every log given (our
+    services' logs: the calendar server's own files hold the password, of course)."""
     needles = {s.encode() for s in secrets}
     needles |= {base64.b64encode(s.encode()) for s in secrets}
     found = []
@@ -102,8 +104,12 @@ def secrets_found(database_url: str, log_dir: Path, secrets: list[str]) -> list[
             with conn.cursor() as cursor, cursor.copy(f'COPY "{table}" TO STDOUT') as copy:
                 dump = b"".join(bytes(block) for block in copy)
             found += [f"table {table}" for needle in needles if needle in dump]
-    for path in log_dir.rglob("*"):
-        if path.is_file():
-            content = path.read_bytes()
-            found += [f"log {path.name}" for needle in needles if needle in content]
+    for path in logs:
+        content = path.read_bytes()
+        found += [f"log {path.name}" for needle in needles if needle in content]
     return found
+
+
+def service_logs(system: System) -> list[Path]:
+    """The logs of the service processes a test started."""
+    return [process.log_path for process in system.processes]

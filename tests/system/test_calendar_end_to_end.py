@@ -21,9 +21,11 @@ from grpc import aio
 from scheduling.v1 import scheduling_pb2 as pb
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 
-from tests import calendar_reader
-from tests.caldav_servers import Radicale, Xandikos
+from tests import calendar_reader, oauth_token_server
+from tests.caldav_servers import XANDIKOS_CALENDAR, Radicale, Xandikos
+from tests.calendar_bearer_proxy import BearerProxy
 from tests.calendar_fault_proxy import FaultProxy
+from tests.oauth_token_server import TokenServer
 from tests.scheduling_service.client import create_request, failure, future, ts
 from tests.system.calendar_system import (
     Calendar,
@@ -31,6 +33,7 @@ from tests.system.calendar_system import (
     holds,
     radicale_calendar,
     secrets_found,
+    service_logs,
     xandikos_calendar,
 )
 from tests.system.mail_system import System, client, person, until
@@ -188,17 +191,18 @@ async def test_a_changed_password_breaks_the_connection_once_and_loses_nothing(
         )
         room = await stub.BookRoom(pb.BookRoomRequest(room_id=room.room_id), metadata=as_guest)
 
-        async def broken() -> pb.CalendarConnection:
-            return await stub.GetCalendarConnection(
-                pb.GetCalendarConnectionRequest(), metadata=as_host
-            )
-
-        connection = await broken()
         await until_async(lambda: _is_broken(stub, as_host))
-        connection = await broken()
-        assert connection.state == BROKEN
+        connection = await stub.GetCalendarConnection(
+            pb.GetCalendarConnectionRequest(), metadata=as_host
+        )
         assert "401" in connection.broken_reason or "refused" in connection.broken_reason
         await until(lambda: len(_notices(system, host)) == 1)
+        [notice] = _notices(system, host)
+        told = notice.parsed()  # type: ignore[attr-defined]
+        plain = next(p for p in told.walk() if p.get_content_type() == "text/plain")
+        assert "calendar" in str(told["Subject"]).lower()
+        assert calendar.collection in plain.get_content()
+        assert connection.broken_reason in plain.get_content()
         seen = await stub.GetRoom(pb.GetRoomRequest(room_id=room.room_id), metadata=as_host)
         mine = next(m for m in seen.mail if m.user_id == host)
         assert mine.calendar.state == pb.CalendarWrite.STATE_WAITING
@@ -219,7 +223,7 @@ async def test_a_changed_password_breaks_the_connection_once_and_loses_nothing(
     assert (
         secrets_found(
             system.database_url,
-            system.log_dir,
+            service_logs(system),
             [old_password, calendar.password, f"{calendar.username}:{old_password}"],
         )
         == []
@@ -473,3 +477,63 @@ async def _one_change(
             grpc.StatusCode.ALREADY_EXISTS,
             grpc.StatusCode.FAILED_PRECONDITION,
         ), refused
+
+
+async def test_a_google_connection_refreshes_its_tokens_and_breaks_when_revoked(
+    system: System, xandikos: Xandikos
+) -> None:
+    state, httpd, thread = oauth_token_server.start()
+    try:
+        state.add_client("rooms.apps.example.com", "client-s3cret", "client_secret_basic")
+        state.expires_in = 2  # every few writes need a fresh access token
+        async with BearerProxy(xandikos.url, state) as proxy:
+            await _google_connection(system, state, proxy)
+    finally:
+        oauth_token_server.stop(httpd, thread)
+
+
+async def _google_connection(system: System, state: TokenServer, proxy: BearerProxy) -> None:
+    system.notification(
+        **calendar_settings(
+            GOOGLE_OAUTH_TOKEN_URL=state.url,
+            GOOGLE_OAUTH_CLIENT_ID="rooms.apps.example.com",
+            GOOGLE_OAUTH_CLIENT_SECRET="client-s3cret",
+        )
+    )
+    replica = system.scheduling()
+    (host, as_host), (_, as_guest) = person("host"), person("guest")
+    refresh = state.grant("rooms.apps.example.com", host)
+    calendar = Calendar(proxy.url.rstrip("/") + XANDIKOS_CALENDAR, proxy.url, "", "")
+    # Read as the person's own client would, behind the bearer check.
+    plain = Calendar(proxy.upstream.rstrip("/") + XANDIKOS_CALENDAR, "", "anyone", "ignored")
+    async with client(replica) as stub:
+        connected = await stub.ConnectCalendar(
+            pb.ConnectCalendarRequest(
+                url=calendar.connect_url,
+                oauth=pb.OAuthCredentials(provider="google", refresh_token=refresh),
+            ),
+            metadata=as_host,
+        )
+        assert (connected.provider, connected.state) == ("google", ACTIVE)
+        assert connected.calendar_url == calendar.collection
+        room = await stub.CreateRoom(create_request(), metadata=as_host)
+        await until(lambda: holds(plain, [room]))
+        before = state.token_requests
+        await until(lambda: all(proxy.expired(t) for t in proxy.accepted[-1:]), within_s=10)
+        room = await stub.BookRoom(pb.BookRoomRequest(room_id=room.room_id), metadata=as_guest)
+        await until(lambda: holds(plain, [room]))
+        assert state.token_requests > before  # refreshed, not refused
+
+        state.revoke(refresh)  # the person removed our access in their Google account
+        await until(lambda: all(proxy.expired(t) for t in proxy.accepted[-1:]), within_s=10)
+        await stub.RescheduleRoom(
+            pb.RescheduleRoomRequest(room_id=room.room_id, start_time=ts(future())),
+            metadata=as_host,
+        )
+        await until_async(lambda: _is_broken(stub, as_host))
+        broken = await stub.GetCalendarConnection(
+            pb.GetCalendarConnectionRequest(), metadata=as_host
+        )
+        assert "invalid_grant" in broken.broken_reason
+        await until(lambda: len(_notices(system, host)) == 1)
+    assert secrets_found(system.database_url, service_logs(system), [refresh]) == []

@@ -1,6 +1,6 @@
 """Writing sessions into people's own CalDAV calendars (design.md section 11): an
-adapter to servers a user names, so every URL is hostile input. Not wired yet. Its
-failures are the CalendarError hierarchy of domain/errors.py.
+adapter to servers a user names, so every URL is hostile input. Its failures are the
+CalendarError hierarchy of domain/errors.py; ../calendar_gateway.py is its one user.
 
 addresses.py      which URLs and addresses may be reached (pure: no DNS, no connection)
 safe_http.py      HTTP to a user-given URL: resolve once, pin, redirects, caps, timeouts

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 
+from notification_service.delivery.calendar.addresses import shown
 from notification_service.delivery.dry_run import DryRunProvider
 from notification_service.domain.model import Mailbox, Outcome
 from notification_service.service_layer.notifier import Notifier
@@ -12,7 +13,9 @@ from tests.notification_service.notification_helpers import domain_message
 
 
 async def test_dry_run_logs_the_whole_message_on_one_line(log_events):
-    notifier = Notifier(DryRunProvider(), Mailbox("rooms@example.net", "Practice Rooms"))
+    notifier = Notifier(
+        DryRunProvider(), Mailbox("rooms@example.net", "Practice Rooms"), show_url=shown
+    )
     message = domain_message(title="Zoë's 面试练习")
     attempt_ = await notifier.deliver_invite(message)
     assert attempt_.result.outcome is Outcome.DRY_RUN

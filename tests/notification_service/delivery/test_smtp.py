@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import trustme
 
+from notification_service.delivery.calendar.addresses import shown
 from notification_service.delivery.dry_run import DryRunProvider
 from notification_service.delivery.smtp import SmtpProvider
 from notification_service.domain.model import Mailbox, Outcome, RenderedMessage
@@ -25,7 +26,7 @@ SENDER = Mailbox("rooms@example.net", "Practice Rooms")
 
 
 def rendered(index: int = 0) -> RenderedMessage:
-    notifier = Notifier(DryRunProvider(), SENDER)
+    notifier = Notifier(DryRunProvider(), SENDER, show_url=shown)
     return notifier.render_invite(
         domain_message(uid=f"session-{index}@rooms.localhost", title=f"Session {index}")
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from notification_service.credentials.sealing import new_key_entry
 from notification_service.domain.model import Mailbox
 from notification_service.entrypoints.config import Config, ConfigError, check_exposure, is_loopback
 
@@ -108,3 +109,71 @@ def test_listening_beyond_loopback_needs_a_token():
     check_exposure(
         Config.from_env({"NOTIFICATION_LISTEN": "0.0.0.0:50052", "NOTIFICATION_AUTH_TOKEN": "t"})
     )
+
+
+# --- calendar connections ------------------------------------------------------------
+
+
+def test_calendar_sync_is_off_without_seal_keys():
+    config = Config.from_env({})
+    assert config.calendar_keys is None
+    assert config.caldav_allow_private_networks is False
+    assert config.caldav_timeout_s == 15
+    assert config.google_oauth is None
+
+
+def test_calendar_variables_are_read_and_no_secret_is_shown():
+    first, second = new_key_entry("k2"), new_key_entry("k1")
+    config = Config.from_env(
+        {
+            "CALENDAR_SEAL_KEYS": f"{first}, {second}",
+            "CALDAV_ALLOW_PRIVATE_NETWORKS": "true",
+            "CALDAV_TIMEOUT_S": "7.5",
+            "GOOGLE_OAUTH_CLIENT_ID": "rooms.apps.example.com",
+            "GOOGLE_OAUTH_CLIENT_SECRET": "oauth-s3cret",
+            "GOOGLE_OAUTH_TOKEN_URL": "https://oauth2.example.com/token",
+        }
+    )
+    assert config.calendar_keys is not None
+    assert config.calendar_keys.key_ids == ("k2", "k1")
+    assert config.calendar_keys.sealing_key_id == "k2"
+    assert config.caldav_allow_private_networks is True
+    assert config.caldav_timeout_s == 7.5
+    assert config.google_oauth is not None
+    assert config.google_oauth.token_url == "https://oauth2.example.com/token"
+    assert config.google_oauth.client_id == "rooms.apps.example.com"
+    shown = repr(config)
+    for secret in ("oauth-s3cret", first.split(":")[1], second.split(":")[1]):
+        assert secret not in shown
+
+
+def test_google_defaults_to_googles_token_endpoint():
+    config = Config.from_env({"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "s"})
+    assert config.google_oauth is not None
+    assert config.google_oauth.token_url == "https://oauth2.googleapis.com/token"
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"CALENDAR_SEAL_KEYS": "k1"}, "CALENDAR_SEAL_KEYS"),
+        ({"CALENDAR_SEAL_KEYS": "k1:bm90LTMyLWJ5dGVz"}, "CALENDAR_SEAL_KEYS"),
+        ({"CALENDAR_SEAL_KEYS": "k1:%%%"}, "CALENDAR_SEAL_KEYS"),
+        ({"CALDAV_ALLOW_PRIVATE_NETWORKS": "sometimes"}, "CALDAV_ALLOW_PRIVATE_NETWORKS"),
+        ({"CALDAV_TIMEOUT_S": "0"}, "CALDAV_TIMEOUT_S"),
+        ({"CALDAV_TIMEOUT_S": "soon"}, "CALDAV_TIMEOUT_S"),
+        ({"GOOGLE_OAUTH_CLIENT_ID": "id"}, "GOOGLE_OAUTH_CLIENT_SECRET"),
+        (
+            {
+                "GOOGLE_OAUTH_CLIENT_ID": "id",
+                "GOOGLE_OAUTH_CLIENT_SECRET": "s",
+                "GOOGLE_OAUTH_TOKEN_URL": "http://oauth.example.com/token",
+            },
+            "GOOGLE_OAUTH_TOKEN_URL",
+        ),
+    ],
+)
+def test_bad_calendar_values_are_clear_errors(env, name):
+    with pytest.raises(ConfigError, match=name) as caught:
+        Config.from_env(env)
+    assert "bm90LTMyLWJ5dGVz" not in str(caught.value)

@@ -1,0 +1,458 @@
+"""VerifyCalendar and WriteCalendarEvent over a real gRPC port when things go wrong:
+answers no real CalDAV server gives (scripted local servers in the test's own event
+loop: no process, so not slow), invalid requests, missing settings, credentials that no
+longer open. Each failure must end as the status or the outcome design.md section 11
+gives it, and no secret may reach a status message, a response or a log line."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import pytest
+from notification.v1 import notification_pb2 as pb
+from prometheus_client import REGISTRY
+
+from notification_service.credentials.sealing import BasicCredentials, OAuthCredentials
+from notification_service.delivery.calendar.objects import href_for
+from tests.notification_service.calendar_helpers import (
+    calendar_config,
+    delete_request,
+    error_details,
+    keyring,
+    new_uid,
+    retry_near,
+    unfolded_lines,
+    verify_request,
+    write_request,
+)
+from tests.notification_service.conftest import StartServer
+from tests.notification_service.delivery.calendar.hostile_server import (
+    HostileServer,
+    Seen,
+    respond,
+)
+from tests.notification_service.delivery.calendar.test_hostile_servers import BILLION_LAUGHS
+from tests.notification_service.notification_helpers import START, Running
+
+URL = "https://cal.example.com/"
+USERNAME, PASSWORD = "alice", "s3cret-Passw0rd"
+SECRETS = [PASSWORD, base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()]
+
+MULTISTATUS = """<?xml version="1.0" encoding="utf-8"?>
+<D:multistatus xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+<D:response><D:href>{href}</D:href><D:propstat><D:prop>
+<D:resourcetype><D:collection/><C:calendar/></D:resourcetype>
+<C:supported-calendar-component-set><C:comp name="{component}"/>
+</C:supported-calendar-component-set>
+<D:current-user-privilege-set><D:privilege><D:read/></D:privilege>{write}
+</D:current-user-privilege-set>
+</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>
+</D:multistatus>"""
+
+
+def calendar_answer(seen: Seen, *, component: str = "VEVENT", writable: bool = True) -> bytes:
+    write = "<D:privilege><D:write/></D:privilege>" if writable else ""
+    return MULTISTATUS.format(href=seen.target, component=component, write=write).encode()
+
+
+def collection_server(**answer: Any) -> HostileServer:
+    """Answers every PROPFIND with one calendar collection (at the URL asked)."""
+
+    async def script(seen: Seen, writer: asyncio.StreamWriter) -> None:
+        body = calendar_answer(seen, **answer)
+        await respond(207, body, {"Content-Type": "application/xml"})(seen, writer)
+
+    return HostileServer(script)
+
+
+def url_of(server: HostileServer, path: str = "/cal/") -> str:
+    return f"http://127.0.0.1:{server.port}{path}"
+
+
+def sealed_for(url: str, user_id: str = "user-1", **config: Any) -> pb.VerifyCalendarResponse:
+    """What VerifyCalendar would have answered for `url` (sealed with the test key)."""
+    credentials = config.pop("credentials", BasicCredentials(USERNAME, PASSWORD))
+    blob = keyring().seal(credentials, user_id=user_id, calendar_url=url)
+    return pb.VerifyCalendarResponse(calendar_url=url, provider="caldav", sealed_credentials=blob)
+
+
+def counted(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@pytest.fixture
+async def running(start_server: StartServer) -> Running:
+    return await start_server(calendar_config(caldav_timeout_s=1.0))
+
+
+def assert_no_secret(*texts: str) -> None:
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text
+
+
+# --- VerifyCalendar -------------------------------------------------------------------
+
+
+async def test_a_calendar_that_works_is_verified(running: Running) -> None:
+    async with collection_server() as server:
+        verified = await running.verify_calendar(
+            verify_request(url_of(server), username=USERNAME, password=PASSWORD)
+        )
+    assert verified.calendar_url == url_of(server)
+    assert verified.provider == "caldav"
+    assert server.requests[0].method == "PROPFIND"
+    assert server.requests[0].headers["authorization"] == f"Basic {SECRETS[1]}"
+
+
+VERIFY_FAILURES: dict[str, tuple[Callable[[], HostileServer], str]] = {
+    "401": (lambda: HostileServer(respond(401, b"no")), "CALENDAR_AUTH_REJECTED"),
+    "403": (lambda: HostileServer(respond(403, b"no")), "CALENDAR_AUTH_REJECTED"),
+    "503-retry-after": (
+        lambda: HostileServer(respond(503, b"", {"Retry-After": "60"})),
+        "CALENDAR_UNREACHABLE",
+    ),
+    "500": (lambda: HostileServer(respond(500, b"")), "CALENDAR_UNREACHABLE"),
+    "400": (lambda: HostileServer(respond(400, b"")), "CALENDAR_UNREACHABLE"),
+    "xml-bomb": (
+        lambda: HostileServer(respond(207, BILLION_LAUGHS, {"Content-Type": "application/xml"})),
+        "CALENDAR_UNREACHABLE",
+    ),
+    "tasks-only": (lambda: collection_server(component="VTODO"), "CALENDAR_NOT_FOUND"),
+    "read-only": (lambda: collection_server(writable=False), "CALENDAR_NOT_WRITABLE"),
+    "nothing-there": (lambda: HostileServer(respond(404, b"")), "CALENDAR_NOT_FOUND"),
+}
+
+
+@pytest.mark.parametrize(("make", "reason"), VERIFY_FAILURES.values(), ids=VERIFY_FAILURES.keys())
+async def test_verify_failures_are_failed_preconditions(
+    running: Running,
+    caplog: pytest.LogCaptureFixture,
+    make: Callable[[], HostileServer],
+    reason: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    before = counted("notification_calendar_verifications_total", result=reason)
+    async with make() as server:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await running.verify_calendar(
+                verify_request(url_of(server), username=USERNAME, password=PASSWORD)
+            )
+    details = error_details(caught.value)
+    assert details.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert (details.reason, details.domain) == (reason, "notification.v1")
+    assert counted("notification_calendar_verifications_total", result=reason) == before + 1
+    assert_no_secret(details.message, caplog.text)
+
+
+async def test_a_silent_server_ends_at_the_operation_deadline(start_server: StartServer) -> None:
+    running = await start_server(calendar_config(caldav_timeout_s=0.3))
+
+    async def silent(seen: Seen, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)
+
+    async with HostileServer(silent) as server:
+        started = time.monotonic()
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await running.verify_calendar(
+                verify_request(url_of(server), username=USERNAME, password=PASSWORD)
+            )
+        elapsed = time.monotonic() - started
+        response = await running.write_calendar(write_request(sealed_for(url_of(server))))
+    assert error_details(caught.value).reason == "CALENDAR_UNREACHABLE"
+    assert elapsed < 3  # CALDAV_TIMEOUT_S is 0.3 s here
+    assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_TEMPORARY_FAILURE
+    assert "0.3s" in response.detail
+
+
+def _basic(**fields: Any) -> pb.VerifyCalendarRequest:
+    values = {"url": URL, "user_id": "user-1", "username": "a", "password": "b", **fields}
+    return verify_request(values.pop("url"), **values)
+
+
+def _oauth(**fields: Any) -> pb.VerifyCalendarRequest:
+    return verify_request(URL, **{"refresh_token": "t", **fields})
+
+
+INVALID_VERIFY = {
+    "no-user": (_basic(user_id=""), {"user_id"}),
+    "long-user": (_basic(user_id="u" * 256), {"user_id"}),
+    "control-user": (_basic(user_id="u\n1"), {"user_id"}),
+    "no-url": (_basic(url=""), {"url"}),
+    "long-url": (_basic(url=URL + "x" * 2048), {"url"}),
+    "no-credentials": (pb.VerifyCalendarRequest(user_id="u", url=URL), {"credentials"}),
+    "no-username": (_basic(username=""), {"basic.username"}),
+    "long-username": (_basic(username="a" * 257), {"basic.username"}),
+    "no-password": (_basic(password=""), {"basic.password"}),
+    "long-password": (_basic(password="p" * 1025), {"basic.password"}),
+    "control-password": (_basic(password="se\x00cret"), {"basic.password"}),
+    "provider": (_oauth(provider="yahoo"), {"oauth.provider"}),
+    "no-token": (_oauth(refresh_token=""), {"oauth.refresh_token"}),
+    "long-token": (_oauth(refresh_token="t" * 4097), {"oauth.refresh_token"}),
+    "control-token": (_oauth(refresh_token="t\u2028"), {"oauth.refresh_token"}),
+}
+
+
+@pytest.mark.parametrize(("request_", "fields"), INVALID_VERIFY.values(), ids=INVALID_VERIFY.keys())
+async def test_invalid_verify_requests_name_their_fields(
+    running: Running, request_: pb.VerifyCalendarRequest, fields: set[str]
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await running.verify_calendar(request_)
+    details = error_details(caught.value)
+    assert details.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert (details.reason, details.domain) == ("INVALID_ARGUMENT", "notification.v1")
+    assert details.fields == fields
+    assert "se\x00cret" not in details.message and "\u2028" not in details.message
+
+
+async def test_without_seal_keys_calendar_sync_is_disabled(
+    start_server: StartServer, log_events: Callable[[str], list[dict[str, Any]]]
+) -> None:
+    running = await start_server(calendar_config(calendar_keys=None))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await running.verify_calendar(verify_request(URL, username=USERNAME, password=PASSWORD))
+    details = error_details(caught.value)
+    assert (details.code, details.reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "CALENDAR_SYNC_DISABLED",
+    )
+    assert "CALENDAR_SEAL_KEYS" in details.message
+
+    response = await running.write_calendar(write_request(sealed_for(URL)))
+    assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_TEMPORARY_FAILURE
+    assert "calendar sync is not configured" in response.detail
+    errors = log_events("calendar_configuration_error")
+    assert len(errors) == 2 and {e["level"] for e in errors} == {"error"}
+
+
+async def test_google_without_its_oauth_client_is_disabled(running: Running) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await running.verify_calendar(
+            verify_request("https://apidata.example.com/caldav/v2/", refresh_token="1//token")
+        )
+    details = error_details(caught.value)
+    assert (details.code, details.reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "CALENDAR_SYNC_DISABLED",
+    )
+    oauth = sealed_for(
+        "https://apidata.example.com/caldav/v2/",
+        credentials=OAuthCredentials("google", "1//token"),
+    )
+    response = await running.write_calendar(write_request(oauth))
+    assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_TEMPORARY_FAILURE
+    assert "not configured" in response.detail
+
+
+# --- WriteCalendarEvent ---------------------------------------------------------------
+
+
+async def test_a_put_sends_the_stored_copy_with_the_credentials(running: Running) -> None:
+    async with HostileServer(respond(201, b"", {"ETag": '"e1"'})) as server:
+        uid = new_uid()
+        before = counted("notification_calendar_writes_total", action="PUT", outcome="WRITTEN")
+        response = await running.write_calendar(write_request(sealed_for(url_of(server)), uid=uid))
+    assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_WRITTEN, response.detail
+    assert (response.href, response.etag) == (href_for(url_of(server), uid), '"e1"')
+    assert not response.HasField("retry_time")
+    assert counted("notification_calendar_writes_total", action="PUT", outcome="WRITTEN") == (
+        before + 1
+    )
+    [seen] = server.requests
+    assert seen.method == "PUT"
+    assert seen.headers["content-type"] == "text/calendar; charset=utf-8"
+    assert "if-match" not in seen.headers and "if-none-match" not in seen.headers
+    lines = unfolded_lines(seen.body)
+    assert "STATUS:CONFIRMED" in lines
+    assert not [line for line in lines if line.startswith("METHOD")]
+
+
+TEMPORARY = pb.CALENDAR_WRITE_OUTCOME_TEMPORARY_FAILURE
+PERMANENT = pb.CALENDAR_WRITE_OUTCOME_PERMANENT_FAILURE
+REJECTED = pb.CALENDAR_WRITE_OUTCOME_CREDENTIALS_REJECTED
+LATER = {"Retry-After": "120"}
+XML = {"Content-Type": "application/xml"}
+WRITE_FAILURES = {
+    "503-retry-after": (503, LATER, b"", TEMPORARY),
+    "429-retry-after": (429, LATER, b"", TEMPORARY),
+    "503": (503, {}, b"", TEMPORARY),
+    "500": (500, {}, b"", TEMPORARY),
+    "400": (400, {}, b"", PERMANENT),
+    "415": (415, {}, b"", PERMANENT),
+    "401": (401, {}, b"", REJECTED),
+    "403": (403, {}, b"", REJECTED),
+    "xml-bomb": (409, XML, BILLION_LAUGHS, PERMANENT),
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "outcome"), WRITE_FAILURES.values(), ids=WRITE_FAILURES.keys()
+)
+@pytest.mark.parametrize("action", ["PUT", "DELETE"])
+async def test_write_failures_are_outcomes(
+    running: Running,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
+    outcome: int,
+    action: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with HostileServer(respond(status, body, headers)) as server:
+        verified = sealed_for(url_of(server))
+        uid = new_uid()
+        request = (
+            write_request(verified, uid=uid)
+            if action == "PUT"
+            else delete_request(verified, uid, href=url_of(server) + "x.ics")
+        )
+        label = pb.CalendarWriteOutcome.Name(outcome).removeprefix("CALENDAR_WRITE_OUTCOME_")
+        before = counted("notification_calendar_writes_total", action=action, outcome=label)
+        response = await running.write_calendar(request)
+    assert response.outcome == outcome, response.detail
+    assert counted("notification_calendar_writes_total", action=action, outcome=label) == (
+        before + 1
+    )
+    assert [seen.method for seen in server.requests] == [action]
+    assert not response.href and not response.etag and response.detail
+    if "Retry-After" in headers:
+        assert retry_near(response, 120)
+    else:
+        assert not response.HasField("retry_time")
+    if outcome == pb.CALENDAR_WRITE_OUTCOME_CREDENTIALS_REJECTED:
+        assert response.detail == f"the calendar server refused the credentials (HTTP {status})"
+    assert_no_secret(response.detail, caplog.text)
+
+
+async def test_a_delete_of_what_is_gone_is_removed(running: Running) -> None:
+    for status in (404, 410):
+        async with HostileServer(respond(status, b"")) as server:
+            verified = sealed_for(url_of(server))
+            response = await running.write_calendar(
+                delete_request(verified, new_uid(), href=url_of(server) + "x.ics", etag='"e"')
+            )
+        assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_REMOVED, response.detail
+        assert server.requests[0].headers["if-match"] == '"e"'
+
+
+@pytest.mark.parametrize(
+    "sealed",
+    [
+        sealed_for("http://127.0.0.1:9/cal/", user_id="someone-else").sealed_credentials,
+        sealed_for("http://127.0.0.1:9/other/").sealed_credentials,
+        b"v1.k1.not-a-sealed-blob-at-all-but-long-enough",
+        b"v1.unknown." + b"x" * 40,
+    ],
+    ids=["other-user", "other-url", "garbage", "unknown-key"],
+)
+async def test_credentials_that_do_not_open_are_rejected(running: Running, sealed: bytes) -> None:
+    request = write_request(
+        pb.VerifyCalendarResponse(calendar_url="http://127.0.0.1:9/cal/", sealed_credentials=sealed)
+    )
+    response = await running.write_calendar(request)
+    assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_CREDENTIALS_REJECTED
+    assert response.detail == "the stored credentials no longer open; connect the calendar again"
+
+
+async def test_an_href_on_another_origin_is_never_written(running: Running) -> None:
+    async with HostileServer(respond(201, b"")) as server:
+        request = write_request(
+            sealed_for(url_of(server)), href="http://127.0.0.2:9/stolen.ics", etag='"e"'
+        )
+        response = await running.write_calendar(request)
+    assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_PERMANENT_FAILURE
+    assert server.requests == []
+
+
+def _write(**overrides: Any) -> pb.WriteCalendarEventRequest:
+    return write_request(sealed_for(URL), **overrides)
+
+
+def _unset(field: str, **overrides: Any) -> pb.WriteCalendarEventRequest:
+    request = _write(**overrides)
+    request.ClearField(field)
+    return request
+
+
+def _event_unset(field: str) -> pb.WriteCalendarEventRequest:
+    request = _write()
+    request.event.ClearField(field)
+    return request
+
+
+def _status(status: int) -> pb.WriteCalendarEventRequest:
+    request = _write()
+    request.event.status = status  # type: ignore[assignment]
+    return request
+
+
+INVALID_WRITES = {
+    "no-user": (_write(user_id=""), {"user_id"}),
+    "no-url": (_write(calendar_url=""), {"calendar_url"}),
+    "no-sealed": (_write(sealed_credentials=b""), {"sealed_credentials"}),
+    "no-action": (_write(action=pb.CALENDAR_WRITE_ACTION_UNSPECIFIED), {"action"}),
+    "unknown-action": (_write(action=7), {"action"}),
+    "bad-uid": (_write(uid="has space"), {"event.uid"}),
+    "no-uid": (_write(uid=""), {"event.uid"}),
+    "end-before-start": (_write(end=START), {"event.end_time"}),
+    "no-start": (_event_unset("start_time"), {"event.start_time"}),
+    "no-title": (_write(title=""), {"event.title"}),
+    "control-title": (_write(title="a\r\nMETHOD:CANCEL"), {"event.title"}),
+    "no-dtstamp": (_unset("dtstamp"), {"dtstamp"}),
+    "no-attendees": (_write(attendees=[]), {"attendees"}),
+    "bad-attendee": (_write(attendees=[pb.Participant(email="a b")]), {"attendees[0].email"}),
+    "cancelled": (_status(pb.EVENT_STATUS_CANCELLED), {"event.status"}),
+    "etag-without-href": (_write(etag='"e"'), {"etag"}),
+    "bad-etag": (_write(href=URL + "x.ics", etag="e\u00e9"), {"etag"}),
+    "control-href": (_write(href=URL + "\nx.ics"), {"href"}),
+    "bad-delete-uid": (delete_request(sealed_for(URL), "a b"), {"event.uid"}),
+}
+
+
+@pytest.mark.parametrize(("request_", "fields"), INVALID_WRITES.values(), ids=INVALID_WRITES.keys())
+async def test_invalid_write_requests_name_their_fields(
+    running: Running, request_: pb.WriteCalendarEventRequest, fields: set[str]
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await running.write_calendar(request_)
+    details = error_details(caught.value)
+    assert details.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert (details.reason, details.domain) == ("INVALID_ARGUMENT", "notification.v1")
+    assert details.fields == fields
+
+
+async def test_a_delete_needs_only_the_uid(running: Running) -> None:
+    async with HostileServer(respond(204, b"")) as server:
+        verified = sealed_for(url_of(server))
+        response = await running.write_calendar(
+            delete_request(verified, new_uid(), href=url_of(server) + "x.ics")
+        )
+    assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_REMOVED, response.detail
+
+
+async def test_the_rpc_line_names_the_write_and_no_secret(
+    running: Running,
+    caplog: pytest.LogCaptureFixture,
+    log_events: Callable[[str], list[dict[str, Any]]],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with HostileServer(respond(201, b"", {"ETag": '"e1"'})) as server:
+        url = url_of(server, "/cal/?access_token=QUERYSECRET")
+        uid = new_uid()
+        request = write_request(sealed_for(url), uid=uid)
+        response = await running.write_calendar(request)
+    assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_WRITTEN, response.detail
+    [line] = [e for e in log_events("rpc") if e["method"] == "WriteCalendarEvent"]
+    assert (line["uid"], line["action"], line["outcome"]) == (uid, "PUT", "WRITTEN")
+    assert line["calendar"] == url_of(server)
+    assert_no_secret(caplog.text)
+    assert "QUERYSECRET" not in caplog.text
+    assert repr(request.sealed_credentials)[12:40] not in caplog.text
