@@ -21,7 +21,7 @@ import psycopg
 
 from bench.seed import UID_DOMAIN, seed_history, seed_rooms, seed_users
 from bench.services import postgres
-from scheduling_service.adapters import outbox_sql, rooms_sql
+from scheduling_service.adapters import calendar_sql, outbox_sql, rooms_sql
 from scheduling_service.adapters.statements import GUARD_HELD
 from tests.postgres import libpq_url
 
@@ -73,12 +73,18 @@ def _statements(room_id: uuid.UUID, guest: str, guest_no: int) -> list[tuple[str
                 "recipients": [guest, "explain-host-0"],
                 "messages": [b"x" * 600, b"x" * 600],
                 "states": ["pending", "pending"],
+                "reasons": [None, None],
                 "remove_reminders": False,
                 "reminded": [guest, guest],
                 "reminders": [b"r" * 300, b"r" * 300],
                 "dues": [starts - timedelta(hours=24), starts - timedelta(hours=1)],
                 "offsets": [86400, 3600],
             },
+        ),
+        (
+            "book: calendar copies",
+            calendar_sql._MARK,
+            {"room_id": room_id, "uid": uid, "users": [guest, "explain-host-0"]},
         ),
         ("relay: claim", outbox_sql._CLAIM, {"token": uuid.uuid4(), "limit": 64, "lease_s": 60}),
         (
@@ -95,6 +101,11 @@ def _statements(room_id: uuid.UUID, guest: str, guest_no: int) -> list[tuple[str
             },
         ),
         ("reader: room with its mail", rooms_sql._GET, {"room_id": room_id, "viewer": guest}),
+        (
+            "calendar relay: claim",
+            calendar_sql._CLAIM,
+            {"token": uuid.uuid4(), "limit": 64, "lease_s": 60},
+        ),
     ]
 
 

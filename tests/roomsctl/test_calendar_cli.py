@@ -25,6 +25,9 @@ from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 from roomsctl.credentials import PASSWORD_ENV
 from tests.roomsctl.cli import Result, cli_env, closed_port, command, run
 
+# A roomsctl process per case (about half a second each): out of the quick loop.
+pytestmark = pytest.mark.slow
+
 SECRET = "s3cret-Pa55-never-shown"
 URL = "https://calendar.example.test/dav/"
 COLLECTION = "https://calendar.example.test/dav/alice/work/"

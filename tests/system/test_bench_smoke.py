@@ -79,9 +79,11 @@ def test_explain_prints_every_statement_at_each_size() -> None:
         "book: guard, slot",
         "book: room for the change",
         "book: outbox (invites, reminders)",
+        "book: calendar copies",
         "relay: claim",
         "relay: finish (4 retries)",
         "reader: room with its mail",
+        "calendar relay: claim",
     ]
     # Each statement really ran: it touched buffers at both sizes.
     for row in rows:

@@ -112,3 +112,39 @@ def test_the_change_log_names_everyone_before_and_after_and_hides_the_guest() ->
     assert left.participants == ("guest", "host")  # the guest sees their own leaving
     cancelled = change_log.entry_for(Change.CANCELLED, room, room, NOW)
     assert cancelled.open_before and not cancelled.open_after
+
+
+def test_a_calendar_that_replaces_invitations_gets_no_new_one() -> None:
+    room = _open()
+    booked = room.booked_by("guest", NOW)
+    people = People(
+        frozenset(),
+        {"host": _contact("host"), "guest": _contact("guest")},
+        calendar_only=frozenset({"guest"}),
+    )
+    writes = outbox_writes.for_change(Change.BOOKED, room, booked, people, now=NOW)
+    assert [(i.invite.recipient_id, i.state, i.not_sent_reason) for i in writes.invites] == [
+        ("host", State.PENDING, ""),
+        ("guest", State.SKIPPED, "CALENDAR_CONNECTED"),
+    ]
+    # Not sent, so the guest holds no e-mailed copy a later CANCEL must reach.
+    assert writes.holders_added == ("host",)
+    # Reminders are e-mail either way.
+    assert {r.reminder.recipient_id for r in writes.reminders} == {"host", "guest"}
+
+
+def test_one_who_holds_an_e_mailed_copy_keeps_getting_its_updates() -> None:
+    booked = _open().booked_by("guest", NOW)
+    moved = booked.rescheduled_by(
+        "host", starts=NOW + 3 * DAY, length=None, etag="", now=NOW + HOUR
+    )
+    people = People(
+        frozenset({"host", "guest"}),
+        {"host": _contact("host"), "guest": _contact("guest")},
+        calendar_only=frozenset({"guest"}),  # connected after the invitation went
+    )
+    writes = outbox_writes.for_change(Change.RESCHEDULED, booked, moved, people, now=NOW + HOUR)
+    assert [(i.invite.recipient_id, i.state) for i in writes.invites] == [
+        ("host", State.PENDING),
+        ("guest", State.PENDING),
+    ]
