@@ -103,7 +103,7 @@ def _statements(room_id: uuid.UUID, guest: str, guest_no: int) -> list[tuple[str
         ("reader: room with its mail", rooms_sql._GET, {"room_id": room_id, "viewer": guest}),
         (
             "calendar relay: claim",
-            calendar_sql._CLAIM,
+            calendar_sql._LEASE,
             {"token": uuid.uuid4(), "limit": 64, "lease_s": 60},
         ),
     ]

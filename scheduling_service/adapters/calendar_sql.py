@@ -33,16 +33,21 @@ from scheduling_service.domain.users import Contact
 
 CHANNEL = "calendar_copies"
 
+# When a copy marked now is due: at once, or parked ('infinity', out of every claim's
+# way) while its connection is broken, until a connect makes it due again.
+_DUE = "CASE WHEN k.state = 'broken' THEN 'infinity'::timestamptz ELSE now() END"
 # A change's copies: due again for everyone concerned who has a connection. Runs after
 # the change-log write, under the counter's lock (see the module's docstring).
 _MARK = f"""
     WITH marked AS (
-        INSERT INTO calendar_copies (room_id, user_id, ics_uid)
-        SELECT %(room_id)s, k.user_id, %(uid)s FROM calendar_connections k
+        INSERT INTO calendar_copies (room_id, user_id, ics_uid, next_attempt_at)
+        SELECT %(room_id)s, k.user_id, %(uid)s, {_DUE}
+          FROM calendar_connections k
          WHERE k.user_id = ANY(%(users)s::text[]) AND {IF_GUARD_HELD}
         ON CONFLICT (room_id, user_id) DO UPDATE
            SET state = 'pending', version = calendar_copies.version + 1, attempts = 0,
-               next_attempt_at = now(), last_error = NULL, update_time = now()
+               next_attempt_at = excluded.next_attempt_at, last_error = NULL,
+               update_time = now()
         RETURNING 1
     )
     SELECT pg_notify('{CHANNEL}', '') FROM (SELECT 1 FROM marked LIMIT 1) AS any_row
@@ -65,7 +70,7 @@ _UPSERT = f"""
        SET calendar_url = excluded.calendar_url, provider = excluded.provider,
            sealed_credentials = excluded.sealed_credentials, state = 'active',
            broken_reason = NULL, email_invites = excluded.email_invites,
-           generation = calendar_connections.generation + 1, create_time = now(),
+           generation = nextval('calendar_connection_generation'), create_time = now(),
            update_time = now()
 """
 # Every session the user is in that has not ended, and every copy that waited or failed:
@@ -111,12 +116,21 @@ _REMOVING = f"""
     )
     SELECT pg_notify('{CHANNEL}', '') FROM (SELECT 1 FROM due LIMIT 1) AS any_row
 """
-_FORGET_REMOVED = """
-    WITH gone AS (
-        DELETE FROM calendar_connections k
+_FORGET_REMOVED_WHERE = """
          WHERE k.user_id = ANY(%(users)s::text[]) AND k.state = 'removing'
            AND NOT EXISTS (SELECT 1 FROM calendar_copies c
-                            WHERE c.user_id = k.user_id AND c.state = 'pending')
+                            WHERE c.user_id = k.user_id AND c.state = 'pending')"""
+_FORGET_REMOVED = f"""
+    WITH gone AS (
+        DELETE FROM calendar_connections k {_FORGET_REMOVED_WHERE}
+        RETURNING k.user_id
+    )
+    DELETE FROM calendar_copies c USING gone WHERE c.user_id = gone.user_id
+"""
+# The same, as a write that follows a disconnect's guard.
+_FORGET_REMOVED_NOW = f"""
+    WITH gone AS (
+        DELETE FROM calendar_connections k {_FORGET_REMOVED_WHERE} AND {IF_GUARD_HELD}
         RETURNING k.user_id
     )
     DELETE FROM calendar_copies c USING gone WHERE c.user_id = gone.user_id
@@ -126,9 +140,12 @@ _CONNECTION = """
            email_invites, create_time, last_write_time
       FROM calendar_connections WHERE user_id = %(user_id)s AND state <> 'removing'
 """
-# Due copies of active (or removing) connections, under a lease, with the room as it
-# stands now and the contacts its copy names.
-_CLAIM = f"""
+# Due copies of active (or removing) connections, taken under a lease. What they are
+# written from is read by _CLAIMED, in a statement of its own: this one's row locks see
+# a change that committed while it ran (its new version), but its joins would still see
+# the snapshot from before that change, and the old room would be written under the new
+# version and never put right.
+_LEASE = """
     WITH due AS (
         SELECT c.room_id, c.user_id FROM calendar_copies c
           JOIN calendar_connections k ON k.user_id = c.user_id
@@ -138,24 +155,27 @@ _CLAIM = f"""
          ORDER BY c.next_attempt_at
          LIMIT %(limit)s
          FOR UPDATE OF c SKIP LOCKED
-    ), claimed AS (
-        UPDATE calendar_copies c
-           SET lease_token = %(token)s, lease_until = now() + make_interval(secs => %(lease_s)s),
-               attempts = c.attempts + 1, update_time = now()
-          FROM due WHERE c.room_id = due.room_id AND c.user_id = due.user_id
-        RETURNING c.room_id, c.user_id, c.ics_uid, c.version, c.attempts, c.href, c.etag
     )
-    SELECT cl.room_id, cl.user_id, cl.ics_uid, cl.version, cl.attempts, cl.href, cl.etag,
+    UPDATE calendar_copies c
+       SET lease_token = %(token)s, lease_until = now() + make_interval(secs => %(lease_s)s),
+           attempts = c.attempts + 1, update_time = now()
+      FROM due WHERE c.room_id = due.room_id AND c.user_id = due.user_id
+"""
+# The leased copies, each with its version, its connection, the room as it stands and
+# the contacts its copy names, all from one snapshot (taken after the lease).
+_CLAIMED = f"""
+    SELECT c.room_id, c.user_id, c.ics_uid, c.version, c.attempts, c.href, c.etag,
            k.calendar_url, k.sealed_credentials, k.generation, k.state = 'removing',
            p.ids, p.emails, p.names, p.zones, {ROOM_COLUMNS}
-      FROM claimed cl
-      JOIN calendar_connections k ON k.user_id = cl.user_id
-      LEFT JOIN rooms r ON r.room_id = cl.room_id {ROUNDS_JOIN}
+      FROM calendar_copies c
+      JOIN calendar_connections k ON k.user_id = c.user_id
+      LEFT JOIN rooms r ON r.room_id = c.room_id {ROUNDS_JOIN}
       CROSS JOIN LATERAL (
           SELECT array_agg(u.user_id) AS ids, array_agg(u.email) AS emails,
                  array_agg(u.name) AS names, array_agg(u.zoneinfo) AS zones
-            FROM users u WHERE u.user_id IN (cl.user_id, r.host_id, r.guest_id)
+            FROM users u WHERE u.user_id IN (c.user_id, r.host_id, r.guest_id)
       ) AS p
+     WHERE c.lease_token = %(token)s
 """
 _CLAIMED_WIDTH = 15
 # Results, recorded only where the lease is still held. A copy changed during its
@@ -179,10 +199,10 @@ _FINISH = """
                lease_token = NULL, lease_until = NULL, last_error = r.error, update_time = now()
           FROM r
          WHERE c.room_id = r.room_id AND c.user_id = r.user_id AND c.lease_token = r.token
-        RETURNING c.room_id, c.user_id, c.state
+        RETURNING c.room_id, c.user_id, c.state, r.outcome
     ), wrote AS (
         UPDATE calendar_connections k SET last_write_time = now()
-         WHERE k.user_id IN (SELECT user_id FROM r WHERE outcome IN ('WRITTEN', 'REMOVED'))
+         WHERE k.user_id IN (SELECT user_id FROM done WHERE outcome IN ('WRITTEN', 'REMOVED'))
     )
     SELECT room_id, user_id, state FROM done
 """
@@ -202,6 +222,10 @@ _BREAK = """
            SET state = 'broken', broken_reason = %(reason)s, update_time = now()
          WHERE user_id = %(user_id)s AND generation = %(generation)s AND state = 'active'
         RETURNING user_id
+    ), parked AS (
+        UPDATE calendar_copies c SET next_attempt_at = 'infinity'
+          FROM broke WHERE c.user_id = broke.user_id AND c.state = 'pending'
+           AND c.lease_token IS NULL
     ), notice AS (
         INSERT INTO notification_outbox
                (room_id, ics_uid, sequence, method, recipient_id, message, kind, state,
@@ -232,11 +256,15 @@ _RETRY = f"""
     )
     SELECT room_id, user_id FROM again, (SELECT count(*) FROM notified) AS n
 """
-# Removed copies are history; a copy whose connection is gone has nowhere to go.
+# Removed copies are history, and so are written copies of sessions that ended before
+# the retention (a disconnect with remove_events leaves those in the calendar); a copy
+# whose connection is gone has nowhere to go.
 _PURGE = """
     WITH gone AS (
         DELETE FROM calendar_copies c
          WHERE (c.state = 'removed' AND c.update_time < %(before)s)
+            OR (c.state = 'written' AND c.update_time < %(before)s AND NOT EXISTS (
+                SELECT 1 FROM rooms r WHERE r.room_id = c.room_id AND r.ends >= %(before)s))
             OR NOT EXISTS (SELECT 1 FROM calendar_connections k WHERE k.user_id = c.user_id)
         RETURNING 1
     )
@@ -280,7 +308,7 @@ class CalendarSql:
         self._statements.guard(_LOCK_COUNTER, {})
         if remove_events:
             self._statements.queue(_REMOVING, params)
-            self._statements.queue(_FORGET_REMOVED, {"users": [user_id]})
+            self._statements.queue(_FORGET_REMOVED_NOW, {"users": [user_id]})
         else:
             self._statements.queue(_DROP_COPIES, params)
             self._statements.queue(_DROP_CONNECTION, params)
@@ -295,9 +323,10 @@ class CalendarSql:
         )
 
     async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[ClaimedCopy]:
-        rows = await self._statements.execute(
-            _CLAIM, {"token": token, "limit": limit, "lease_s": lease_s}
-        )
+        await self._statements.execute(_LEASE, {"token": token, "limit": limit, "lease_s": lease_s})
+        # Read-only: should the connection drop here, the lease ends and the copies go
+        # again; nothing is lost.
+        rows = await self._statements.fetchall(_CLAIMED, {"token": token})
         return [_claimed(row) for row in rows]
 
     async def finish(self, results: list[CopyResult]) -> dict[tuple[uuid.UUID, str], CopyState]:

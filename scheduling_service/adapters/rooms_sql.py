@@ -104,7 +104,7 @@ _GET_FOR_CHANGE = f"""
           SELECT coalesce(array_agg(k.user_id), '{{}}') AS calendar_only
             FROM calendar_connections k
            WHERE k.user_id IN (r.host_id, r.guest_id, %(caller)s) AND NOT k.email_invites
-             AND k.state <> 'removing'
+             AND k.state = 'active'
       ) AS k
      WHERE r.room_id = %(room_id)s
 """

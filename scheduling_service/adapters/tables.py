@@ -17,6 +17,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
+    Sequence,
     Table,
     Text,
     UniqueConstraint,
@@ -233,8 +234,11 @@ notification_outbox = Table(
     Index("notification_outbox_by_room", "room_id", "recipient_id", "id"),
 )
 
+# Never reused: a write in flight with older credentials cannot touch a newer connection.
+calendar_connection_generation = Sequence("calendar_connection_generation", metadata=metadata)
+
 # One per user: the connected calendar, its credentials sealed by the notification
-# service (which alone opens them). `generation` rises with every connect.
+# service (which alone opens them). `generation` is new with every connect.
 calendar_connections = Table(
     "calendar_connections",
     metadata,
@@ -245,7 +249,12 @@ calendar_connections = Table(
     Column("state", Text, nullable=False, server_default=text("'active'")),
     Column("broken_reason", Text),
     Column("email_invites", Boolean, nullable=False, server_default=text("false")),
-    Column("generation", BigInteger, nullable=False, server_default=text("1")),
+    Column(
+        "generation",
+        BigInteger,
+        nullable=False,
+        server_default=text("nextval('calendar_connection_generation'::regclass)"),
+    ),
     Column("create_time", TIME, nullable=False, server_default=func.now()),
     Column("update_time", TIME, nullable=False, server_default=func.now()),
     Column("last_write_time", TIME),

@@ -161,13 +161,14 @@ def decide(
 ) -> CopyResult:
     """What an attempt leaves the copy as. A copy whose connection broke stays pending
     and waits for the user to connect again (the claim takes only active connections),
-    its attempts not counted against it."""
+    its attempts not counted against it; but a copy being removed after a disconnect
+    fails instead (no reconnect will come for it: waiting would retry forever)."""
     outcome = attempt.outcome
     if outcome is WriteOutcome.WRITTEN:
         return CopyResult(copy, token, attempt, CopyState.WRITTEN, None)
     if outcome is WriteOutcome.REMOVED:
         return CopyResult(copy, token, attempt, CopyState.REMOVED, None)
-    if outcome is WriteOutcome.CREDENTIALS_REJECTED:
+    if outcome is WriteOutcome.CREDENTIALS_REJECTED and not copy.removing:
         return CopyResult(copy, token, attempt, CopyState.PENDING, now)
     if outcome is WriteOutcome.TEMPORARY_FAILURE and copy.attempts < max_attempts:
         later = now + backoff

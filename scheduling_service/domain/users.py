@@ -35,7 +35,8 @@ class People:
     """The people a change to a room concerns: who holds the room's event in their
     calendar now (everyone sent a REQUEST for its UID and no CANCEL since), the
     contact details of everyone a message may name, and who has a connected calendar
-    that takes the place of e-mailed invitations (`email_invites` off)."""
+    that takes the place of e-mailed invitations (active, `email_invites` off: a broken
+    connection's owner gets invitations again, or they would get nothing)."""
 
     holders: frozenset[str]
     contacts: dict[str, Contact]

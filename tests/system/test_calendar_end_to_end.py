@@ -537,3 +537,27 @@ async def _google_connection(system: System, state: TokenServer, proxy: BearerPr
         assert "invalid_grant" in broken.broken_reason
         await until(lambda: len(_notices(system, host)) == 1)
     assert secrets_found(system.database_url, service_logs(system), [refresh]) == []
+
+
+async def test_removing_copies_with_refused_credentials_ends_instead_of_retrying(
+    system: System, radicale: Radicale
+) -> None:
+    system.notification(**calendar_settings())
+    replica = system.scheduling()
+    _, as_host = person("host")
+    calendar = radicale_calendar(radicale, discover=False)
+    async with client(replica) as stub:
+        await stub.ConnectCalendar(calendar.request(), metadata=as_host)
+        room = await stub.CreateRoom(create_request(), metadata=as_host)
+        await until(lambda: holds(calendar, [room]))
+        new_password = f"pw-{uuid.uuid4().hex}"
+        radicale.users.write_text(
+            radicale.users.read_text().replace(calendar.password, new_password)
+        )
+        await stub.DisconnectCalendar(
+            pb.DisconnectCalendarRequest(remove_events=True), metadata=as_host
+        )
+        # No reconnect will come for a disconnected calendar: its copies give up, and
+        # the connection goes with them (the copy stays in the calendar, unreachable).
+        await until(lambda: system.query("SELECT count(*) FROM calendar_connections") == 0)
+        assert system.query("SELECT count(*) FROM calendar_copies") == 0

@@ -146,9 +146,9 @@ class SafeHttpClient:
                 address = ipaddress.ip_address(answer)
             except ValueError:
                 raise refuse(target.url, f"resolved to {answer!r}") from None
-            problem = self._problem(address)
-            if problem:
-                raise refuse(target.url, f"{target.host} resolves to {problem}")
+            if self._problem(address):
+                # Not which address: the answer would map a private DNS for the caller.
+                raise refuse(target.url, f"{target.host} resolves to a non-public address")
             addresses.append(address)
         return addresses[0]
 

@@ -1,9 +1,10 @@
-"""Calendar connections (docs/design.md §11): each user's connected CalDAV calendar, and
+"""Calendar connections (docs/design.md §13): each user's connected CalDAV calendar, and
 the copy of each session in it.
 
 - calendar_connections: one per user; the credentials only as the notification
-  service sealed them (it alone opens them). `generation` rises with every connect,
-  so the result of a write made with older credentials breaks nothing.
+  service sealed them (it alone opens them). `generation` is new with every connect
+  (a sequence, never reused), so the result of a write made with older credentials
+  breaks or reseals nothing.
 - calendar_copies: one row per (room, user) whose calendar should hold the session or
   have it removed. A change marks the rows of the people it concerns pending (and
   bumps `version`); the relay writes the room as it stands when it claims the row, so a
@@ -28,6 +29,9 @@ depends_on = None
 def upgrade() -> None:
     op.execute(
         """
+        -- Never reused, so a write still in flight with a disconnected connection's
+        -- credentials cannot break, or reseal, the next connection of the same user.
+        CREATE SEQUENCE calendar_connection_generation;
         CREATE TABLE calendar_connections (
             user_id            text PRIMARY KEY REFERENCES users (user_id),
             calendar_url       text NOT NULL,
@@ -38,7 +42,8 @@ def upgrade() -> None:
                                CHECK (state IN ('active', 'broken', 'removing')),
             broken_reason      text,
             email_invites      boolean NOT NULL DEFAULT false,
-            generation         bigint NOT NULL DEFAULT 1,
+            generation         bigint NOT NULL
+                               DEFAULT nextval('calendar_connection_generation'),
             create_time        timestamptz NOT NULL DEFAULT now(),
             update_time        timestamptz NOT NULL DEFAULT now(),
             last_write_time    timestamptz
@@ -91,5 +96,6 @@ def downgrade() -> None:
                 CHECK (kind IN ('invite', 'reminder'));
         DROP TABLE calendar_copies;
         DROP TABLE calendar_connections;
+        DROP SEQUENCE calendar_connection_generation;
         """
     )

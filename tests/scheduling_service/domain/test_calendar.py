@@ -104,3 +104,12 @@ def test_a_temporary_failure_waits_for_the_servers_retry_after_and_gives_up_at_l
         _copy(_room(), attempts=5), attempt, TOKEN, now=NOW, backoff=HOUR, max_attempts=5
     )
     assert spent.state is CopyState.FAILED
+
+
+def test_a_copy_being_removed_gives_up_when_its_credentials_are_refused() -> None:
+    """After a disconnect no reconnect will come for it: waiting would retry forever."""
+    refused = WriteAttempt(WriteOutcome.CREDENTIALS_REJECTED)
+    result = calendar.decide(
+        _copy(_room(), removing=True), refused, TOKEN, now=NOW, backoff=HOUR, max_attempts=5
+    )
+    assert result.state is CopyState.FAILED

@@ -249,10 +249,12 @@ class Recording(SafeHttpClient):
 )
 async def test_every_resolved_address_is_checked(answers: list[str]) -> None:
     client = Recording(answers)
-    with pytest.raises(CalendarUrlNotAllowed, match="resolves to"):
+    with pytest.raises(CalendarUrlNotAllowed, match="resolves to a non-public address") as bad:
         await client.request("PROPFIND", "https://calendar.example.com/")
     assert client.lookups == ["calendar.example.com"]
     assert client.connected == []
+    # The caller learns that it is refused, not what the name resolves to.
+    assert not any(answer in str(bad.value) for answer in answers)
 
 
 async def test_the_connection_goes_to_the_address_that_was_checked() -> None:
