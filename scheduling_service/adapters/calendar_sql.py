@@ -140,21 +140,38 @@ _CONNECTION = """
            email_invites, create_time, last_write_time
       FROM calendar_connections WHERE user_id = %(user_id)s AND state <> 'removing'
 """
-# Due copies of active (or removing) connections, taken under a lease. What they are
+# Due copies of active (or removing) connections, taken under a lease, one per user at
+# a time: a user's slow or hostile server (or a provider's rate limit) holds one of the
+# relay's calls, never all of them, and one calendar is not written in parallel. What
+# they are
 # written from is read by _CLAIMED, in a statement of its own: this one's row locks see
 # a change that committed while it ran (its new version), but its joins would still see
 # the snapshot from before that change, and the old room would be written under the new
 # version and never put right.
 _LEASE = """
-    WITH due AS (
-        SELECT c.room_id, c.user_id FROM calendar_copies c
-          JOIN calendar_connections k ON k.user_id = c.user_id
-         WHERE c.state = 'pending' AND c.next_attempt_at <= now()
-           AND (c.lease_until IS NULL OR c.lease_until < now())
-           AND k.state IN ('active', 'removing')
-         ORDER BY c.next_attempt_at
+    WITH candidates AS (
+        SELECT room_id, user_id, next_attempt_at FROM (
+            SELECT c.room_id, c.user_id, c.next_attempt_at,
+                   row_number() OVER (PARTITION BY c.user_id ORDER BY c.next_attempt_at)
+                       AS nth
+              FROM calendar_copies c
+              JOIN calendar_connections k ON k.user_id = c.user_id
+             WHERE c.state = 'pending' AND c.next_attempt_at <= now()
+               AND (c.lease_until IS NULL OR c.lease_until < now())
+               AND k.state IN ('active', 'removing')
+               AND NOT EXISTS (
+                   SELECT 1 FROM calendar_copies f
+                    WHERE f.user_id = c.user_id AND f.lease_token IS NOT NULL
+                      AND f.lease_until > now())
+        ) AS ranked
+         WHERE nth = 1
+         ORDER BY next_attempt_at
          LIMIT %(limit)s
-         FOR UPDATE OF c SKIP LOCKED
+    ), due AS (
+        SELECT c.room_id, c.user_id FROM calendar_copies c
+          JOIN candidates USING (room_id, user_id)
+         WHERE c.state = 'pending' AND (c.lease_until IS NULL OR c.lease_until < now())
+           FOR UPDATE OF c SKIP LOCKED
     )
     UPDATE calendar_copies c
        SET lease_token = %(token)s, lease_until = now() + make_interval(secs => %(lease_s)s),

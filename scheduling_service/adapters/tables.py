@@ -290,5 +290,7 @@ calendar_copies = Table(
     ),
     Index("calendar_copies_due", "next_attempt_at", postgresql_where=text("state = 'pending'")),
     Index("calendar_copies_by_user", "user_id"),
+    # The copies in flight, by user: the claim takes one per user at a time.
+    Index("calendar_copies_leased", "user_id", postgresql_where=text("lease_token IS NOT NULL")),
     Index("calendar_copies_by_state", "state", "update_time"),
 )

@@ -70,6 +70,9 @@ def upgrade() -> None:
         CREATE INDEX calendar_copies_due ON calendar_copies (next_attempt_at)
             WHERE state = 'pending';
         CREATE INDEX calendar_copies_by_user ON calendar_copies (user_id);
+        -- The copies in flight, by user: the claim takes one per user at a time.
+        CREATE INDEX calendar_copies_leased ON calendar_copies (user_id)
+            WHERE lease_token IS NOT NULL;
         CREATE INDEX calendar_copies_by_state ON calendar_copies (state, update_time);
 
         ALTER TABLE notification_outbox
