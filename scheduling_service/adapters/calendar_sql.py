@@ -1,5 +1,5 @@
-"""Calendar connections and the copies of sessions in them, in PostgreSQL
-(domain/calendar.py says what a copy is).
+"""The copies of sessions in users' calendars, in PostgreSQL (domain/calendar.py says
+what a copy is); the connections themselves are calendar_connections_sql.py's.
 
 Races between a change and a connect: a change marks the copies of the people it
 concerns only if they have a connection, and a connect writes copies of the rooms its
@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from psycopg.rows import TupleRow
 
+from scheduling_service.adapters import calendar_connections_sql
 from scheduling_service.adapters.rooms_sql import ROOM_COLUMNS, ROUNDS_JOIN, room_from_row
-from scheduling_service.adapters.statements import GUARD_HELD, IF_GUARD_HELD, Statements
+from scheduling_service.adapters.statements import IF_GUARD_HELD, Statements
 from scheduling_service.domain.calendar import (
     ClaimedCopy,
     Connection,
-    ConnectionState,
     CopyResult,
     CopyState,
     VerifiedCalendar,
@@ -31,7 +30,7 @@ from scheduling_service.domain.calendar import (
 from scheduling_service.domain.outbox import FailedCopy
 from scheduling_service.domain.users import Contact
 
-CHANNEL = "calendar_copies"
+CHANNEL = calendar_connections_sql.CHANNEL
 
 # When a copy marked now is due: at once, or parked ('infinity', out of every claim's
 # way) while its connection is broken, until a connect makes it due again.
@@ -51,94 +50,6 @@ _MARK = f"""
         RETURNING 1
     )
     SELECT pg_notify('{CHANNEL}', '') FROM (SELECT 1 FROM marked LIMIT 1) AS any_row
-"""
-_LOCK_COUNTER = f"""
-    WITH locked AS (SELECT 1 FROM revision_counter FOR UPDATE) {GUARD_HELD} FROM locked
-"""
-# Another calendar gets the copies anew; those in the old one are left there.
-_FORGET_OTHER_CALENDAR = f"""
-    DELETE FROM calendar_copies c USING calendar_connections k
-     WHERE k.user_id = %(user_id)s AND c.user_id = k.user_id
-       AND k.calendar_url <> %(calendar_url)s AND {IF_GUARD_HELD}
-"""
-_UPSERT = f"""
-    INSERT INTO calendar_connections
-           (user_id, calendar_url, provider, sealed_credentials, email_invites)
-    SELECT %(user_id)s, %(calendar_url)s, %(provider)s, %(sealed)s, %(email_invites)s
-     WHERE {IF_GUARD_HELD}
-    ON CONFLICT (user_id) DO UPDATE
-       SET calendar_url = excluded.calendar_url, provider = excluded.provider,
-           sealed_credentials = excluded.sealed_credentials, state = 'active',
-           broken_reason = NULL, email_invites = excluded.email_invites,
-           generation = nextval('calendar_connection_generation'), create_time = now(),
-           update_time = now()
-"""
-# Every session the user is in that has not ended, and every copy that waited or failed:
-# due now (a copy already written is written again: cheap, and it puts right whatever
-# happened to it while the connection was broken).
-_BACKFILL = f"""
-    WITH present AS (
-        INSERT INTO calendar_copies (room_id, user_id, ics_uid)
-        SELECT r.room_id, %(user_id)s, r.ics_uid FROM rooms r
-         WHERE (r.host_id = %(user_id)s OR r.guest_id = %(user_id)s) AND r.ends > now()
-           AND {IF_GUARD_HELD}
-        ON CONFLICT (room_id, user_id) DO UPDATE
-           SET state = 'pending', version = calendar_copies.version + 1, attempts = 0,
-               next_attempt_at = now(), last_error = NULL, update_time = now()
-        RETURNING 1
-    ), again AS (
-        UPDATE calendar_copies
-           SET state = 'pending', version = version + 1, attempts = 0, next_attempt_at = now(),
-               last_error = NULL, update_time = now()
-         WHERE user_id = %(user_id)s AND state IN ('pending', 'failed') AND {IF_GUARD_HELD}
-        RETURNING 1
-    )
-    SELECT pg_notify('{CHANNEL}', '')
-     WHERE EXISTS (SELECT 1 FROM present) OR EXISTS (SELECT 1 FROM again)
-"""
-_DROP_COPIES = f"DELETE FROM calendar_copies WHERE user_id = %(user_id)s AND {IF_GUARD_HELD}"
-_DROP_CONNECTION = (
-    f"DELETE FROM calendar_connections WHERE user_id = %(user_id)s AND {IF_GUARD_HELD}"
-)
-# Disconnect with remove_events: every copy not yet removed is deleted by the relay,
-# with the connection's credentials; the connection goes with the last of them.
-_REMOVING = f"""
-    WITH removing AS (
-        UPDATE calendar_connections SET state = 'removing', update_time = now()
-         WHERE user_id = %(user_id)s AND {IF_GUARD_HELD}
-        RETURNING user_id
-    ), due AS (
-        UPDATE calendar_copies c
-           SET state = 'pending', version = c.version + 1, attempts = 0,
-               next_attempt_at = now(), last_error = NULL, update_time = now()
-          FROM removing WHERE c.user_id = removing.user_id AND c.state <> 'removed'
-        RETURNING 1
-    )
-    SELECT pg_notify('{CHANNEL}', '') FROM (SELECT 1 FROM due LIMIT 1) AS any_row
-"""
-_FORGET_REMOVED_WHERE = """
-         WHERE k.user_id = ANY(%(users)s::text[]) AND k.state = 'removing'
-           AND NOT EXISTS (SELECT 1 FROM calendar_copies c
-                            WHERE c.user_id = k.user_id AND c.state = 'pending')"""
-_FORGET_REMOVED = f"""
-    WITH gone AS (
-        DELETE FROM calendar_connections k {_FORGET_REMOVED_WHERE}
-        RETURNING k.user_id
-    )
-    DELETE FROM calendar_copies c USING gone WHERE c.user_id = gone.user_id
-"""
-# The same, as a write that follows a disconnect's guard.
-_FORGET_REMOVED_NOW = f"""
-    WITH gone AS (
-        DELETE FROM calendar_connections k {_FORGET_REMOVED_WHERE} AND {IF_GUARD_HELD}
-        RETURNING k.user_id
-    )
-    DELETE FROM calendar_copies c USING gone WHERE c.user_id = gone.user_id
-"""
-_CONNECTION = """
-    SELECT user_id, calendar_url, provider, state, coalesce(broken_reason, ''),
-           email_invites, create_time, last_write_time
-      FROM calendar_connections WHERE user_id = %(user_id)s AND state <> 'removing'
 """
 # Due copies of active (or removing) connections, taken under a lease, one per user at
 # a time: a user's slow or hostile server (or a provider's rate limit) holds one of the
@@ -308,36 +219,13 @@ class CalendarSql:
             )
 
     def connect(self, user_id: str, verified: VerifiedCalendar, email_invites: bool) -> None:
-        params: dict[str, Any] = {
-            "user_id": user_id,
-            "calendar_url": verified.calendar_url,
-            "provider": verified.provider,
-            "sealed": verified.sealed_credentials,
-            "email_invites": email_invites,
-        }
-        self._statements.guard(_LOCK_COUNTER, {})
-        self._statements.queue(_FORGET_OTHER_CALENDAR, params)
-        self._statements.queue(_UPSERT, params)
-        self._statements.queue(_BACKFILL, params)
+        calendar_connections_sql.connect(self._statements, user_id, verified, email_invites)
 
     def disconnect(self, user_id: str, *, remove_events: bool) -> None:
-        params = {"user_id": user_id}
-        self._statements.guard(_LOCK_COUNTER, {})
-        if remove_events:
-            self._statements.queue(_REMOVING, params)
-            self._statements.queue(_FORGET_REMOVED_NOW, {"users": [user_id]})
-        else:
-            self._statements.queue(_DROP_COPIES, params)
-            self._statements.queue(_DROP_CONNECTION, params)
+        calendar_connections_sql.disconnect(self._statements, user_id, remove_events=remove_events)
 
     async def get(self, user_id: str) -> Connection | None:
-        row = await self._statements.fetchone(_CONNECTION, {"user_id": user_id})
-        if row is None:
-            return None
-        user, url, provider, state, reason, email_invites, created, last_write = row
-        return Connection(
-            user, url, provider, ConnectionState(state), reason, email_invites, created, last_write
-        )
+        return await calendar_connections_sql.get(self._statements, user_id)
 
     async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[ClaimedCopy]:
         await self._statements.execute(_LEASE, {"token": token, "limit": limit, "lease_s": lease_s})
@@ -374,7 +262,9 @@ class CalendarSql:
             )
         removing = sorted({r.copy.user_id for r in results if r.copy.removing})
         if removing:
-            await self._statements.execute(_FORGET_REMOVED, {"users": removing})
+            await self._statements.execute(
+                calendar_connections_sql.FORGET_REMOVED, {"users": removing}
+            )
         return {(row[0], row[1]): CopyState(row[2]) for row in rows}
 
     async def break_connection(

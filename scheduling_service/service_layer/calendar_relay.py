@@ -14,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Coroutine
 from datetime import timedelta
+from typing import Any
 
 from scheduling_service import metrics
 from scheduling_service.config import Settings
 from scheduling_service.domain import calendar
 from scheduling_service.domain.calendar import ClaimedCopy, CopyResult, CopyState
+from scheduling_service.service_layer.claim_loop import ClaimLoop
 from scheduling_service.service_layer.ports import (
     CalendarWriter,
     Clock,
@@ -37,9 +40,11 @@ CHANNEL = "calendar_copies"
 _STATS_EVERY_S = 5.0
 
 
-class CalendarRelay:
-    """Claims only as many copies as it has free call slots (RELAY_CONCURRENCY), so each
-    claimed copy is in flight at once and its lease cannot run out while it waits."""
+class CalendarRelay(ClaimLoop[ClaimedCopy]):
+    """The calendar copies' claim loop (claim_loop.py)."""
+
+    channel = CHANNEL
+    noun = "calendar"
 
     def __init__(
         self,
@@ -49,86 +54,18 @@ class CalendarRelay:
         settings: Settings,
         clock: Clock = utc_now,
     ) -> None:
-        self._db = database
-        self._notices = notices
+        super().__init__(database, notices, settings)
         self._writer = writer
-        self._settings = settings
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._in_flight: set[asyncio.Task[None]] = set()
-        self._stopping = False
-        self._claiming_done = asyncio.Event()
 
-    async def run(self) -> None:
-        background = [
-            asyncio.create_task(
-                self._notices.listen_forever(
-                    CHANNEL, self._on_notify, poll_s=self._settings.relay_poll_s
-                )
-            ),
-            asyncio.create_task(self._housekeeping()),
-        ]
-        try:
-            while not self._stopping:
-                self._wake.clear()  # before the claim: a notification during it counts
-                free = self._settings.relay_concurrency - len(self._in_flight)
-                claimed = await self._claim(min(free, self._settings.relay_batch)) if free else 0
-                if claimed == 0:
-                    await self._sleep()
-        finally:
-            self._claiming_done.set()
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+    def _background(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._housekeeping()]
 
-    async def stop(self, grace_s: float) -> None:
-        """Claim nothing more; let writes in flight finish (one cut short goes again
-        when its lease ends: a repeated PUT of the same state is harmless)."""
-        self._stopping = True
-        self._wake.set()
-        try:
-            async with asyncio.timeout(grace_s):
-                await self._claiming_done.wait()
-        except TimeoutError:
-            pass
-        if self._in_flight:
-            _, late = await asyncio.wait(self._in_flight, timeout=grace_s)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+    async def _take(self, uow: UnitOfWork, token: uuid.UUID, limit: int) -> list[ClaimedCopy]:
+        return await uow.calendars.claim(token, limit, self._settings.relay_lease_s)
 
-    async def _on_notify(self) -> None:
-        self._wake.set()
-
-    async def _sleep(self) -> None:
-        try:
-            async with asyncio.timeout(self._settings.relay_poll_s):
-                await self._wake.wait()
-        except TimeoutError:
-            pass
-
-    async def _claim(self, limit: int) -> int:
-        token = uuid.uuid4()
-
-        async def work(uow: UnitOfWork) -> list[ClaimedCopy]:
-            return await uow.calendars.claim(token, limit, self._settings.relay_lease_s)
-
-        try:
-            batch = await self._db.run(work)
-        except Exception as error:  # database away: the next round tries again
-            log.warning("calendar claim failed", error=str(error))
-            return 0
-        for copy in batch:
-            task = asyncio.create_task(self._write(copy, token))
-            self._in_flight.add(task)
-            task.add_done_callback(self._finished)
-        return len(batch)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.discard(task)
-        self._wake.set()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("calendar write crashed", exc_info=task.exception())
+    async def _handle(self, item: ClaimedCopy, token: uuid.UUID) -> None:
+        await self._write(item, token)
 
     async def _write(self, copy: ClaimedCopy, token: uuid.UUID) -> None:
         action = "put" if copy.wants_event else "delete"

@@ -18,7 +18,9 @@ import functools
 import logging
 import random
 import uuid
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
+from typing import Any
 
 from scheduling_service import metrics
 from scheduling_service.config import Settings
@@ -31,6 +33,7 @@ from scheduling_service.domain.outbox import (
     Outcome,
     State,
 )
+from scheduling_service.service_layer.claim_loop import ClaimLoop
 from scheduling_service.service_layer.ports import (
     Clock,
     Database,
@@ -62,10 +65,11 @@ def backoff_s(attempts: int, minimum: float, maximum: float) -> float:
     return max(minimum / 2, random.uniform(0, ceiling))
 
 
-class Relay:
-    """Claims only as many messages as it has free call slots, so every claimed
-    message is in flight at once and its lease (longer than the call's deadline)
-    cannot run out while it waits its turn."""
+class Relay(ClaimLoop[Claimed]):
+    """The outbox's claim loop (claim_loop.py): invites, reminders and notices."""
+
+    channel = CHANNEL
+    noun = "outbox"
 
     def __init__(
         self,
@@ -75,93 +79,21 @@ class Relay:
         settings: Settings,
         clock: Clock = utc_now,
     ) -> None:
+        super().__init__(database, notices, settings)
         self._clock = clock
-        self._db = database
-        self._notices = notices
         self._sender = sender
-        self._settings = settings
-        self._wake = asyncio.Event()
-        self._in_flight: set[asyncio.Task[None]] = set()
-        self._stopping = False
-        self._claiming_done = asyncio.Event()
         # Results waiting to be recorded, and the task recording a batch of them.
         self._unrecorded: list[tuple[Finished, asyncio.Future[State | None]]] = []
         self._recorder: asyncio.Task[None] | None = None
 
-    async def run(self) -> None:
-        background = [
-            asyncio.create_task(
-                self._notices.listen_forever(
-                    CHANNEL, self._on_notify, poll_s=self._settings.relay_poll_s
-                )
-            ),
-            asyncio.create_task(self._report_stats()),
-            asyncio.create_task(self._purge_forever()),
-        ]
-        try:
-            while not self._stopping:
-                # Cleared before the claim, so a notification during it is not lost.
-                self._wake.clear()
-                free = self._settings.relay_concurrency - len(self._in_flight)
-                claimed = await self._claim(min(free, self._settings.relay_batch)) if free else 0
-                if claimed == 0:
-                    await self._sleep()
-        finally:
-            self._claiming_done.set()
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+    def _background(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._report_stats(), self._purge_forever()]
 
-    async def stop(self, grace_s: float) -> None:
-        """Claim nothing more; let calls in flight finish (a cancelled call that the
-        mail relay accepted would go again when its lease ends)."""
-        self._stopping = True
-        self._wake.set()
-        # A claim under way may still start deliveries: wait for the loop to leave.
-        try:
-            async with asyncio.timeout(grace_s):
-                await self._claiming_done.wait()
-        except TimeoutError:
-            pass
-        if self._in_flight:
-            _, late = await asyncio.wait(self._in_flight, timeout=grace_s)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+    async def _take(self, uow: UnitOfWork, token: uuid.UUID, limit: int) -> list[Claimed]:
+        return await uow.outbox.claim(token, limit, self._settings.relay_lease_s)
 
-    async def _on_notify(self) -> None:
-        self._wake.set()
-
-    async def _sleep(self) -> None:
-        """Until a notification, a finished call, or the poll period."""
-        try:
-            async with asyncio.timeout(self._settings.relay_poll_s):
-                await self._wake.wait()
-        except TimeoutError:
-            pass
-
-    async def _claim(self, limit: int) -> int:
-        token = uuid.uuid4()
-
-        async def work(uow: UnitOfWork) -> list[Claimed]:
-            return await uow.outbox.claim(token, limit, self._settings.relay_lease_s)
-
-        try:
-            batch = await self._db.run(work)
-        except Exception as error:  # database away: the next round tries again
-            log.warning("outbox claim failed", error=str(error))
-            return 0
-        for item in batch:
-            task = asyncio.create_task(self._deliver(item, token))
-            self._in_flight.add(task)
-            task.add_done_callback(self._finished)
-        return len(batch)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.discard(task)
-        self._wake.set()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("invite attempt crashed", exc_info=task.exception())
+    async def _handle(self, item: Claimed, token: uuid.UUID) -> None:
+        await self._deliver(item, token)
 
     async def _deliver(self, item: Claimed, token: uuid.UUID) -> None:
         if item.reminder is None:

@@ -55,7 +55,7 @@ def field(result: Result, label: str) -> str:
     raise AssertionError(f"no {label!r} in:\n{result.out}")
 
 
-def until(check: Callable[[], bool], within_s: float = 30.0) -> None:
+def until(check: Callable[[], bool], within_s: float = 120.0) -> None:
     deadline = time.monotonic() + within_s
     while not check():
         assert time.monotonic() < deadline, "timed out"
