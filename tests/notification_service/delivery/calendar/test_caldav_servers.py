@@ -1,10 +1,10 @@
-"""The CalDAV client against real Radicale and Xandikos processes (started per module,
-stopped at its end; each test uses its own user or its own UIDs)."""
+"""The CalDAV client against real Radicale and Xandikos processes (started per module by
+tests/notification_service/conftest.py, stopped at its end; each test uses its own user
+or its own UIDs)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -54,24 +54,7 @@ def event(uid: str, summary: str, sequence: int = 0) -> bytes:
     return "\r\n".join(lines).encode()
 
 
-@pytest.fixture(scope="module")
-def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
-    server = Radicale(tmp_path_factory.mktemp("radicale"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def xandikos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Xandikos]:
-    server = Xandikos(tmp_path_factory.mktemp("xandikos"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+# `radicale` and `xandikos`: tests/notification_service/conftest.py (one per module).
 
 
 HTTP = SafeHttpClient(allow_private_networks=True)
