@@ -14,13 +14,13 @@ from typing import Any
 
 from psycopg.rows import TupleRow
 
+from scheduling_service.adapters import participant_mail_sql
 from scheduling_service.adapters.statements import (
     GUARD_HELD,
     IF_GUARD_FAILED,
     IF_GUARD_HELD,
     Statements,
 )
-from scheduling_service.domain.mail import CopyView, MailState, copy_view, mail_state
 from scheduling_service.domain.queries import RoomQuery
 from scheduling_service.domain.room import Room, Round
 from scheduling_service.domain.users import Contact, People, User
@@ -45,40 +45,8 @@ _ROOM_WIDTH = 17
 ROOM_COLUMNS = _ROOM
 ROUNDS_JOIN = _ROUNDS
 
-# Each participant's latest mail that is due (reminders count from their due time), for
-# Room.mail; computed only when the reader takes part in the room (the domain decides
-# what is shown, this only spares the work).
-_MAIL = """
-    LEFT JOIN LATERAL (
-        SELECT array_agg(m.recipient_id), array_agg(m.kind), array_agg(m.method),
-               array_agg(m.change), array_agg(m.state), array_agg(m.outcome),
-               array_agg(m.update_time), array_agg(m.last_error)
-          FROM (SELECT DISTINCT ON (o.recipient_id) o.recipient_id, o.kind, o.method,
-                       o.change, o.state, o.outcome, o.update_time, o.last_error
-                  FROM notification_outbox o
-                 WHERE o.room_id = r.room_id AND o.recipient_id IN (r.host_id, r.guest_id)
-                   AND o.state NOT IN ('superseded', 'dropped')
-                   AND (o.kind = 'invite'
-                        OR o.session_start - make_interval(secs => o.offset_s) <= now())
-                 ORDER BY o.recipient_id, o.id DESC) AS m
-         WHERE %(viewer)s IN (r.host_id, r.guest_id)
-    ) AS mail ON true
-"""
-# Where each participant's calendar copy stands (their connected calendar's), beside
-# their mail.
-_COPIES = """
-    LEFT JOIN LATERAL (
-        SELECT array_agg(c.user_id), array_agg(c.state), array_agg(k.state),
-               array_agg(c.update_time)
-          FROM calendar_copies c LEFT JOIN calendar_connections k ON k.user_id = c.user_id
-         WHERE c.room_id = r.room_id AND c.user_id IN (r.host_id, r.guest_id)
-           AND %(viewer)s IN (r.host_id, r.guest_id)
-    ) AS copies ON true
-"""
-_MAIL += _COPIES
-_MAIL_COLUMNS = "mail.*, copies.*"
-_MAIL_WIDTH = 8
-_COPIES_WIDTH = 4
+_MAIL = participant_mail_sql.JOINS
+_MAIL_COLUMNS = participant_mail_sql.COLUMNS
 
 _GET = f"""
     SELECT {_ROOM}, {_MAIL_COLUMNS} FROM rooms r {_ROUNDS} {_MAIL}
@@ -221,7 +189,7 @@ _DELETE_ROOM = f"DELETE FROM rooms WHERE room_id = %(room_id)s AND {IF_GUARD_HEL
 
 def room_from_row(row: TupleRow) -> Room:
     """A room from `_ROOM`'s columns, and its mail when the row carries `_MAIL`'s."""
-    with_mail = len(row) == _ROOM_WIDTH + _MAIL_WIDTH + _COPIES_WIDTH
+    with_mail = len(row) == _ROOM_WIDTH + participant_mail_sql.WIDTH
     ids, numbers, topics, times = row[12:16]
     return Room(
         room_id=row[0],
@@ -238,36 +206,8 @@ def room_from_row(row: TupleRow) -> Room:
         update_time=row[11],
         rounds=tuple(map(Round, ids, numbers, topics, times)) if ids else (),
         reminder_offsets=tuple(timedelta(seconds=s) for s in row[16]),
-        mail=_mail(row[_ROOM_WIDTH : _ROOM_WIDTH + _MAIL_WIDTH]) if with_mail else (),
-        calendar=_copies(row[_ROOM_WIDTH + _MAIL_WIDTH :]) if with_mail else (),
-    )
-
-
-def _copies(columns: TupleRow) -> tuple[CopyView, ...]:
-    users, states, connection_states, times = columns
-    if not users:
-        return ()
-    return tuple(map(copy_view, users, states, connection_states, times))
-
-
-def _mail(columns: TupleRow) -> tuple[MailState, ...]:
-    users, kinds, methods, changes, states, outcomes, times, errors = columns
-    if not users:
-        return ()
-    return tuple(
-        mail_state(
-            user,
-            reminder=kind == "reminder",
-            method=method,
-            change=change,
-            state=state,
-            outcome=outcome,
-            update_time=at,
-            last_error=error,
-        )
-        for user, kind, method, change, state, outcome, at, error in zip(
-            users, kinds, methods, changes, states, outcomes, times, errors, strict=True
-        )
+        mail=participant_mail_sql.mail(row[_ROOM_WIDTH:]) if with_mail else (),
+        calendar=participant_mail_sql.copies(row[_ROOM_WIDTH:]) if with_mail else (),
     )
 
 

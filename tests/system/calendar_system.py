@@ -4,8 +4,11 @@ compared with the rooms they are in."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +19,12 @@ from notification_service.credentials.sealing import new_key_entry
 from tests import calendar_reader, postgres
 from tests.caldav_servers import XANDIKOS_CALENDAR, Radicale, Xandikos
 from tests.system.mail_system import System
+
+# How long a calendar may take to show a change: generous, for a busy machine (the relay
+# writes one copy per user at a time, each a few CalDAV requests).
+CALENDAR_S = 120.0
+ACTIVE = pb.CalendarConnection.STATE_ACTIVE
+BROKEN = pb.CalendarConnection.STATE_BROKEN
 
 
 def calendar_settings(**more: str) -> dict[str, str]:
@@ -113,3 +122,34 @@ def secrets_found(database_url: str, logs: list[Path], secrets: list[str]) -> li
 def service_logs(system: System) -> list[Path]:
     """The logs of the service processes a test started."""
     return [process.log_path for process in system.processes]
+
+
+async def until_async(check: Callable[[], Awaitable[bool]], within_s: float = CALENDAR_S) -> None:
+    deadline = time.monotonic() + within_s
+    while not await check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.2)
+
+
+async def is_broken(stub: object, metadata: tuple[tuple[str, str], ...]) -> bool:
+    connection = await stub.GetCalendarConnection(  # type: ignore[attr-defined]
+        pb.GetCalendarConnectionRequest(), metadata=metadata
+    )
+    return bool(connection.state == BROKEN)
+
+
+def notices(system: System, user: str) -> list[object]:
+    """The mails to `user` without a calendar part: the broken-connection notice."""
+    return [
+        r
+        for r in system.sink.received
+        if r.rcpt_tos[0].startswith(user)
+        and not any(p.get_content_type() == "text/calendar" for p in r.parsed().walk())
+    ]
+
+
+def calendar_part(message: object) -> bytes:
+    for part in message.walk():  # type: ignore[attr-defined]
+        if part.get_content_type() == "text/calendar":
+            return bytes(part.get_payload(decode=True))
+    raise AssertionError("no calendar part")
