@@ -43,7 +43,7 @@ $(PROTO_STAMP): $(PROTOS) $(STAMP)
 TEST_WORKERS ?= 4
 
 test: install
-	@echo "==> running the test suite (pytest, $(TEST_WORKERS) workers: real PostgreSQL, SMTP and service processes; about 3 minutes)"
+	@echo "==> running the test suite (pytest, $(TEST_WORKERS) workers: real PostgreSQL, SMTP, CalDAV and service processes; about 6 minutes)"
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 bench: install
