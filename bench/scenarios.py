@@ -367,8 +367,7 @@ class Bench:
 
     def calendar_backlog(self) -> None:
         """A booking burst, every participant connected: bench/calendar_backlog.py."""
-        rooms = 150 if self.quick else 600
-        in_flight = 16
+        rooms, in_flight = (150 if self.quick else 600), 16
         guests = [f"calguest-p0-w{w}" for w in range(in_flight)]  # BookRooms' callers
 
         def load(target: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import grpc
 import pytest
+import trustme
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from grpc_health.v1 import health_pb2_grpc
 from notification.v1 import notification_pb2_grpc as pb_grpc
@@ -151,3 +153,19 @@ def token_server() -> Iterator[TokenServer]:
         yield state
     finally:
         oauth_token_server.stop(httpd, thread)
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    """A test certificate authority (trustme), for servers that speak TLS."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls(ca: trustme.CA) -> Iterator[tuple[ssl.SSLContext, ssl.SSLContext]]:
+    """(server, client) contexts: the server's certificate names calendar.test."""
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("calendar.test").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    yield server, client

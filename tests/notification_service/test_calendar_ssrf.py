@@ -16,11 +16,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import ssl
-from collections.abc import Iterator
 
 import grpc
 import pytest
-import trustme
 
 from notification_service.delivery.calendar.addresses import Target
 from notification_service.delivery.calendar.safe_http import SafeHttpClient
@@ -112,18 +110,7 @@ async def test_the_default_configuration_refuses_them_too(
 # --- a redirect to loopback, from a server that is allowed ----------------------------
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def tls(ca: trustme.CA) -> Iterator[tuple[ssl.SSLContext, ssl.SSLContext]]:
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("calendar.test").configure_cert(server)
-    client = ssl.create_default_context()
-    ca.configure_trust(client)
-    yield server, client
+# `ca` and `tls` (a server and a client context for calendar.test): conftest.py.
 
 
 def exempt_loopback(client_context: ssl.SSLContext) -> tuple[RecordingHttp, list[str]]:

@@ -13,12 +13,10 @@ import base64
 import ipaddress
 import ssl
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-import trustme
 
 from notification_service.delivery.calendar.authorization import BasicAuth
 from notification_service.delivery.calendar.client import CalDAVClient
@@ -233,18 +231,7 @@ async def test_a_header_http_cannot_carry_is_a_protocol_error() -> None:
 # --- TLS, private networks NOT allowed -------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def tls(ca: trustme.CA) -> Iterator[tuple[ssl.SSLContext, ssl.SSLContext]]:
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("calendar.test").configure_cert(server)
-    client = ssl.create_default_context()
-    ca.configure_trust(client)
-    yield server, client
+# `ca` and `tls` (a server and a client context for calendar.test): conftest.py.
 
 
 def _strict_client(client_context: ssl.SSLContext) -> tuple[SafeHttpClient, list[str]]:
