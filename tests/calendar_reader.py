@@ -47,6 +47,8 @@ def events(collection_url: str, auth: tuple[str, str] | None = None) -> list[Eve
             if not href.endswith(".ics"):
                 continue
             body = http.get(urljoin(collection_url, href))
+            if body.status_code == 404:
+                continue  # deleted between the listing and this read: gone
             assert body.status_code == 200, (href, body.status_code)
             calendar = icalendar.Calendar.from_ical(body.text)
             for event in calendar.walk("VEVENT"):
