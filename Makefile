@@ -9,6 +9,10 @@ GOOGLE_PROTOS = $(shell $(PY) -c 'import google.api, os; print(os.path.dirname(o
 GRPC_PROTOS = $(shell $(PY) -c 'import grpc_tools, os; print(os.path.join(grpc_tools.__path__[0], "_proto"))')
 BUF_VERSION := 1.75.0
 BUF_DIR := $(VENV)/buf
+# ical.js (Mozilla's parser, as Thunderbird and web calendars use it): the feed tests
+# read every calendar feed with it too.
+ICALJS_VERSION := 2.2.1
+ICALJS_DIR := $(VENV)/icaljs
 
 .PHONY: install proto test bench lint run mail descriptor clean e2e e2e-gateway e2e-containers
 
@@ -43,6 +47,8 @@ $(PROTO_STAMP): $(PROTOS) $(STAMP)
 TEST_WORKERS ?= 4
 
 test: install
+	@test -f $(ICALJS_DIR)/node_modules/ical.js/package.json || \
+		npm install --silent --prefix $(ICALJS_DIR) ical.js@$(ICALJS_VERSION)
 	@echo "==> running the test suite (pytest, $(TEST_WORKERS) workers: real PostgreSQL, SMTP, CalDAV and service processes; about 6 minutes)"
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from servicekit.config import ConfigError, Env
 from servicekit.lifecycle import ConnectionLimits
@@ -76,6 +77,14 @@ class Settings:
     relay_max_attempts: int = 20
     outbox_retention_h: float = 168.0
     outbox_purge_every_s: float = 3600.0
+    # Where calendar applications reach GetCalendarFeed over HTTP (the gateway's public
+    # address): feed URLs are this + /v1/calendarFeeds/<token>.ics.
+    feed_base_url: str = "http://localhost:8080"
+    # Reads of one feed token per minute (all replicas together), in bursts of as many.
+    feed_rate_per_min: int = 60
+    # How often the feed asks subscribed clients to refresh (REFRESH-INTERVAL,
+    # X-PUBLISHED-TTL); Google refreshes every 12 to 24 hours whatever it says.
+    feed_refresh: timedelta = timedelta(hours=1)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -139,6 +148,9 @@ class Settings:
             relay_max_attempts=e.integer("RELAY_MAX_ATTEMPTS", d.relay_max_attempts, low=1),
             outbox_retention_h=e.number("OUTBOX_RETENTION_H", d.outbox_retention_h, low=0.0001),
             outbox_purge_every_s=e.number("OUTBOX_PURGE_EVERY_S", d.outbox_purge_every_s, low=0.1),
+            feed_base_url=e.text("FEED_BASE_URL", d.feed_base_url).rstrip("/"),
+            feed_rate_per_min=e.integer("FEED_RATE_PER_MIN", d.feed_rate_per_min, low=1),
+            feed_refresh=e.duration("FEED_REFRESH", d.feed_refresh, low=timedelta(minutes=1)),
         ).checked()
 
     def checked(self) -> Settings:
@@ -152,5 +164,11 @@ class Settings:
                 f"RELAY_LEASE_S={self.relay_lease_s} must exceed"
                 f" RELAY_RPC_TIMEOUT_S={self.relay_rpc_timeout_s}: a lease that ends while"
                 " its call may still deliver lets another relay send the message again"
+            )
+        base = urlsplit(self.feed_base_url)
+        if base.scheme not in ("http", "https") or not base.netloc or base.query or base.fragment:
+            raise ConfigError(
+                f"FEED_BASE_URL={self.feed_base_url!r} must be an http(s) URL with no query"
+                " or fragment (the gateway's public address)"
             )
         return self

@@ -67,10 +67,12 @@ class RpcInterceptor(aio.ServerInterceptor):
         log: EventLog,
         request_bodies: RequestBodies,
         authenticate: Callable[[Metadata], None] | None = None,
+        public: frozenset[str] = frozenset(),
     ) -> None:
         """`service` is the full service name whose methods are wrapped; `domain` the
         ErrorInfo domain of the statuses this layer makes itself; `request_bodies` the
-        bounds on awaiting each call's request message."""
+        bounds on awaiting each call's request message; `public` the methods that
+        `authenticate` is not asked about (their request carries its own credential)."""
         self._bodies = request_bodies
         self._prefix = f"/{service}/"
         self._domain = domain
@@ -79,6 +81,7 @@ class RpcInterceptor(aio.ServerInterceptor):
         self._latency = latency
         self._log = log
         self._authenticate = authenticate
+        self._public = public
 
     async def intercept_service(
         self,
@@ -117,7 +120,7 @@ class RpcInterceptor(aio.ServerInterceptor):
             recorded = False
             try:
                 request = await self._bodies.receive(requests, context.peer())
-                if self._authenticate is not None:
+                if self._authenticate is not None and name not in self._public:
                     self._authenticate(context.invocation_metadata() or ())
                 if isinstance(request, _Undecodable):
                     raise Undecodable(str(request))

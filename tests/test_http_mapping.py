@@ -40,6 +40,9 @@ DESIGN_ROUTES = {
     "ConnectCalendar": ("POST", "/v1/calendarConnection"),
     "GetCalendarConnection": ("GET", "/v1/calendarConnection"),
     "DisconnectCalendar": ("DELETE", "/v1/calendarConnection"),
+    "RotateCalendarFeed": ("POST", "/v1/calendarFeed:rotate"),
+    "RevokeCalendarFeed": ("DELETE", "/v1/calendarFeed"),
+    "GetCalendarFeed": ("GET", "/v1/calendarFeeds/{token}"),
 }
 
 
@@ -201,7 +204,9 @@ def test_http_doc_shows_every_route() -> None:
     doc = (ROOT / "docs" / "http.md").read_text()
     for name, (verb, path) in DESIGN_ROUTES.items():
         assert f"{verb} {path}" in doc, f"docs/http.md: no {verb} {path} ({name})"
-        curl_path = re.sub(r"\{[^}]+\}", "$ROOM", path)
+        # Each path variable as the examples' shell variable for it.
+        curl_path = re.sub(r"\{token\}", "$FEED_TOKEN", path)
+        curl_path = re.sub(r"\{[^}]+\}", "$ROOM", curl_path)
         assert f"{curl_path}" in doc, f"docs/http.md: no curl example for {verb} {path}"
 
 
@@ -211,6 +216,6 @@ def test_gateways_know_the_error_detail_types() -> None:
     build = (ROOT / "deploy" / "gateway" / "build.sh").read_text()
     assert "google/rpc/error_details.proto" in build
     main = (ROOT / "deploy" / "gateway" / "main.go").read_text()
-    assert '_ "rooms-gateway/gen/google/rpc"' in main
+    assert '"rooms-gateway/gen/google/rpc"' in main  # imported, so linked in
     descriptor = (ROOT / "Makefile").read_text().split("descriptor: install", 1)[1]
     assert "google/rpc/error_details.proto" in descriptor.split("\n\n", 1)[0]

@@ -24,6 +24,10 @@ wkt+=",Mgoogle/protobuf/empty.proto=github.com/golang/protobuf/ptypes/empty"
 wkt+=",Mgoogle/api/annotations.proto=google.golang.org/genproto/googleapis/api/annotations"
 wkt+=",Mgoogle/api/http.proto=google.golang.org/genproto/googleapis/api/annotations"
 wkt+=",Mgoogle/api/field_behavior.proto=google.golang.org/genproto/googleapis/api/annotations"
+# google.api.HttpBody (GetCalendarFeed's response): Debian's genproto ships its Go type,
+# built on golang/protobuf's ptypes/any like the rest of this gateway.
+wkt+=",Mgoogle/api/httpbody.proto=google.golang.org/genproto/googleapis/api/httpbody"
+wkt+=",Mgoogle/protobuf/any.proto=github.com/golang/protobuf/ptypes/any"
 ours="Mscheduling/v1/scheduling.proto=rooms-gateway/gen/scheduling/v1"
 ours+=",Mgoogle/rpc/error_details.proto=rooms-gateway/gen/google/rpc"
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from notification_service.domain.model import Mailbox, Round
+from servicekit.ical import event_description as shared_event_description
 
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = (
@@ -90,8 +91,9 @@ def round_lines(rounds: tuple[Round, ...]) -> list[str]:
 
 
 def event_description(description: str, rounds: tuple[Round, ...]) -> str:
-    """The iCalendar DESCRIPTION: the room's description, then its rounds."""
-    return "\n\n".join(part for part in (description, "\n".join(round_lines(rounds))) if part)
+    """The iCalendar DESCRIPTION: the room's description, then its rounds (laid out by
+    the shared writer, so that a feed's event reads as the invitation's)."""
+    return shared_event_description(description, ((r.number, r.topic) for r in rounds))
 
 
 def plain_body(

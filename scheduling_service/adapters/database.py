@@ -33,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Connection, create_engine
 from sqlalchemy.engine import make_url
 
+from scheduling_service.adapters.calendar_feeds_sql import CalendarFeedsSql
 from scheduling_service.adapters.calendar_sql import CalendarSql
 from scheduling_service.adapters.change_log_sql import ChangeLogSql
 from scheduling_service.adapters.directory_sql import DirectoryCache, DirectorySql
@@ -102,6 +103,7 @@ class SqlUnitOfWork:
         self.calendars = CalendarSql(statements)
         self.directory = DirectorySql(statements, directory_cache)
         self.changes = ChangeLogSql(statements)
+        self.feeds = CalendarFeedsSql(statements)
 
     async def commit(self) -> CommitResult:
         return await self.statements.commit()

@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Double,
     ForeignKey,
     Identity,
     Index,
@@ -293,4 +294,39 @@ calendar_copies = Table(
     # The copies in flight, by user: the claim takes one per user at a time.
     Index("calendar_copies_leased", "user_id", postgresql_where=text("lease_token IS NOT NULL")),
     Index("calendar_copies_by_state", "state", "update_time"),
+)
+
+# One live feed per user: the token only as its SHA-256; `allowance`/`allowance_time`
+# are its rate-limit bucket, shared by every replica.
+calendar_feeds = Table(
+    "calendar_feeds",
+    metadata,
+    Column("user_id", Text, ForeignKey("users.user_id"), primary_key=True),
+    Column("token_hash", LargeBinary, nullable=False, unique=True),
+    Column("allowance", Double, nullable=False),
+    Column("allowance_time", TIME, nullable=False),
+    Column("create_time", TIME, nullable=False),
+    CheckConstraint("octet_length(token_hash) = 32", name="calendar_feeds_token_hash_check"),
+)
+
+# A session a feed's owner was in until it was cancelled or they left: shown as
+# STATUS:CANCELLED for 30 days. Only for users with a feed.
+calendar_feed_tombstones = Table(
+    "calendar_feed_tombstones",
+    metadata,
+    Column(
+        "user_id",
+        Text,
+        ForeignKey("calendar_feeds.user_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("room_id", Uuid, nullable=False),
+    Column("ics_uid", Text, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("starts", TIME, nullable=False),
+    Column("ends", TIME, nullable=False),
+    Column("cancel_time", TIME, nullable=False),
+    PrimaryKeyConstraint("user_id", "room_id"),
+    Index("calendar_feed_tombstones_by_time", "cancel_time"),
 )

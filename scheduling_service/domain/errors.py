@@ -120,6 +120,18 @@ class CalendarNotConnected(SchedulingError):
     reason = "CALENDAR_NOT_CONNECTED"
 
 
+class FeedNotFound(SchedulingError):
+    """No live feed has this token: unknown, rotated and revoked alike (no hint which)."""
+
+    reason = "FEED_NOT_FOUND"
+
+
+class FeedRateLimited(SchedulingError):
+    """The feed's token was read more often than FEED_RATE_PER_MIN allows."""
+
+    reason = "FEED_RATE_LIMITED"
+
+
 class EtagMismatch(SchedulingError):
     reason = "ETAG_MISMATCH"
 

@@ -13,6 +13,10 @@ from servicekit.interceptor import Metadata, RpcInterceptor, annotate
 from servicekit.logs import get_logger
 from servicekit.request_body import RequestBodies
 
+# Methods without a bearer token: a calendar application fetching a feed has none (the
+# token in the feed's URL is the credential).
+PUBLIC_METHODS = frozenset({"GetCalendarFeed"})
+
 current_user: contextvars.ContextVar[User] = contextvars.ContextVar("current_user")
 
 
@@ -33,4 +37,5 @@ def interceptor(
         log=get_logger("scheduling_service.rpc"),
         request_bodies=request_bodies,
         authenticate=authenticate,
+        public=PUBLIC_METHODS,
     )

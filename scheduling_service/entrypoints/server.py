@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from scheduling.v1 import scheduling_pb2, scheduling_pb2_grpc
 
+from scheduling_service.adapters import feed_ics
 from scheduling_service.adapters.calendar_client import CalendarClient
 from scheduling_service.adapters.database import PostgresDatabase
 from scheduling_service.adapters.listener import PostgresListener
@@ -22,6 +23,7 @@ from scheduling_service.config import Settings
 from scheduling_service.entrypoints.auth import TokenRules, TokenVerifier
 from scheduling_service.entrypoints.interceptor import interceptor
 from scheduling_service.entrypoints.servicer import SchedulingServicer
+from scheduling_service.service_layer.calendar_feeds import CalendarFeedService
 from scheduling_service.service_layer.calendar_relay import CalendarRelay
 from scheduling_service.service_layer.calendars import CalendarService
 from scheduling_service.service_layer.feed import ChangeFeed
@@ -95,6 +97,13 @@ class SchedulingServer:
                 rooms,
                 watch_service,
                 CalendarService(self.database, calendar_client),
+                CalendarFeedService(
+                    self.database,
+                    base_url=settings.feed_base_url,
+                    rate_per_min=settings.feed_rate_per_min,
+                    refresh=settings.feed_refresh,
+                    render=feed_ics.render,
+                ),
                 max_advance_days=settings.max_advance_days,
             ),
             self.grpc.server,

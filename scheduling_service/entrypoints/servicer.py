@@ -8,17 +8,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from google.protobuf import empty_pb2
+from google.api import httpbody_pb2
+from google.protobuf import empty_pb2, timestamp_pb2
 from grpc import aio
 from scheduling.v1 import scheduling_pb2 as pb
 from scheduling.v1 import scheduling_pb2_grpc as pb_grpc
 
 from scheduling_service import metrics
 from scheduling_service.adapters import wire
-from scheduling_service.domain import errors
+from scheduling_service.domain import calendar_feed, errors
 from scheduling_service.domain.visibility import RoomView
 from scheduling_service.entrypoints import request_parsers
 from scheduling_service.entrypoints.interceptor import current_user
+from scheduling_service.service_layer.calendar_feeds import CalendarFeedService
 from scheduling_service.service_layer.calendars import CalendarService
 from scheduling_service.service_layer.hub import EndReason
 from scheduling_service.service_layer.ports import utc_now
@@ -55,12 +57,14 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         rooms: RoomService,
         watch_service: WatchService,
         calendars: CalendarService,
+        feeds: CalendarFeedService,
         *,
         max_advance_days: int,
     ) -> None:
         self._rooms = rooms
         self._watch_service = watch_service
         self._calendars = calendars
+        self._feeds = feeds
         self._max_days = max_advance_days
 
     async def CreateRoom(
@@ -173,3 +177,46 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
             time_left_s=_time_left(context),
         )
         return empty_pb2.Empty()
+
+    async def RotateCalendarFeed(
+        self, request: pb.RotateCalendarFeedRequest, context: aio.ServicerContext
+    ) -> pb.CalendarFeed:
+        issued = await self._feeds.rotate(current_user.get(), _time_left(context))
+        annotate(feed=calendar_feed.label(issued.token))
+        created = timestamp_pb2.Timestamp()
+        created.FromDatetime(issued.create_time)
+        return pb.CalendarFeed(feed_url=issued.url, token=issued.token, create_time=created)
+
+    async def RevokeCalendarFeed(
+        self, request: pb.RevokeCalendarFeedRequest, context: aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        await self._feeds.revoke(current_user.get(), _time_left(context))
+        return empty_pb2.Empty()
+
+    async def GetCalendarFeed(
+        self, request: pb.GetCalendarFeedRequest, context: aio.ServicerContext
+    ) -> httpbody_pb2.HttpBody:
+        # No bearer token: the feed token is the credential (the interceptor lets
+        # this method through unauthenticated).
+        annotate(feed=calendar_feed.label(request.token))
+        feed = await self._feeds.read(request.token, _if_none_match(context), _time_left(context))
+        headers = [("etag", feed.etag), ("cache-control", FEED_CACHE_CONTROL)]
+        if feed.body is None:
+            # grpc-gateway's convention for an HTTP status of the service's choosing.
+            headers.append(("x-http-code", "304"))
+        await context.send_initial_metadata(headers)
+        return httpbody_pb2.HttpBody(content_type=FEED_CONTENT_TYPE, data=feed.body or b"")
+
+
+FEED_CONTENT_TYPE = "text/calendar; charset=utf-8"
+# Clients may keep the body but ask again each time (a conditional GET answers 304).
+FEED_CACHE_CONTROL = "private, max-age=0, must-revalidate"
+# A gRPC client sends `if-none-match`; grpc-gateway forwards the HTTP header as this.
+_CONDITIONAL_HEADERS = ("if-none-match", "grpcgateway-if-none-match")
+
+
+def _if_none_match(context: aio.ServicerContext) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key in _CONDITIONAL_HEADERS and isinstance(value, str):
+            return value
+    return None

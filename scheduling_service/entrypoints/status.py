@@ -16,6 +16,7 @@ _CODES: list[tuple[type[errors.SchedulingError], grpc.StatusCode]] = [
     (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (errors.RoomNotFound, grpc.StatusCode.NOT_FOUND),
     (errors.CalendarNotConnected, grpc.StatusCode.NOT_FOUND),
+    (errors.FeedNotFound, grpc.StatusCode.NOT_FOUND),
     (errors.CalendarUrlNotAllowed, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.Conflict, grpc.StatusCode.ALREADY_EXISTS),
     (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
@@ -23,6 +24,7 @@ _CODES: list[tuple[type[errors.SchedulingError], grpc.StatusCode]] = [
     (errors.RevisionCompacted, grpc.StatusCode.OUT_OF_RANGE),
     (errors.WatcherTooSlow, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.TooManyWatches, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.FeedRateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
 ]
 

@@ -2,7 +2,8 @@
 
 On every wake-up (a NOTIFY or the poll) it publishes the room_events after the last
 revision it published, in order, to the hub. It also prunes what is past the history
-kept for resuming (and CreateRoom request ids past theirs).
+kept for resuming (and CreateRoom request ids, and calendar feeds' tombstones, past
+theirs).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from scheduling_service.domain import calendar_feed
 from scheduling_service.domain.watch import WatchEvent
 from scheduling_service.service_layer.hub import Hub
 from scheduling_service.service_layer.ports import Database, Notices, UnitOfWork
@@ -82,16 +84,18 @@ class ChangeFeed:
     async def _prune(self) -> None:
         now = datetime.now(UTC)
 
-        async def work(uow: UnitOfWork) -> tuple[int, int, int]:
+        async def work(uow: UnitOfWork) -> tuple[int, int, int, int]:
             compacted, deleted = await uow.changes.prune(now - self._retention)
             forgotten = await uow.changes.prune_requests(now - self._request_retention)
-            return compacted, deleted, forgotten
+            buried = await uow.feeds.prune(now - calendar_feed.HISTORY)
+            return compacted, deleted, forgotten, buried
 
-        compacted, deleted, forgotten = await self._db.run(work)
-        if deleted or forgotten:
+        compacted, deleted, forgotten, buried = await self._db.run(work)
+        if deleted or forgotten or buried:
             log.info(
                 "change log pruned",
                 deleted=deleted,
                 compacted=compacted,
                 request_ids_forgotten=forgotten,
+                feed_tombstones_deleted=buried,
             )

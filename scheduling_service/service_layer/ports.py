@@ -29,6 +29,7 @@ from scheduling_service.domain.calendar import (
     VerifiedCalendar,
     WriteAttempt,
 )
+from scheduling_service.domain.calendar_feed import FeedSession, FeedWrites, Tombstone
 from scheduling_service.domain.change_log import ChangeLogEntry
 from scheduling_service.domain.commit_result import CommitResult
 from scheduling_service.domain.outbox import (
@@ -163,6 +164,34 @@ class CalendarRepository(Protocol):
     async def stats(self) -> tuple[int, int, int]: ...
 
 
+class CalendarFeedRepository(Protocol):
+    """Calendar feeds (domain/calendar_feed.py): tokens by hash, their rate-limit
+    buckets, what a feed shows."""
+
+    def record(self, writes: FeedWrites) -> None:
+        """Queue what a change writes for the feeds (tombstones for users with one)."""
+
+    async def rotate(self, user_id: str, token_hash: bytes, now: datetime, burst: float) -> None:
+        """The user's one feed, now with this token (the previous one ends)."""
+
+    async def revoke(self, user_id: str) -> bool:
+        """End the user's feed; whether they had one."""
+
+    async def spend(
+        self, token_hash: bytes, now: datetime, *, per_s: float, burst: float
+    ) -> tuple[str, bytes, float] | None:
+        """One read from the token's bucket: (owner, stored hash, what is left; below
+        0 refused), or None when no feed has the token."""
+
+    async def sessions(self, user_id: str, since: datetime, limit: int) -> list[FeedSession]:
+        """The sessions the user is in that ended at or after `since`."""
+
+    async def tombstones(self, user_id: str, since: datetime, limit: int) -> list[Tombstone]:
+        """The user's tombstones written at or after `since`."""
+
+    async def prune(self, before: datetime) -> int: ...
+
+
 class Directory(Protocol):
     async def register(self, user: User) -> int:
         """The user's integer key, after recording any change in their claims."""
@@ -205,6 +234,9 @@ class UnitOfWork(Protocol):
 
     @property
     def changes(self) -> ChangeLog: ...
+
+    @property
+    def feeds(self) -> CalendarFeedRepository: ...
 
     async def commit(self) -> CommitResult:
         """Send the queued writes and COMMIT, in one round trip."""

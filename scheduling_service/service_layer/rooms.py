@@ -14,7 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from scheduling_service.domain import calendar, change_log, errors, outbox_writes, queries
+from scheduling_service.domain import (
+    calendar,
+    calendar_feed,
+    change_log,
+    errors,
+    outbox_writes,
+    queries,
+)
 from scheduling_service.domain.changes import Change
 from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import People, User
@@ -259,8 +266,8 @@ async def _change(
 ) -> RoomView:
     """Read the room, let `decide` apply the rule, write the outcome: `store` queues the
     room's own write (the guard, so it goes first), then what the domain decides the
-    change writes to the outbox and to the change log, and the calendar copies it makes
-    due, follow; all of it goes with the COMMIT."""
+    change writes to the outbox and to the change log, the calendar copies it makes
+    due and the feeds' tombstones, follow; all of it goes with the COMMIT."""
     before, people = await _read_for_change(uow, room_id, caller)
     for _ in range(_RACES):
         after = decide(before)
@@ -275,6 +282,7 @@ async def _change(
         uow.changes.record(change_log.entry_for(change, before, after, now))
         # After the change-log write: under the revision counter's lock (calendar_sql.py).
         uow.calendars.mark(after.room_id, after.ics_uid, calendar.concerned(before, after))
+        uow.feeds.record(calendar_feed.writes_for(change, before, after, now))
         result = await uow.commit()
         if result.applied:
             return view_for(replace(after, revision=result.revision), caller)

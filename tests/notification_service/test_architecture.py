@@ -33,8 +33,9 @@ STDLIB = sys.stdlib_module_names | {"__future__"}
 # control characters and addresses (servicekit/text.py imports only the stdlib itself).
 DOMAIN_LIBRARIES = {"servicekit.text"}
 # Pure libraries rendering and its check may use: icalendar writes and reads values
-# and content lines, no I/O.
-RENDER_LIBRARIES = {"icalendar"}
+# and content lines, servicekit.ical is the one iCalendar writer both services share
+# (it imports only the stdlib and icalendar); no I/O.
+RENDER_LIBRARIES = {"icalendar", "servicekit.ical"}
 # Drivers: gRPC and the protobuf code (generated: `notification`, `scheduling`), SMTP.
 DRIVERS = {"grpc", "google", "notification", "scheduling", "aiosmtplib"}
 # What the CalDAV adapter (delivery/calendar/) may use: HTTP to user-given URLs, the CA

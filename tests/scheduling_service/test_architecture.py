@@ -21,13 +21,15 @@ STDLIB = sys.stdlib_module_names
 DOMAIN = "scheduling_service.domain"
 
 # The functions that decide, from a change, who is mailed what, who holds the event
-# afterwards, which reminders go and come, and what the change log records.
+# afterwards, which reminders go and come, what the change log records, and which
+# tombstones the calendar feeds keep.
 DECISIONS = {
     f"{DOMAIN}.invites.invites_for",
     f"{DOMAIN}.invites.holders_after",
     f"{DOMAIN}.reminders.plan",
     f"{DOMAIN}.outbox_writes.for_change",
     f"{DOMAIN}.change_log.entry_for",
+    f"{DOMAIN}.calendar_feed.writes_for",
 }
 
 
@@ -175,5 +177,6 @@ def test_the_decisions_are_found_where_they_are_taken() -> None:
     assert {
         f"{DOMAIN}.outbox_writes.for_change",
         f"{DOMAIN}.change_log.entry_for",
+        f"{DOMAIN}.calendar_feed.writes_for",
     } <= _names_used(PACKAGE / "service_layer" / "rooms.py")
     assert f"{DOMAIN}.reminders.plan" in _names_used(PACKAGE / "domain" / "outbox_writes.py")

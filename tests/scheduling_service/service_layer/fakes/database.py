@@ -11,6 +11,7 @@ from scheduling_service.domain.room import Room
 from tests.scheduling_service.service_layer.fakes.calendars import FakeCalendars
 from tests.scheduling_service.service_layer.fakes.change_log import FakeChangeLog
 from tests.scheduling_service.service_layer.fakes.directory import FakeDirectory
+from tests.scheduling_service.service_layer.fakes.feeds import FakeCalendarFeeds
 from tests.scheduling_service.service_layer.fakes.outbox import FakeOutbox
 from tests.scheduling_service.service_layer.fakes.rooms import FakeRooms
 from tests.scheduling_service.service_layer.fakes.store import (
@@ -34,6 +35,7 @@ class FakeUnitOfWork:
         self.directory = FakeDirectory(self)
         self.changes = FakeChangeLog(self)
         self.calendars = FakeCalendars(self)
+        self.feeds = FakeCalendarFeeds(self)
         self._revision = 0
 
     def guard(self, check: Callable[[], None], current: Callable[[], Room | None]) -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scheduling_service.domain.calendar import Connection, CopyState
+from scheduling_service.domain.calendar_feed import Tombstone
 from scheduling_service.domain.change_log import ChangeLogEntry
 from scheduling_service.domain.changes import Change
 from scheduling_service.domain.invites import Invite
@@ -69,6 +70,9 @@ class Store:
     # Calendar connections, and each (room, user) copy's state and version.
     connections: dict[str, Connection] = field(default_factory=dict)
     copies: dict[tuple[uuid.UUID, str], tuple[CopyState, int]] = field(default_factory=dict)
+    # Calendar feeds by user (fakes/feeds.py's Feed), and their tombstones by (user, room).
+    feeds: dict[str, Any] = field(default_factory=dict)
+    tombstones: dict[tuple[str, uuid.UUID], Tombstone] = field(default_factory=dict)
     reads: int = 0  # statements that read a room, to show what a use case costs
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Called at the start of every commit: a test's chance to let "another replica"
@@ -100,6 +104,7 @@ def snapshot(store: Store) -> dict[str, Any]:
         "events": list(store.events),
         "connections": dict(store.connections),
         "copies": dict(store.copies),
+        "tombstones": dict(store.tombstones),
     }
 
 
