@@ -1,5 +1,5 @@
 """`roomsctl` / `python -m roomsctl`: create, get, list, book, leave, reschedule, cancel, watch,
-token, calendar (connect, show, disconnect).
+token, calendar (connect, show, disconnect), feed (rotate, url, revoke).
 
 Exit codes are in roomsctl.errors (0 ok, 2 usage/INVALID_ARGUMENT, 3 NOT_FOUND,
 4 conflicts, 5 PERMISSION_DENIED/UNAUTHENTICATED, 6 FAILED_PRECONDITION, 7 other).
@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _add_calendar(sub, common)
+    _add_feed(sub, common)
     return parser
 
 
@@ -273,6 +274,49 @@ def _add_calendar(sub: Any, common: argparse.ArgumentParser) -> None:
         "--remove-events",
         action="store_true",
         help="also delete the sessions already written into it (in the background)",
+    )
+
+
+def _add_feed(sub: Any, common: argparse.ArgumentParser) -> None:
+    feed = sub.add_parser(
+        "feed",
+        parents=[common],
+        help="a secret URL your calendar application subscribes to: rotate, url, revoke",
+        description=(
+            "Your sessions, hosted and booked, as an iCalendar feed that any calendar "
+            "application can subscribe to by URL (Google Calendar: add other calendars, "
+            "from URL; Outlook: subscribe from web; Apple Calendar: new calendar "
+            "subscription). The URL is the credential: whoever holds it reads your "
+            "sessions, so keep it to yourself, and rotate it if it leaks. The service keeps "
+            "only a hash of its token, so it cannot show a URL again: `rotate` and `url` "
+            "make a new one and end the previous one at once."
+        ),
+    )
+    actions = feed.add_subparsers(dest="feed_command", required=True, metavar="ACTION")
+    actions.add_parser(
+        "rotate",
+        parents=[common],
+        help="make a new feed URL and end the previous one; shows the URL once",
+        description=(
+            "Make a new feed URL (the first, or in place of the one you have: that one stops "
+            "working now) and show it, with its webcal:// form, this once."
+        ),
+    )
+    actions.add_parser(
+        "url",
+        parents=[common],
+        help="like rotate, but print only the new URL (roomsctl feed url | xclip)",
+        description=(
+            "Make a new feed URL and print it alone on stdout, for scripts "
+            "(`roomsctl feed url | xclip`; --json changes nothing). It is a new URL, never "
+            "the one you have: the service keeps only a hash of the token, so it cannot "
+            "show an existing one; the previous URL stops working now."
+        ),
+    )
+    actions.add_parser(
+        "revoke",
+        parents=[common],
+        help="end your feed: its URL stops working (NOT_FOUND when you have none)",
     )
 
 

@@ -196,6 +196,44 @@ def calendar(ctx: Context, args: argparse.Namespace) -> int:
     return CALENDAR_COMMANDS[args.calendar_command](ctx, args)
 
 
+def feed_rotate(ctx: Context, args: argparse.Namespace) -> int:
+    feed = _rotate_feed(ctx)
+    ctx.render.feed(feed)
+    return 0
+
+
+def feed_url(ctx: Context, args: argparse.Namespace) -> int:
+    """`rotate` for scripts: the new URL alone on stdout (`roomsctl feed url | xclip`); the
+    warning that the previous one ended goes to stderr, where a pipe does not take it."""
+    feed = _rotate_feed(ctx)
+    print(feed.feed_url, flush=True)
+    print("note: this is a new feed URL; the previous one no longer works", file=sys.stderr)
+    return 0
+
+
+def _rotate_feed(ctx: Context) -> pb.CalendarFeed:
+    request = pb.RotateCalendarFeedRequest()
+    return ctx.stub.RotateCalendarFeed(request, metadata=ctx.metadata, timeout=ctx.unary_timeout)
+
+
+def feed_revoke(ctx: Context, args: argparse.Namespace) -> int:
+    request = pb.RevokeCalendarFeedRequest()
+    empty = ctx.stub.RevokeCalendarFeed(request, metadata=ctx.metadata, timeout=ctx.unary_timeout)
+    ctx.render.feed_revoked(empty)
+    return 0
+
+
+FEED_COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
+    "rotate": feed_rotate,
+    "url": feed_url,
+    "revoke": feed_revoke,
+}
+
+
+def feed(ctx: Context, args: argparse.Namespace) -> int:
+    return FEED_COMMANDS[args.feed_command](ctx, args)
+
+
 def print_token(token: str | None) -> int:
     """What `--as USER` would send, for clients that take a token (grpcurl -H)."""
     if not token:
@@ -214,4 +252,5 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "cancel": cancel,
     "watch": watch,
     "calendar": calendar,
+    "feed": feed,
 }

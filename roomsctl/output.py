@@ -83,6 +83,25 @@ class Renderer:
         else:
             self._line("disconnected calendar; the sessions written to it stay there")
 
+    def feed(self, feed: pb.CalendarFeed) -> None:
+        """A new feed URL: shown this once (the service keeps only a hash of its token)."""
+        if self.json:
+            self._line(to_json(feed))
+            return
+        self._line("new calendar feed; any previous feed URL stopped working just now")
+        for label, value in feed_fields(feed, self.tz):
+            self._line(f"  {label:<11} {value}")
+        self._line(
+            "this URL is shown only once: subscribe to it now, and keep it to yourself "
+            "(whoever holds it reads your sessions)"
+        )
+
+    def feed_revoked(self, empty: Message) -> None:
+        if self.json:
+            self._line(to_json(empty))
+        else:
+            self._line("revoked calendar feed; its URL no longer works")
+
     def event(self, event: pb.RoomEvent) -> None:
         if self.json:
             self._line(to_json(event))
@@ -150,6 +169,26 @@ def connection_fields(connection: pb.CalendarConnection, tz: tzinfo) -> list[tup
         else "none yet"
     )
     fields.append(("last write", last_write))
+    return fields
+
+
+def webcal_url(feed_url: str) -> str | None:
+    """The feed URL as a `webcal://` link, which opens a calendar application's subscribe
+    dialog; None for an http URL: clients differ on whether webcal:// fetches over http
+    or https, so such a link to an http-only deployment would work in some of them only
+    (and over http the token travels in the clear)."""
+    scheme, sep, rest = feed_url.partition("://")
+    return f"webcal://{rest}" if sep and scheme.lower() == "https" else None
+
+
+def feed_fields(feed: pb.CalendarFeed, tz: tzinfo) -> list[tuple[str, str]]:
+    webcal = webcal_url(feed.feed_url)
+    fields = [
+        ("url", feed.feed_url),
+        ("webcal", webcal or "none: webcal:// links are for https deployments only"),
+    ]
+    if feed.HasField("create_time"):
+        fields.append(("created", times.show(feed.create_time, tz)))
     return fields
 
 

@@ -79,7 +79,7 @@ def _snapshot_event(row: TupleRow, viewer: User) -> bytes:
     view = view_for(room_from_row(row), viewer)
     return pb.RoomEvent(
         type=pb.RoomEvent.TYPE_SNAPSHOT,
-        room=wire.room_message(view),
+        room=wire.room_message(view, with_links=False),
         revision=view.room.revision,
         event_time=wire.timestamp(view.room.update_time),
     ).SerializeToString()
@@ -96,11 +96,15 @@ class ChangeLogSql:
             {
                 "room_id": entry.room_id,
                 "change": entry.change.value,
-                "room": wire.room_message(entry.private, with_version=False).SerializeToString(),
+                "room": wire.room_message(
+                    entry.private, with_version=False, with_links=False
+                ).SerializeToString(),
                 "room_public": (
                     None
                     if entry.public is None
-                    else wire.room_message(entry.public, with_version=False).SerializeToString()
+                    else wire.room_message(
+                        entry.public, with_version=False, with_links=False
+                    ).SerializeToString()
                 ),
                 "participants": list(entry.participants),
                 "open_before": entry.open_before,

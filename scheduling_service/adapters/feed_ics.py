@@ -43,7 +43,9 @@ def with_whom(session: FeedSession) -> str:
     if session.other_name is None:
         return "Not booked yet"
     role = "Your guest" if session.hosting else "Your host"
-    return f"{role}: {session.other_name or '(no name given)'}"
+    # A name is one line, whatever the token claim held.
+    name = " ".join("".join(c if c.isprintable() else " " for c in session.other_name).split())
+    return f"{role}: {name or '(no name given)'}"
 
 
 def _session(session: FeedSession) -> ical.Event:

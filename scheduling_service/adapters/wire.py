@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from scheduling.v1 import scheduling_pb2 as pb
 
 from scheduling_service.domain.calendar import Connection, ConnectionState
+from scheduling_service.domain.calendar_links import add_to_calendar
 from scheduling_service.domain.changes import Change
 from scheduling_service.domain.mail import CopyStatus, MailKind, MailState, MailStatus
 from scheduling_service.domain.room import Room
@@ -32,9 +33,11 @@ def timestamp(value: datetime) -> Timestamp:
     return Timestamp(seconds=(value - _EPOCH) // _SECOND, nanos=value.microsecond * 1000)
 
 
-def room_message(view: RoomView, *, with_version: bool = True) -> pb.Room:
+def room_message(view: RoomView, *, with_version: bool = True, with_links: bool = True) -> pb.Room:
     """The room as its viewer may see it; `with_version=False` leaves out revision and
-    etag (the change log adds them)."""
+    etag (the change log adds them), `with_links=False` the add-to-calendar links
+    (WatchRooms events: each is stored and sent to every watcher, and links as long as
+    the description would double them)."""
     room = view.room
     message = pb.Room(
         room_id=str(room.room_id),
@@ -63,6 +66,12 @@ def room_message(view: RoomView, *, with_version: bool = True) -> pb.Room:
         ],
         mail=_participant_mail(room) if view.private else [],
     )
+    if with_links:
+        # From the room as this viewer sees it: where the description is hidden from
+        # them, the view has cleared it, so the links cannot carry it either.
+        links = add_to_calendar(room.title, room.description, room.starts, room.ends)
+        message.add_to_calendar.google_url = links.google_url
+        message.add_to_calendar.outlook_url = links.outlook_url
     if with_version:
         message.revision = room.revision
         message.etag = room.etag

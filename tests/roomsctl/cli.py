@@ -55,3 +55,11 @@ def run(target: str, *args: str, env: dict[str, str] | None = None, tz: str = ZO
         timeout=60,
     )
     return Result(done.returncode, done.stdout, done.stderr)
+
+
+def field(result: Result, label: str) -> str:
+    """The value on the `  label       value` line of what a command printed."""
+    for line in result.lines:
+        if line.startswith("  ") and line[2:13].rstrip() == label:
+            return line[14:]
+    raise AssertionError(f"no {label!r} in:\n{result.out}")
