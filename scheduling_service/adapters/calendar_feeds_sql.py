@@ -52,14 +52,15 @@ _SESSIONS = """
             FROM rounds d WHERE d.room_id = r.room_id
       ) AS d ON true
      WHERE u.user_id = %(user_id)s AND r.ends >= %(since)s
-     ORDER BY r.starts, r.room_id
+     -- Past the limit, the oldest go first: the coming sessions are the ones that count.
+     ORDER BY r.starts DESC, r.room_id DESC
      LIMIT %(limit)s
 """
 _TOMBSTONES = """
     SELECT user_id, room_id, ics_uid, sequence, title, starts, ends, cancel_time
       FROM calendar_feed_tombstones
      WHERE user_id = %(user_id)s AND cancel_time >= %(since)s
-     ORDER BY starts, room_id
+     ORDER BY cancel_time DESC, room_id DESC
      LIMIT %(limit)s
 """
 # Written in the change's transaction, only for users with a feed.
@@ -77,6 +78,9 @@ _BURY = f"""
                  %(cancel_time)s::timestamptz AS cancel_time
      ) AS t
      WHERE {IF_GUARD_HELD}
+       -- A revoke committing meanwhile would fail the foreign key (and the change):
+       -- the feed row is held until this commits, and the revoke waits.
+       FOR KEY SHARE OF f
     ON CONFLICT (user_id, room_id) DO UPDATE
        SET ics_uid = excluded.ics_uid, sequence = excluded.sequence, title = excluded.title,
            starts = excluded.starts, ends = excluded.ends, cancel_time = excluded.cancel_time

@@ -36,8 +36,9 @@ def timestamp(value: datetime) -> Timestamp:
 def room_message(view: RoomView, *, with_version: bool = True, with_links: bool = True) -> pb.Room:
     """The room as its viewer may see it; `with_version=False` leaves out revision and
     etag (the change log adds them), `with_links=False` the add-to-calendar links
-    (WatchRooms events: each is stored and sent to every watcher, and links as long as
-    the description would double them)."""
+    (ListRooms pages, where building them costs a fifth of the throughput, and
+    WatchRooms events, each stored and sent to every watcher, which links as long as
+    the description would double)."""
     room = view.room
     message = pb.Room(
         room_id=str(room.room_id),

@@ -19,7 +19,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from scheduling_service.domain import errors
 from scheduling_service.domain.changes import Change
@@ -29,8 +29,6 @@ HISTORY = timedelta(days=30)
 TOKEN_BYTES = 32
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 _ICS = ".ics"
-# Bumped whenever the rendering changes, so that no client keeps a stale body on a 304.
-RENDERING_VERSION = "1"
 
 
 def token_hash(token: str) -> bytes:
@@ -164,10 +162,10 @@ class FeedContent:
             refresh,
         )
 
-    @property
-    def etag(self) -> str:
-        """A strong ETag (quoted) of the body this content renders to."""
-        digest = hashlib.sha256(RENDERING_VERSION.encode())
+    def etag(self, rendering: str) -> str:
+        """A strong ETag (quoted) of the body this content renders to, `rendering`
+        naming the renderer (what it makes of SAMPLE)."""
+        digest = hashlib.sha256(rendering.encode())
         digest.update(repr(self.refresh.total_seconds()).encode())
         for session in self.sessions:
             digest.update(repr(_session_key(session)).encode("utf-8", "surrogatepass"))
@@ -214,3 +212,30 @@ def _tombstone_key(t: Tombstone) -> tuple[object, ...]:
         t.ends.isoformat(),
         t.cancel_time.isoformat(),
     )
+
+
+_SAMPLE_TIME = datetime(2030, 1, 1, 12, tzinfo=UTC)
+# What a renderer is known by (its rendering of this goes into every ETag).
+SAMPLE = FeedContent(
+    sessions=(
+        FeedSession(
+            room_id=uuid.UUID(int=1),
+            ics_uid="sample@rooms",
+            sequence=1,
+            title="Sample; title, \\ with a long enough text to be folded at least once",
+            description="Line one\nline two",
+            rounds=((1, "Warm-up"), (2, "Design")),
+            starts=_SAMPLE_TIME,
+            ends=_SAMPLE_TIME + timedelta(hours=1),
+            update_time=_SAMPLE_TIME,
+            hosting=True,
+            other_name="Sample\tName",
+        ),
+    ),
+    tombstones=(
+        Tombstone(
+            "u", uuid.UUID(int=2), "gone@rooms", 2, "Gone", _SAMPLE_TIME, _SAMPLE_TIME, _SAMPLE_TIME
+        ),
+    ),
+    refresh=timedelta(hours=1),
+)

@@ -86,7 +86,9 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         command = request_parsers.list_rooms(request)
         page = await self._rooms.list_rooms(current_user.get(), command, _time_left(context))
         return pb.ListRoomsResponse(
-            rooms=[wire.room_message(room) for room in page.rooms],
+            # No add-to-calendar links in a page: they cost a fifth of its throughput
+            # (docs/performance.md); GetRoom has them.
+            rooms=[wire.room_message(room, with_links=False) for room in page.rooms],
             next_page_token=page.next_page_token,
         )
 
@@ -211,8 +213,11 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
 FEED_CONTENT_TYPE = "text/calendar; charset=utf-8"
 # Clients may keep the body but ask again each time (a conditional GET answers 304).
 FEED_CACHE_CONTROL = "private, max-age=0, must-revalidate"
-# A gRPC client sends `if-none-match`; grpc-gateway forwards the HTTP header as this.
-_CONDITIONAL_HEADERS = ("if-none-match", "grpcgateway-if-none-match")
+# grpc-gateway forwards If-None-Match as `grpcgateway-if-none-match` and turns
+# `x-http-code` into the status; a gRPC client sends `feed-if-none-match`. A bare
+# `if-none-match` (as Envoy's transcoder forwards it) is ignored: Envoy would answer
+# the empty body with 200, and the client would take it for an empty calendar.
+_CONDITIONAL_HEADERS = ("grpcgateway-if-none-match", "feed-if-none-match")
 
 
 def _if_none_match(context: aio.ServicerContext) -> str | None:

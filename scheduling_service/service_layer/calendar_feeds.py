@@ -9,6 +9,7 @@ in an error (calendar_feed.label names a feed on a log line).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
@@ -63,6 +64,9 @@ class CalendarFeedService:
         self._per_s = rate_per_min / 60.0
         self._refresh = refresh
         self._render = render
+        # What the renderer makes of a fixed sample goes into every ETag: a change of
+        # the rendering changes every ETag, so no client keeps an old body on a 304.
+        self._rendering = hashlib.sha256(render(calendar_feed.SAMPLE)).hexdigest()[:16]
         self._clock = clock
         self._make_token = make_token
 
@@ -94,23 +98,26 @@ class CalendarFeedService:
         now = self._clock()
         since = now - calendar_feed.HISTORY
 
-        async def work(uow: UnitOfWork) -> FeedContent:
-            found = await uow.feeds.spend(hashed, now, per_s=self._per_s, burst=self._burst)
-            # The lookup was by hash; the comparison of what it found is constant-time
-            # all the same, so that no code path compares secrets byte by byte.
-            if found is None or not hmac.compare_digest(found[1], hashed):
-                raise errors.FeedNotFound("no such calendar feed")
-            user_id, _, allowance = found
-            if allowance < 0:
-                raise errors.FeedRateLimited(
-                    "this calendar feed is read too often; try again in a minute"
-                )
+        async def spend(uow: UnitOfWork) -> tuple[str, bytes, float] | None:
+            return await uow.feeds.spend(hashed, now, per_s=self._per_s, burst=self._burst)
+
+        found = await self._db.run(spend, time_left_s=time_left_s)
+        # The lookup was by hash; the comparison of what it found is constant-time all
+        # the same, so that no code path compares secrets byte by byte.
+        if found is None or not hmac.compare_digest(found[1], hashed):
+            raise errors.FeedNotFound("no such calendar feed")
+        user_id, _, allowance = found
+        if allowance < 0:
+            raise errors.FeedRateLimited(
+                "this calendar feed is read too often; try again in a minute"
+            )
+        # Sessions and tombstones from one snapshot: a rebooking committed between two
+        # reads would otherwise drop the session from both.
+        async with self._db.snapshot() as uow:
             sessions = await uow.feeds.sessions(user_id, since, MAX_ENTRIES)
             tombstones = await uow.feeds.tombstones(user_id, since, MAX_ENTRIES)
-            return FeedContent.of(sessions, tombstones, self._refresh)
-
-        content = await self._db.run(work, time_left_s=time_left_s)
-        etag = content.etag
+        content = FeedContent.of(sessions, tombstones, self._refresh)
+        etag = content.etag(self._rendering)
         if if_none_match is not None and calendar_feed.matches(if_none_match, etag):
             return FeedBody(etag, None)
         return FeedBody(etag, self._render(content))

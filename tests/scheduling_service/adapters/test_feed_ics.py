@@ -54,9 +54,7 @@ def test_hostile_texts_read_back_as_written_and_add_nothing(
     title: str, description: str, topic: str, name: str, gone: str
 ) -> None:
     sessions = [_session(title, description, topic, name, 1), _session(title, "", "", None, 2)]
-    tombstone = Tombstone(
-        "u", uuid.UUID(int=3), "t@x", 4, gone, NOW, NOW + timedelta(hours=1), NOW
-    )
+    tombstone = Tombstone("u", uuid.UUID(int=3), "t@x", 4, gone, NOW, NOW + timedelta(hours=1), NOW)
     body = render(FeedContent.of(sessions, [tombstone], timedelta(hours=1)))
     assert all(len(line) <= 75 for line in body.split(b"\r\n"))
     assert b"\r" not in body.replace(b"\r\n", b"") and b"\n" not in body.replace(b"\r\n", b"")

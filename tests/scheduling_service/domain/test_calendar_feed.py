@@ -27,6 +27,7 @@ OPEN = Room.new(
     now=NOW,
 )
 BOOKED = OPEN.booked_by("guest", NOW)
+R = "renderer-1"
 TOKEN = "A" * 21 + "-_" + "z9" * 10
 
 
@@ -135,16 +136,23 @@ def test_a_tombstone_of_a_session_the_user_is_back_in_is_not_shown() -> None:
     ],
 )
 def test_the_etag_changes_with_everything_the_body_shows(field: str, value: object) -> None:
-    before = FeedContent.of([_session()], [], timedelta(hours=1)).etag
-    after = FeedContent.of([_session(**{field: value})], [], timedelta(hours=1)).etag
+    before = FeedContent.of([_session()], [], timedelta(hours=1)).etag(R)
+    after = FeedContent.of([_session(**{field: value})], [], timedelta(hours=1)).etag(R)
     assert before != after
-    assert before == FeedContent.of([_session()], [], timedelta(hours=1)).etag
+    assert before == FeedContent.of([_session()], [], timedelta(hours=1)).etag(R)
+
+
+def test_the_etag_changes_with_the_renderer() -> None:
+    content = FeedContent.of([_session()], [], timedelta(hours=1))
+    assert content.etag("renderer-1") != content.etag("renderer-2")
 
 
 def test_the_etag_changes_with_tombstones_and_the_refresh_interval() -> None:
-    plain = FeedContent.of([_session()], [], timedelta(hours=1)).etag
-    assert plain != FeedContent.of([_session()], [_tombstone(uuid.UUID(int=2))], timedelta(1)).etag
-    assert plain != FeedContent.of([_session()], [], timedelta(hours=2)).etag
+    plain = FeedContent.of([_session()], [], timedelta(hours=1)).etag(R)
+    assert plain != FeedContent.of([_session()], [_tombstone(uuid.UUID(int=2))], timedelta(1)).etag(
+        R
+    )
+    assert plain != FeedContent.of([_session()], [], timedelta(hours=2)).etag(R)
     assert plain.startswith('"') and plain.endswith('"') and len(plain) == 34
 
 

@@ -98,12 +98,30 @@ async def test_one_live_token_per_user(feeds: CalendarFeedService, fake_db: Fake
 async def test_a_conditional_read_renders_nothing(
     feeds: CalendarFeedService, rooms: RoomService, renders: Renders
 ) -> None:
+    assert len(renders.calls) == 1  # the sample the renderer is known by
     token = (await feeds.rotate(HOST)).token
     await _booked(rooms)
     full = await feeds.read(token, None)
-    assert full.body == b"1 sessions, 0 cancelled" and len(renders.calls) == 1
+    assert full.body == b"1 sessions, 0 cancelled" and len(renders.calls) == 2
     same = await feeds.read(token, full.etag)
-    assert (same.body, same.etag, len(renders.calls)) == (None, full.etag, 1)
+    assert (same.body, same.etag, len(renders.calls)) == (None, full.etag, 2)
+
+
+async def test_another_rendering_is_another_etag(fake_db: FakeDatabase, clock: FakeClock) -> None:
+    """A new version of the renderer (another sample output): no client keeps its body."""
+    etags = []
+    for renderer in (lambda c: b"v1", lambda c: b"v2"):
+        feeds = CalendarFeedService(
+            fake_db,
+            base_url="https://rooms.example.test",
+            rate_per_min=6,
+            refresh=timedelta(hours=1),
+            render=renderer,
+            clock=clock,
+        )
+        token = (await feeds.rotate(HOST)).token
+        etags.append((await feeds.read(token, None)).etag)
+    assert etags[0] != etags[1]
 
 
 async def test_the_bucket_holds_a_burst_then_refills(
