@@ -104,7 +104,9 @@ class GetRooms(SchedulingClient):
 
 
 class ListRooms(SchedulingClient):
-    """A page starting at a random point of the seeded time range (a seek, not a scan)."""
+    """A page starting at a random point of the seeded time range (a seek, not a scan);
+    with `bookable` or `query` in the params, a search (as `users`, when given: the
+    seeded hosts, whose own sessions `bookable` must step around)."""
 
     def caller(self, worker: int) -> Call:
         from scheduling.v1 import scheduling_pb2 as pb
@@ -114,12 +116,17 @@ class ListRooms(SchedulingClient):
         first = datetime.fromisoformat(self.spec.params["first_start"])
         span_s = int(self.spec.params["span_s"])
         page_size = int(self.spec.params.get("page_size", 50))
-        auth = self.auth[worker]
+        bookable = bool(self.spec.params.get("bookable", False))
+        query = str(self.spec.params.get("query", ""))
+        users = self.spec.params.get("users")
+        auth = metadata(users[worker % len(users)]) if users else self.auth[worker]
         rng = random.Random(worker)
 
         async def call() -> object:
             after = first + timedelta(seconds=rng.randrange(max(1, span_s)))
-            request = pb.ListRoomsRequest(page_size=page_size, start_after=ts(after))
+            request = pb.ListRoomsRequest(
+                page_size=page_size, start_after=ts(after), bookable=bookable, query=query
+            )
             response = await stub.ListRooms(request, metadata=auth)
             if len(response.rooms) != page_size and response.next_page_token:
                 raise RuntimeError("short page")

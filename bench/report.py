@@ -141,6 +141,18 @@ GOALS = (
         lambda r: _ratio(_get(r, "list_100k", "p50_ms"), _get(r, "list_1k", "p50_ms")),
         lambda v: v <= 1.3,
     ),
+    Goal(
+        "ListRooms bookable page p50 at 100k / at 1k rooms",
+        "<= 1.3",
+        lambda r: _ratio(_get(r, "bookable_100k", "p50_ms"), _get(r, "bookable_1k", "p50_ms")),
+        lambda v: v <= 1.3,
+    ),
+    Goal(
+        "ListRooms query page p50 at 100k / at 1k rooms",
+        "<= 1.3",
+        lambda r: _ratio(_get(r, "query_100k", "p50_ms"), _get(r, "query_1k", "p50_ms")),
+        lambda v: v <= 1.3,
+    ),
 )
 
 CEILING_OF = {

@@ -39,6 +39,10 @@ SCENARIOS = (
     "contention",
     "list_1k",
     "list_100k",
+    "bookable_1k",
+    "bookable_100k",
+    "query_1k",
+    "query_100k",
     "watch_fanout",
     "watch_replicas",
     "smtp",
@@ -116,7 +120,10 @@ class Bench:
         groups = (
             (("echo",), self.echo),
             (("pg", "get_room", "create_room", "book_room", "contention"), self.rooms),
-            (("list_1k", "list_100k"), self.lists),
+            (
+                ("list_1k", "list_100k", "bookable_1k", "bookable_100k", "query_1k", "query_100k"),
+                self.lists,
+            ),
             (("watch_fanout", "watch_replicas"), self.watching),
             (("smtp", "notify"), self.notifications),
             (("data_layer",), self.data_layer),
@@ -208,28 +215,44 @@ class Bench:
                 )
 
     def lists(self) -> None:
-        for name, rooms in (("list_1k", 1000), ("list_100k", 100_000)):
-            if not self.wants(name):
+        """ListRooms pages at 1k and 100k rooms: plain, `bookable` (as a seeded host, one
+        room in a hundred theirs) and `query` (two words every seeded room holds, one in
+        its title and one in its description, so every page is full)."""
+        searches: dict[str, dict[str, Any]] = {
+            "list": {},
+            "bookable": {"bookable": True},
+            "query": {"query": "interview pen"},
+        }
+        for size, rooms in (("1k", 1000), ("100k", 100_000)):
+            wanted = [kind for kind in searches if self.wants(f"{kind}_{size}")]
+            if not wanted:
                 continue
-            url = self.pg.database(name.replace("_", ""))
+            url = self.pg.database(f"list{size}")
             started = time.monotonic()
             seeded = seed_rooms(libpq_url(url), rooms, prefix="listed")
             self.progress(f"  seeded {rooms} rooms in {time.monotonic() - started:.1f}s")
             with Services(self.log_dir) as services:
                 server = services.scheduling(url)
-                self.load(
-                    name,
-                    "bench.clients:list_rooms",
-                    server.address,
-                    LIST_IN_FLIGHT,
-                    params=lambda i, s=seeded: {  # type: ignore[misc]
-                        "first_start": s.first_start.isoformat(),
-                        # Leave a page's worth at the end, so every page is full.
-                        "span_s": s.span_s - 60 * int(s.step.total_seconds()),
-                        "user_prefix": "lister",
-                    },
-                )
-            self.results[name]["rooms"] = rooms
+                for kind in wanted:
+                    name = f"{kind}_{size}"
+                    extra = dict(searches[kind])
+                    if kind == "bookable":
+                        extra["users"] = seeded.host_ids
+                    self.load(
+                        name,
+                        "bench.clients:list_rooms",
+                        server.address,
+                        LIST_IN_FLIGHT,
+                        params=lambda i, s=seeded, e=extra: {  # type: ignore[misc]
+                            "first_start": s.first_start.isoformat(),
+                            # Leave a page's worth at the end, so every page is full
+                            # (a bookable page skips the lister's own rooms: 1 in 100).
+                            "span_s": s.span_s - 70 * int(s.step.total_seconds()),
+                            "user_prefix": "lister",
+                            **e,
+                        },
+                    )
+                    self.results[name]["rooms"] = rooms
 
     def watching(self) -> None:
         url = self.pg.database("watch")

@@ -1,6 +1,6 @@
 """Seed rooms with COPY, straight into the tables, so the run's time goes to measuring.
 
-Rows satisfy the schema (migrations 0001-0003): users first (rooms reference user_id,
+Rows satisfy the schema (migrations 0001-0006): users first (rooms reference user_id,
 slots user_no); each room gets its first round, its host's slot, and the service's
 default reminder offsets (24 h, 1 h), as CreateRoom gives it. Room i starts at
 `first_start + i * step` and lasts `length <= step`, so no two seeded rooms overlap and
@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 
 UID_DOMAIN = "rooms.localhost"
+SEEDED_TOPIC = "Warm-up"
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,18 @@ def seed_rooms(
     with psycopg.connect(dsn) as conn:
         host_nos = seed_users(conn, host_ids)
         with conn.cursor() as cur:
+            # Staged first: the search vectors are PostgreSQL's own to_tsvector, as
+            # CreateRoom writes them (migration 0006), made in one INSERT … SELECT.
+            cur.execute(
+                "CREATE TEMP TABLE staged_rooms ON COMMIT DROP AS"
+                " SELECT room_id, host_id, guest_id, title, description, starts, ends, ics_uid,"
+                " sequence, revision, create_time, update_time, reminder_offsets"
+                " FROM rooms WITH NO DATA"
+            )
             with cur.copy(
-                "COPY rooms (room_id, host_id, guest_id, title, description, starts, ends,"
-                " ics_uid, sequence, revision, create_time, update_time, reminder_offsets)"
-                " FROM STDIN"
+                "COPY staged_rooms (room_id, host_id, guest_id, title, description, starts,"
+                " ends, ics_uid, sequence, revision, create_time, update_time,"
+                " reminder_offsets) FROM STDIN"
             ) as copy:
                 for i, room_id in enumerate(room_ids):
                     starts = first + i * step
@@ -94,11 +103,22 @@ def seed_rooms(
                             [86400, 3600],
                         )
                     )
+            cur.execute(
+                "INSERT INTO rooms (room_id, host_id, guest_id, title, description, starts,"
+                " ends, ics_uid, sequence, revision, create_time, update_time,"
+                " reminder_offsets, search_public, search_all)"
+                " SELECT room_id, host_id, guest_id, title, description, starts, ends,"
+                " ics_uid, sequence, revision, create_time, update_time, reminder_offsets,"
+                " to_tsvector('simple', title || ' ' || %(topic)s),"
+                " to_tsvector('simple', title || ' ' || %(topic)s || ' ' || description)"
+                " FROM staged_rooms",
+                {"topic": SEEDED_TOPIC},
+            )
             with cur.copy(
                 "COPY rounds (round_id, room_id, number, topic, create_time) FROM STDIN"
             ) as copy:
                 for room_id in room_ids:
-                    copy.write_row((uuid.uuid4(), room_id, 1, "Warm-up", now))
+                    copy.write_row((uuid.uuid4(), room_id, 1, SEEDED_TOPIC, now))
             with cur.copy(
                 "COPY room_slots (room_id, user_no, role, starts, ends) FROM STDIN"
             ) as copy:

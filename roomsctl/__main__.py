@@ -178,6 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--participant", metavar="USER", help="only rooms USER hosts or booked")
     listing.add_argument("--after", help="only rooms starting at or after this time")
     listing.add_argument("--before", help="only rooms starting before this time")
+    listing.add_argument(
+        "--bookable",
+        action="store_true",
+        help="only rooms you could book now (open, not yours, not started, clear of your sessions)",
+    )
+    listing.add_argument(
+        "--query",
+        metavar="WORDS",
+        help="only rooms with every word in title, topics or description",
+    )
+    listing.add_argument("--min-duration", metavar="DURATION", help="e.g. 45m")
+    listing.add_argument("--max-duration", metavar="DURATION", help="e.g. 2h")
     listing.add_argument("--page-size", type=int)
     listing.add_argument("--page-token")
     listing.add_argument("--all", action="store_true", help="follow every page")

@@ -66,7 +66,13 @@ def list_rooms(ctx: Context, args: argparse.Namespace) -> int:
         page_token=args.page_token or "",
         open_only=args.open_only,
         participant_id=args.participant or "",
+        bookable=args.bookable,
+        query=args.query or "",
     )
+    if args.min_duration:
+        request.min_duration.CopyFrom(times.parse_duration(args.min_duration, "--min-duration"))
+    if args.max_duration:
+        request.max_duration.CopyFrom(times.parse_duration(args.max_duration, "--max-duration"))
     if args.after:
         request.start_after.CopyFrom(
             times.timestamp(times.parse_time(args.after, ctx.tz, "--after"))

@@ -108,10 +108,12 @@ _ADD = f"""
     ), room AS (
         INSERT INTO rooms (room_id, host_id, guest_id, title, description, starts, ends,
                            ics_uid, sequence, revision, create_time, update_time,
-                           reminder_offsets)
+                           reminder_offsets, search_public, search_all)
         SELECT %(room_id)s, %(host_id)s, NULL, %(title)s, %(description)s, %(starts)s,
                %(ends)s, %(ics_uid)s, %(sequence)s, 0, %(create_time)s, %(update_time)s,
-               %(reminder_offsets)s::integer[]
+               %(reminder_offsets)s::integer[],
+               to_tsvector('simple', %(public_text)s::text),
+               to_tsvector('simple', %(public_text)s || ' ' || %(description)s)
           FROM go
     ), rounds AS (
         INSERT INTO rounds (round_id, room_id, number, topic, create_time)
@@ -225,6 +227,48 @@ def view_conditions(
     return conditions
 
 
+# A room the viewer could book: open, someone else's, not started, and clear of every
+# session of theirs (the exclusion constraint's own ranges, so its GiST index answers).
+_BOOKABLE = """
+    r.guest_id IS NULL AND r.host_id <> %(viewer)s AND r.starts > %(now)s
+    AND NOT EXISTS (
+        SELECT 1 FROM room_slots s
+         WHERE int8range(s.user_no, s.user_no, '[]')
+               && int8range(%(viewer_no)s::bigint, %(viewer_no)s::bigint, '[]')
+           AND tstzrange(s.starts, s.ends) && tstzrange(r.starts, r.ends)
+    )
+"""
+# Every word in the title or topics, or, where the viewer may see the description
+# (an open room, their own, or a trusted viewer), in those or the description.
+_MATCHES = """
+    (r.search_public @@ plainto_tsquery('simple', %(text)s)
+     OR (r.search_all @@ plainto_tsquery('simple', %(text)s)
+         AND (r.guest_id IS NULL OR r.host_id = %(viewer)s OR r.guest_id = %(viewer)s
+              OR %(trusted)s)))
+"""
+
+
+def search_conditions(
+    query: RoomQuery, viewer: User, viewer_no: int, now: datetime, params: dict[str, Any]
+) -> list[str]:
+    """SQL conditions on `rooms r` for ListRooms' search filters, adding their
+    parameters to `params` (which holds the viewer's id as `viewer`)."""
+    conditions = []
+    if query.bookable:
+        conditions.append(_BOOKABLE)
+        params["viewer_no"], params["now"] = viewer_no, now
+    if query.text:
+        conditions.append(_MATCHES)
+        params["text"], params["trusted"] = query.text, viewer.trusted
+    if query.min_length is not None:
+        conditions.append("r.ends - r.starts >= %(min_length)s")
+        params["min_length"] = query.min_length
+    if query.max_length is not None:
+        conditions.append("r.ends - r.starts <= %(max_length)s")
+        params["max_length"] = query.max_length
+    return conditions
+
+
 def select_rooms(where: list[str], *, with_mail: bool = False) -> str:
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     mail = (f", {_MAIL_COLUMNS}", _MAIL) if with_mail else ("", "")
@@ -264,11 +308,14 @@ class RoomsSql:
         query: RoomQuery,
         viewer: User,
         *,
+        viewer_no: int,
+        now: datetime,
         after: tuple[datetime, uuid.UUID] | None,
         limit: int,
     ) -> list[Room]:
         params: dict[str, Any] = {"limit": limit, "viewer": viewer.user_id}
         where = view_conditions(query.open_only, query.participant_id, params)
+        where += search_conditions(query, viewer, viewer_no, now, params)
         if query.start_after is not None:
             where.append("r.starts >= %(start_after)s")
             params["start_after"] = query.start_after
@@ -303,6 +350,7 @@ class RoomsSql:
                 "topics": [r.topic for r in room.rounds],
                 "host_no": host_no,
                 "reminder_offsets": [int(o.total_seconds()) for o in room.reminder_offsets],
+                "public_text": " ".join([room.title, *(r.topic for r in room.rounds)]),
             },
             current_sql=_EARLIER_REQUEST if request_id is not None else None,
             current_params=request,

@@ -26,7 +26,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, ExcludeConstraint
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR, ExcludeConstraint
 
 metadata = MetaData()
 
@@ -62,6 +62,10 @@ rooms = Table(
     Column("update_time", TIME, nullable=False),
     # Seconds before the start at which each participant of a booked room is reminded.
     Column("reminder_offsets", ARRAY(Integer), nullable=False, server_default=text("'{}'")),
+    # ListRooms' `query` (text search, `simple`): title and topics for everyone; with
+    # the description for those who may see it. Written at create.
+    Column("search_public", TSVECTOR, nullable=False),
+    Column("search_all", TSVECTOR, nullable=False),
     CheckConstraint("ends > starts", name="rooms_time_order"),
     CheckConstraint("guest_id IS DISTINCT FROM host_id", name="rooms_guest_not_host"),
     # ListRooms pages by (starts, room_id); open_only reads the partial index.
@@ -80,6 +84,8 @@ rooms = Table(
         "room_id",
         postgresql_where=text("guest_id IS NOT NULL"),
     ),
+    Index("rooms_search_public", "search_public", postgresql_using="gin"),
+    Index("rooms_search_all", "search_all", postgresql_using="gin"),
 )
 
 # No foreign-key cascade: CancelRoom deletes the rounds, then the room.

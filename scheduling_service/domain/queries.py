@@ -13,7 +13,9 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+QUERY_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -22,11 +24,36 @@ class RoomQuery:
     participant_id: str | None = None
     start_after: datetime | None = None
     start_before: datetime | None = None
+    # Rooms the caller could book now (open, not theirs, not started, no overlap with
+    # a session of theirs).
+    bookable: bool = False
+    # Words each found in the title, a topic or the description the caller may see
+    # (PostgreSQL's `simple` text search: whole words, any case).
+    text: str = ""
+    min_length: timedelta | None = None
+    max_length: timedelta | None = None
 
     @property
     def filters(self) -> tuple[object, ...]:
         """What a page token is bound to."""
-        return (self.open_only, self.participant_id, self.start_after, self.start_before)
+        return (
+            self.open_only,
+            self.participant_id,
+            self.start_after,
+            self.start_before,
+            self.bookable,
+            self.text,
+            self.min_length,
+            self.max_length,
+        )
+
+
+def query_problem(text: str) -> str | None:
+    """Why `text` cannot be a search; None when it can (its length and control
+    characters are the request parser's, as for every text)."""
+    if not any(c.isalnum() for c in text):
+        return "must hold at least one letter or digit"
+    return None
 
 
 class BadPageToken(ValueError):

@@ -15,6 +15,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 from scheduling.v1 import scheduling_pb2 as pb
 
+from scheduling_service.domain import queries
 from scheduling_service.domain import validation as check
 from scheduling_service.domain.calendar import (
     BasicCredentials,
@@ -117,6 +118,18 @@ def list_rooms(request: pb.ListRoomsRequest) -> ListRooms:
         v.add("start_before", "must be later than start_after")
     if len(request.page_token) > 512:
         v.add("page_token", "is not a page token from this API")
+    if request.query:
+        text(v, "query", request.query, max_len=queries.QUERY_MAX)
+        problem = queries.query_problem(request.query)
+        clean = len(request.query) <= queries.QUERY_MAX and not first_control_character(
+            request.query, multiline=False
+        )
+        if problem is not None and clean:
+            v.add("query", problem)
+    shortest = _duration(v, "min_duration", request.min_duration, None)
+    longest = _duration(v, "max_duration", request.max_duration, None)
+    if shortest is not None and longest is not None and longest < shortest:
+        v.add("max_duration", "must not be shorter than min_duration")
     v.raise_if_any()
     return ListRooms(
         query=RoomQuery(
@@ -124,6 +137,10 @@ def list_rooms(request: pb.ListRoomsRequest) -> ListRooms:
             participant_id=participant or None,
             start_after=after,
             start_before=before,
+            bookable=request.bookable,
+            text=request.query,
+            min_length=shortest,
+            max_length=longest,
         ),
         page_size=size,
         page_token=request.page_token,

@@ -75,9 +75,13 @@ class RoomRepository(Protocol):
         query: RoomQuery,
         viewer: User,
         *,
+        viewer_no: int,
+        now: datetime,
         after: tuple[datetime, uuid.UUID] | None,
         limit: int,
-    ) -> list[Room]: ...
+    ) -> list[Room]:
+        """A page of rooms after `after` in (starts, room_id) order; `viewer_no` and
+        `now` decide what `bookable` means for this viewer."""
 
     # Each queues the room's own write of a change, first: the guard. It applies only
     # if the room is still `before`'s version (a lost race finds the room as it now

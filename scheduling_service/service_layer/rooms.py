@@ -151,10 +151,17 @@ class RoomService:
                     [errors.FieldViolation("page_token", str(bad))]
                 ) from None
 
+        now = self._clock()
+
         async def work(uow: UnitOfWork) -> Page:
-            await uow.directory.register(caller)
+            caller_no = await uow.directory.register(caller)
             rooms = await uow.rooms.list(
-                command.query, caller, after=after, limit=command.page_size + 1
+                command.query,
+                caller,
+                viewer_no=caller_no,
+                now=now,
+                after=after,
+                limit=command.page_size + 1,
             )
             token = ""
             if len(rooms) > command.page_size:

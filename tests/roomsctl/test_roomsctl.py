@@ -313,3 +313,27 @@ def test_exit_code_table() -> None:
     for code in grpc.StatusCode:
         failure = errors.RpcFailure(code, "", (), "")
         assert failure.exit_code == expected.get(code, 7), code
+
+
+@pytest.mark.slow  # a server process on PostgreSQL
+def test_list_finds_the_rooms_one_could_book(server: SchedulingProcess) -> None:
+    host, seeker = new_user("host"), new_user("seeker")
+    word = f"topic{uuid.uuid4().hex[:8]}"
+    created = run(
+        server.address, "--as", host, "--json", "create", "--title", f"Mock {word}",
+        "--start", future().isoformat(), "--duration", "45m", "--topic", "Arrays", "-q",
+    )  # fmt: skip
+    assert created.code == 0, created
+    room_id = created.lines[0]
+
+    def found(user: str, *filters: str) -> list[str]:
+        listed = run(server.address, "--as", user, "--json", "list", "--all", *filters)
+        assert listed.code == 0, listed
+        return [json.loads(line)["roomId"] for line in listed.lines]
+
+    assert found(seeker, "--bookable", "--query", word.upper()) == [room_id]
+    assert found(seeker, "--query", word, "--min-duration", "1h") == []
+    assert found(seeker, "--query", word, "--max-duration", "1h") == [room_id]
+    assert found(host, "--bookable", "--query", word) == []  # one's own room
+    bad = run(server.address, "--as", seeker, "list", "--query", "!!!")
+    assert bad.code == 2 and "query" in one_error_line(bad)

@@ -6,6 +6,7 @@ rooms before and after what changed."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import replace
 from datetime import datetime
@@ -47,6 +48,8 @@ class FakeRooms:
         query: RoomQuery,
         viewer: User,
         *,
+        viewer_no: int,
+        now: datetime,
         after: tuple[datetime, uuid.UUID] | None,
         limit: int,
     ) -> list[Room]:
@@ -59,9 +62,20 @@ class FakeRooms:
             and (not query.participant_id or query.participant_id in r.participants)
             and (query.start_after is None or r.starts >= query.start_after)
             and (query.start_before is None or r.starts < query.start_before)
+            and (not query.bookable or self._bookable(r, viewer, viewer_no, now))
+            and (not query.text or _matches(r, query.text, viewer))
+            and (query.min_length is None or r.ends - r.starts >= query.min_length)
+            and (query.max_length is None or r.ends - r.starts <= query.max_length)
             and (after is None or (r.starts, r.room_id) > after)
         ]
         return chosen[:limit]
+
+    def _bookable(self, room: Room, viewer: User, viewer_no: int, now: datetime) -> bool:
+        clash = any(
+            s.user_no == viewer_no and s.starts < room.ends and room.starts < s.ends
+            for s in self._store.slots
+        )
+        return room.is_open and room.host_id != viewer.user_id and room.starts > now and not clash
 
     def add(self, room: Room, host_no: int, request_id: uuid.UUID | None) -> None:
         store = self._store
@@ -146,3 +160,16 @@ class FakeRooms:
             if slot.user_no == user_no and slot.starts < ends and starts < slot.ends:
                 raise errors.ScheduleConflict("overlaps another session")
         self._store.slots.append(Slot(room_id, user_no, starts, ends))
+
+
+def _words(text: str) -> set[str]:
+    """PostgreSQL's `simple` text search, near enough for the use cases' tests: words
+    of letters and digits, any case (the SQL itself is tested against PostgreSQL)."""
+    return set(re.findall(r"[^\W_]+", text.lower()))
+
+
+def _matches(room: Room, text: str, viewer: User) -> bool:
+    public = _words(" ".join([room.title, *(r.topic for r in room.rounds)]))
+    visible = room.is_open or viewer.user_id in room.participants or viewer.trusted
+    words = public | _words(room.description) if visible else public
+    return _words(text) <= words
