@@ -85,6 +85,8 @@ class Settings:
     # How often the feed asks subscribed clients to refresh (REFRESH-INTERVAL,
     # X-PUBLISHED-TTL); Google refreshes every 12 to 24 hours whatever it says.
     feed_refresh: timedelta = timedelta(hours=1)
+    # How often busy time is read again from each connected calendar.
+    calendar_busy_refresh: timedelta = timedelta(minutes=5)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -151,6 +153,9 @@ class Settings:
             feed_base_url=e.text("FEED_BASE_URL", d.feed_base_url).rstrip("/"),
             feed_rate_per_min=e.integer("FEED_RATE_PER_MIN", d.feed_rate_per_min, low=1),
             feed_refresh=e.duration("FEED_REFRESH", d.feed_refresh, low=timedelta(minutes=1)),
+            calendar_busy_refresh=e.duration(
+                "CALENDAR_BUSY_REFRESH", d.calendar_busy_refresh, low=timedelta(seconds=1)
+            ),
         ).checked()
 
     def checked(self) -> Settings:

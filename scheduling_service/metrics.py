@@ -51,6 +51,11 @@ CALENDAR_COPIES = Gauge(
     "Calendar copies by state: pending, waiting (for a broken connection), failed",
     ["state"],
 )
+CALENDAR_BUSY_READS = Counter(
+    "scheduling_calendar_busy_reads_total",
+    "Reads of connected calendars' busy time by outcome",
+    ["outcome"],
+)
 CALENDAR_CONNECTIONS_BROKEN = Counter(
     "scheduling_calendar_connections_broken_total",
     "Calendar connections that turned BROKEN (credentials refused)",

@@ -1,7 +1,8 @@
 """The notification service's calendar side as the scheduling service sees it
-(ports.CalendarWriter): VerifyCalendar for ConnectCalendar, WriteCalendarEvent for the
-calendar relay. Only the notification service talks to calendar servers and opens
-credentials; this side carries sealed blobs and never logs one."""
+(ports.CalendarWriter, ports.BusySource): VerifyCalendar for ConnectCalendar,
+WriteCalendarEvent for the calendar relay, ReadCalendarBusy for the busy readers. Only
+the notification service talks to calendar servers and opens credentials; this side
+carries sealed blobs and never logs one."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from notification.v1 import notification_pb2 as npb
 from scheduling_service.adapters import outbox_messages
 from scheduling_service.adapters.notification_client import TRANSIENT, NotificationClient
 from scheduling_service.domain import errors
+from scheduling_service.domain.busy import BusyAttempt, BusyRead
 from scheduling_service.domain.calendar import (
     BasicCredentials,
     CalendarCredentials,
@@ -41,9 +43,13 @@ _OUTCOMES = {
 
 
 class CalendarClient:
-    def __init__(self, notification: NotificationClient, timeout_s: float) -> None:
+    def __init__(
+        self, notification: NotificationClient, timeout_s: float, own_uid_domain: str = ""
+    ) -> None:
         self._notification = notification
         self._timeout_s = timeout_s
+        # ICS_UID_DOMAIN: events of this domain are our own sessions, never busy time.
+        self._own_uid_domain = own_uid_domain
 
     async def verify(
         self, user_id: str, url: str, credentials: CalendarCredentials
@@ -97,6 +103,44 @@ class CalendarClient:
 
     def notice(self, copy: ClaimedCopy, reason: str, now: datetime) -> bytes | None:
         return outbox_messages.calendar_notice(copy, reason, now)
+
+    async def read_busy(self, read: BusyRead, starts: datetime, ends: datetime) -> BusyAttempt:
+        request = npb.ReadCalendarBusyRequest(
+            user_id=read.user_id,
+            calendar_url=read.calendar_url,
+            sealed_credentials=read.sealed_credentials,
+            own_uid_domain=self._own_uid_domain,
+        )
+        request.start_time.FromDatetime(starts)
+        request.end_time.FromDatetime(ends)
+        try:
+            reply = await self._notification.stub.ReadCalendarBusy(
+                request,
+                metadata=self._notification.metadata,
+                timeout=self._timeout_s,
+                wait_for_ready=False,
+            )
+        except grpc.RpcError as error:
+            failure = status.read(error)
+            # Away, or a service too old to know the RPC: try again later either way.
+            return BusyAttempt(
+                WriteOutcome.TEMPORARY_FAILURE,
+                detail=f"notification service: {failure.code.name}: {failure.message}",
+            )
+        retry_at = None
+        if reply.HasField("retry_time"):
+            retry_at = reply.retry_time.ToDatetime(tzinfo=UTC)
+        return BusyAttempt(
+            _OUTCOMES.get(reply.outcome, WriteOutcome.TEMPORARY_FAILURE),
+            intervals=tuple(
+                (i.start_time.ToDatetime(tzinfo=UTC), i.end_time.ToDatetime(tzinfo=UTC))
+                for i in reply.busy
+                if i.end_time.ToDatetime(tzinfo=UTC) > i.start_time.ToDatetime(tzinfo=UTC)
+            ),
+            detail=reply.detail,
+            retry_at=retry_at,
+            resealed_credentials=reply.resealed_credentials,
+        )
 
 
 def _refusal(failure: status.Failure) -> errors.SchedulingError:

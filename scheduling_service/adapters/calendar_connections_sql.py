@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scheduling_service.adapters.calendar_busy_sql import CHANNEL as BUSY_CHANNEL
 from scheduling_service.adapters.statements import GUARD_HELD, IF_GUARD_HELD, Statements
 from scheduling_service.domain.calendar import Connection, ConnectionState, VerifiedCalendar
 
@@ -36,8 +37,12 @@ _UPSERT = f"""
            sealed_credentials = excluded.sealed_credentials, state = 'active',
            broken_reason = NULL, email_invites = excluded.email_invites,
            generation = nextval('calendar_connection_generation'), create_time = now(),
-           update_time = now()
+           update_time = now(), busy_due_at = now(), busy_lease_token = NULL,
+           busy_lease_until = NULL, busy_attempts = 0, busy_read_time = NULL
 """
+# Another calendar, or new credentials: its busy time is read afresh at once.
+_FORGET_BUSY = f"DELETE FROM calendar_busy WHERE user_id = %(user_id)s AND {IF_GUARD_HELD}"
+_READ_BUSY_NOW = f"SELECT pg_notify('{BUSY_CHANNEL}', '') WHERE {IF_GUARD_HELD}"
 # Every session the user is in that has not ended, and every copy that waited or failed:
 # due now (a copy already written is written again: cheap, and it puts right whatever
 # happened to it while the connection was broken).
@@ -119,13 +124,16 @@ def connect(
     }
     statements.guard(_LOCK_COUNTER, {})
     statements.queue(_FORGET_OTHER_CALENDAR, params)
+    statements.queue(_FORGET_BUSY, params)
     statements.queue(_UPSERT, params)
     statements.queue(_BACKFILL, params)
+    statements.queue(_READ_BUSY_NOW, {})
 
 
 def disconnect(statements: Statements, user_id: str, *, remove_events: bool) -> None:
     params = {"user_id": user_id}
     statements.guard(_LOCK_COUNTER, {})
+    statements.queue(_FORGET_BUSY, params)
     if remove_events:
         statements.queue(_REMOVING, params)
         statements.queue(_FORGET_REMOVED_NOW, {"users": [user_id]})

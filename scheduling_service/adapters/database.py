@@ -33,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Connection, create_engine
 from sqlalchemy.engine import make_url
 
+from scheduling_service.adapters.calendar_busy_sql import CalendarBusySql
 from scheduling_service.adapters.calendar_feeds_sql import CalendarFeedsSql
 from scheduling_service.adapters.calendar_sql import CalendarSql
 from scheduling_service.adapters.change_log_sql import ChangeLogSql
@@ -104,6 +105,7 @@ class SqlUnitOfWork:
         self.directory = DirectorySql(statements, directory_cache)
         self.changes = ChangeLogSql(statements)
         self.feeds = CalendarFeedsSql(statements)
+        self.busy = CalendarBusySql(statements)
 
     async def commit(self) -> CommitResult:
         return await self.statements.commit()

@@ -14,7 +14,7 @@ from typing import Any
 
 from psycopg.rows import TupleRow
 
-from scheduling_service.adapters import participant_mail_sql
+from scheduling_service.adapters import calendar_busy_sql, participant_mail_sql
 from scheduling_service.adapters.statements import (
     GUARD_HELD,
     IF_GUARD_FAILED,
@@ -260,6 +260,11 @@ def search_conditions(
     if query.text:
         conditions.append(_MATCHES)
         params["text"], params["trusted"] = query.text, viewer.trusted
+    if query.respect_calendar:
+        conditions.append(
+            "NOT " + calendar_busy_sql.OVERLAPS.format(starts="r.starts", ends="r.ends")
+        )
+        params["busy_no"] = viewer_no
     if query.min_length is not None:
         conditions.append("r.ends - r.starts >= %(min_length)s")
         params["min_length"] = query.min_length

@@ -265,9 +265,20 @@ calendar_connections = Table(
     Column("create_time", TIME, nullable=False, server_default=func.now()),
     Column("update_time", TIME, nullable=False, server_default=func.now()),
     Column("last_write_time", TIME),
+    # Busy time's own read (docs/design.md §17): due time, lease, attempts, last read.
+    Column("busy_due_at", TIME, nullable=False, server_default=func.now()),
+    Column("busy_lease_token", Uuid),
+    Column("busy_lease_until", TIME),
+    Column("busy_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("busy_read_time", TIME),
     CheckConstraint("provider IN ('caldav', 'google')", name="calendar_connections_provider_check"),
     CheckConstraint(
         "state IN ('active', 'broken', 'removing')", name="calendar_connections_state_check"
+    ),
+    Index(
+        "calendar_connections_busy_due",
+        "busy_due_at",
+        postgresql_where=text("state = 'active'"),
     ),
 )
 
@@ -335,4 +346,28 @@ calendar_feed_tombstones = Table(
     Column("cancel_time", TIME, nullable=False),
     PrimaryKeyConstraint("user_id", "room_id"),
     Index("calendar_feed_tombstones_by_time", "cancel_time"),
+)
+
+# The intervals last read from a user's connected calendar: nothing else of its events.
+# Keyed by user_no for the same GiST ranges as room_slots (one probe per room).
+calendar_busy = Table(
+    "calendar_busy",
+    metadata,
+    Column(
+        "user_id",
+        Text,
+        ForeignKey("calendar_connections.user_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user_no", BigInteger, nullable=False),
+    Column("starts", TIME, nullable=False),
+    Column("ends", TIME, nullable=False),
+    CheckConstraint("ends > starts", name="calendar_busy_order"),
+    Index("calendar_busy_by_user", "user_id"),
+    Index(
+        "calendar_busy_overlap",
+        text("int8range(user_no, user_no, '[]')"),
+        text("tstzrange(starts, ends)"),
+        postgresql_using="gist",
+    ),
 )

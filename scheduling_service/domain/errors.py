@@ -71,6 +71,13 @@ class ScheduleConflict(Conflict):
     reason = "SCHEDULE_CONFLICT"
 
 
+class CalendarBusy(Conflict):
+    """The session overlaps busy time in the booker's connected calendar (as last read);
+    the message names nothing of the other event."""
+
+    reason = "CALENDAR_BUSY"
+
+
 class FailedPrecondition(SchedulingError):
     """The room is not in a state that allows the action."""
 

@@ -32,6 +32,8 @@ class RoomQuery:
     text: str = ""
     min_length: timedelta | None = None
     max_length: timedelta | None = None
+    # Nor overlapping busy time in the caller's connected calendar (as last read).
+    respect_calendar: bool = False
 
     @property
     def filters(self) -> tuple[object, ...]:
@@ -45,6 +47,7 @@ class RoomQuery:
             self.text,
             self.min_length,
             self.max_length,
+            self.respect_calendar,
         )
 
 

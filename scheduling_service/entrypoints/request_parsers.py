@@ -141,6 +141,7 @@ def list_rooms(request: pb.ListRoomsRequest) -> ListRooms:
             text=request.query,
             min_length=shortest,
             max_length=longest,
+            respect_calendar=request.respect_calendar,
         ),
         page_size=size,
         page_token=request.page_token,

@@ -23,6 +23,7 @@ from scheduling_service.config import Settings
 from scheduling_service.entrypoints.auth import TokenRules, TokenVerifier
 from scheduling_service.entrypoints.interceptor import interceptor
 from scheduling_service.entrypoints.servicer import SchedulingServicer
+from scheduling_service.service_layer.busy_reader import BusyReader
 from scheduling_service.service_layer.calendar_feeds import CalendarFeedService
 from scheduling_service.service_layer.calendar_relay import CalendarRelay
 from scheduling_service.service_layer.calendars import CalendarService
@@ -91,7 +92,9 @@ class SchedulingServer:
             settings.notification_auth_token,
             settings.relay_rpc_timeout_s,
         )
-        calendar_client = CalendarClient(self.notifications, settings.relay_rpc_timeout_s)
+        calendar_client = CalendarClient(
+            self.notifications, settings.relay_rpc_timeout_s, settings.ics_uid_domain
+        )
         scheduling_pb2_grpc.add_SchedulingServiceServicer_to_server(
             SchedulingServicer(
                 rooms,
@@ -110,6 +113,7 @@ class SchedulingServer:
         )
         self.relay = Relay(self.database, listener, self.notifications, settings)
         self.calendar_relay = CalendarRelay(self.database, listener, calendar_client, settings)
+        self.busy_reader = BusyReader(self.database, listener, calendar_client, settings)
         self.port = self.grpc.port
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -121,6 +125,7 @@ class SchedulingServer:
             asyncio.create_task(self.feed.prune_forever(), name="change-log-pruner"),
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
             asyncio.create_task(self.calendar_relay.run(), name="calendar-relay"),
+            asyncio.create_task(self.busy_reader.run(), name="calendar-busy-reader"),
         ]
         await self.grpc.start(ready=False)
         self._tasks.append(asyncio.create_task(self._probe_database(), name="readiness"))
@@ -137,7 +142,10 @@ class SchedulingServer:
         await self.hub.wait_closed(grace)
         # Unary calls and invite deliveries in flight share the grace period.
         await asyncio.gather(
-            self.relay.stop(grace), self.calendar_relay.stop(grace), self.grpc.stop(grace)
+            self.relay.stop(grace),
+            self.calendar_relay.stop(grace),
+            self.busy_reader.stop(grace),
+            self.grpc.stop(grace),
         )
         for task in self._tasks:
             task.cancel()

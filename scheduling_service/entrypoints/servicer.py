@@ -95,7 +95,10 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
     async def BookRoom(self, request: pb.BookRoomRequest, context: aio.ServicerContext) -> pb.Room:
         _about(request)
         room = await self._rooms.book_room(
-            current_user.get(), request_parsers.room_id(request), _time_left(context)
+            current_user.get(),
+            request_parsers.room_id(request),
+            _time_left(context),
+            respect_calendar=request.respect_calendar,
         )
         return _reply(room)
 

@@ -20,6 +20,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
+from scheduling_service.domain.busy import BusyAttempt, BusyRead, BusyResult
 from scheduling_service.domain.calendar import (
     CalendarCredentials,
     ClaimedCopy,
@@ -196,6 +197,18 @@ class CalendarFeedRepository(Protocol):
     async def prune(self, before: datetime) -> int: ...
 
 
+class BusyRepository(Protocol):
+    """Busy time read from connected calendars (domain/busy.py)."""
+
+    async def claim(self, token: uuid.UUID, limit: int, lease_s: float) -> list[BusyRead]: ...
+
+    async def finish(self, result: BusyResult) -> None:
+        """Record a read's result, if the lease and the connection still hold."""
+
+    async def overlaps(self, user_no: int, starts: datetime, ends: datetime) -> bool:
+        """Whether the user's busy time (of an active connection) overlaps the range."""
+
+
 class Directory(Protocol):
     async def register(self, user: User) -> int:
         """The user's integer key, after recording any change in their claims."""
@@ -241,6 +254,9 @@ class UnitOfWork(Protocol):
 
     @property
     def feeds(self) -> CalendarFeedRepository: ...
+
+    @property
+    def busy(self) -> BusyRepository: ...
 
     async def commit(self) -> CommitResult:
         """Send the queued writes and COMMIT, in one round trip."""
@@ -303,3 +319,11 @@ class CalendarWriter(Protocol):
     def notice(self, copy: ClaimedCopy, reason: str, now: datetime) -> bytes | None:
         """The serialized e-mail telling `copy`'s owner their connection broke; None
         when no address is known for them."""
+
+
+class BusySource(Protocol):
+    """Where busy time is read from (the notification service's ReadCalendarBusy)."""
+
+    async def read_busy(self, read: BusyRead, starts: datetime, ends: datetime) -> BusyAttempt:
+        """The busy intervals over [starts, ends), or why not (never raises for a
+        calendar's failure)."""

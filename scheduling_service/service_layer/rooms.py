@@ -10,7 +10,7 @@ it back): a second booker learns at once that the room is taken.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -172,12 +172,25 @@ class RoomService:
         return await self._db.run(work, time_left_s=time_left_s)
 
     async def book_room(
-        self, caller: User, room_id: uuid.UUID, time_left_s: float | None = None
+        self,
+        caller: User,
+        room_id: uuid.UUID,
+        time_left_s: float | None = None,
+        *,
+        respect_calendar: bool = False,
     ) -> RoomView:
         now = self._clock()
 
         async def work(uow: UnitOfWork) -> RoomView:
             guest_no = await uow.directory.register(caller)
+
+            async def clear_of_busy_time(before: Room) -> None:
+                # Busy time as last read: no calendar server is called in a booking.
+                if await uow.busy.overlaps(guest_no, before.starts, before.ends):
+                    raise errors.CalendarBusy(
+                        "the session overlaps busy time in your connected calendar"
+                    )
+
             return await _change(
                 uow,
                 room_id,
@@ -186,6 +199,7 @@ class RoomService:
                 now,
                 decide=lambda before: before.booked_by(caller.user_id, now),
                 store=lambda before, after: uow.rooms.book(before, after, guest_no),
+                check=clear_of_busy_time if respect_calendar else None,
             )
 
         return await self._db.run(work, time_left_s=time_left_s)
@@ -270,6 +284,7 @@ async def _change(
     store: Callable[[Room, Room], None],
     *,
     cancel_reason: str = "",
+    check: Callable[[Room], Awaitable[None]] | None = None,
 ) -> RoomView:
     """Read the room, let `decide` apply the rule, write the outcome: `store` queues the
     room's own write (the guard, so it goes first), then what the domain decides the
@@ -280,6 +295,8 @@ async def _change(
         after = decide(before)
         if after is before:
             return view_for(before, caller)  # nothing to change (a retried booking by its winner)
+        if check is not None:
+            await check(before)  # the caller's own condition, once the rules allow it
         store(before, after)
         uow.outbox.record(
             outbox_writes.for_change(

@@ -221,3 +221,46 @@ async def test_a_page_token_is_bound_to_the_search(stub) -> None:
             metadata=auth(user),
         )
     assert failure(refused.value).fields == ["page_token"]
+
+
+async def test_respect_calendar_hides_and_refuses_busy_time_as_last_read(stub, db) -> None:
+    """Busy time as the busy readers leave it (written here straight into the table:
+    tests/system/test_calendar_busy.py reads it from a real calendar)."""
+    seeker, host = new_user("busy"), new_user("host")
+    base = future()
+    window = {"start_after": ts(base), "start_before": ts(base + WINDOW)}
+    clash = await stub.CreateRoom(create_request(base), metadata=auth(host))
+    clear = await stub.CreateRoom(create_request(base + timedelta(hours=2)), metadata=auth(host))
+    await stub.ListRooms(pb.ListRoomsRequest(), metadata=auth(seeker))  # registers the seeker
+    db.execute(
+        "INSERT INTO calendar_connections (user_id, calendar_url, provider, sealed_credentials)"
+        " VALUES (%s, 'https://cal.example/c/', 'caldav', 'x')",
+        (seeker,),
+    )
+    db.execute(
+        "INSERT INTO calendar_busy (user_id, user_no, starts, ends)"
+        " SELECT user_id, user_no, %s, %s FROM users WHERE user_id = %s",
+        (base + timedelta(minutes=59), base + timedelta(minutes=90), seeker),
+    )
+    listed = await _all_pages(stub, seeker, bookable=True, respect_calendar=True, **window)
+    assert [r.room_id for r in listed] == [clear.room_id]
+    listed = await _all_pages(stub, seeker, bookable=True, **window)
+    assert [r.room_id for r in listed] == [clash.room_id, clear.room_id]
+    with pytest.raises(grpc.RpcError) as refused:
+        await stub.BookRoom(
+            pb.BookRoomRequest(room_id=clash.room_id, respect_calendar=True), metadata=auth(seeker)
+        )
+    seen = failure(refused.value)
+    assert (seen.code, seen.reason) == (grpc.StatusCode.ALREADY_EXISTS, "CALENDAR_BUSY")
+    # Someone else's busy time is theirs alone.
+    assert [
+        r.room_id for r in await _all_pages(stub, new_user(), respect_calendar=True, **window)
+    ] == [
+        clash.room_id,
+        clear.room_id,
+    ]
+    # A broken connection's busy time no longer counts.
+    db.execute("UPDATE calendar_connections SET state = 'broken' WHERE user_id = %s", (seeker,))
+    await stub.BookRoom(
+        pb.BookRoomRequest(room_id=clash.room_id, respect_calendar=True), metadata=auth(seeker)
+    )

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from scheduling_service.domain.commit_result import CommitResult
 from scheduling_service.domain.room import Room
+from tests.scheduling_service.service_layer.fakes.busy import FakeBusy
 from tests.scheduling_service.service_layer.fakes.calendars import FakeCalendars
 from tests.scheduling_service.service_layer.fakes.change_log import FakeChangeLog
 from tests.scheduling_service.service_layer.fakes.directory import FakeDirectory
@@ -36,6 +37,7 @@ class FakeUnitOfWork:
         self.changes = FakeChangeLog(self)
         self.calendars = FakeCalendars(self)
         self.feeds = FakeCalendarFeeds(self)
+        self.busy = FakeBusy(self)
         self._revision = 0
 
     def guard(self, check: Callable[[], None], current: Callable[[], Room | None]) -> None:

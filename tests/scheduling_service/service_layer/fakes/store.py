@@ -73,6 +73,8 @@ class Store:
     # Calendar feeds by user (fakes/feeds.py's Feed), and their tombstones by (user, room).
     feeds: dict[str, Any] = field(default_factory=dict)
     tombstones: dict[tuple[str, uuid.UUID], Tombstone] = field(default_factory=dict)
+    # Busy time read from connected calendars, by user_no.
+    busy: dict[int, list[tuple[datetime, datetime]]] = field(default_factory=dict)
     reads: int = 0  # statements that read a room, to show what a use case costs
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Called at the start of every commit: a test's chance to let "another replica"
