@@ -49,6 +49,7 @@ def _statements(room_id: uuid.UUID, guest: str, guest_no: int) -> list[tuple[str
                 "guest_no": guest_no,
                 "sequence": 1,
                 "seen_sequence": 0,
+                "seen_revision": 0,  # seeded rooms: before the change log's horizon
                 "update_time": now,
             },
         ),

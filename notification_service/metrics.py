@@ -32,3 +32,8 @@ CALENDAR_VERIFICATIONS = Counter(
     "Calendar checks (VerifyCalendar) by result: VERIFIED or the failure's reason",
     ["result"],
 )
+CALENDAR_READS = Counter(
+    "notification_calendar_reads_total",
+    "Calendar busy-time reads (ReadCalendarBusy) by outcome",
+    ["outcome"],
+)

@@ -1,5 +1,5 @@
-"""`roomsctl` / `python -m roomsctl`: create, get, list, book, leave, reschedule, cancel, watch,
-token, calendar (connect, show, disconnect), feed (rotate, url, revoke).
+"""`roomsctl` / `python -m roomsctl`: create, get, list, book, leave, wait, unwait, reschedule,
+cancel, watch, token, calendar (connect, show, disconnect), feed (rotate, url, revoke).
 
 Exit codes are in roomsctl.errors (0 ok, 2 usage/INVALID_ARGUMENT, 3 NOT_FOUND,
 4 conflicts, 5 PERMISSION_DENIED/UNAUTHENTICATED, 6 FAILED_PRECONDITION, 7 other).
@@ -200,6 +200,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     leave = sub.add_parser("leave", parents=[common], help="withdraw from a room you booked")
     leave.add_argument("room_id")
+
+    wait = sub.add_parser(
+        "wait",
+        parents=[common],
+        help="join a taken room's waitlist (first in line: held for you, by e-mail)",
+    )
+    wait.add_argument("room_id")
+    unwait = sub.add_parser(
+        "unwait", parents=[common], help="leave a room's waitlist (and any hold you have)"
+    )
+    unwait.add_argument("room_id")
 
     reschedule = sub.add_parser("reschedule", parents=[common], help="move a room you host")
     reschedule.add_argument("room_id")

@@ -112,6 +112,21 @@ def leave(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def wait(ctx: Context, args: argparse.Namespace) -> int:
+    request = pb.JoinWaitlistRequest(room_id=args.room_id)
+    room = ctx.stub.JoinWaitlist(request, metadata=ctx.metadata, timeout=ctx.unary_timeout)
+    place = room.waitlist.your_position
+    ctx.render.room(room, f"waiting for room {room.room_id}: number {place} in line")
+    return 0
+
+
+def unwait(ctx: Context, args: argparse.Namespace) -> int:
+    request = pb.LeaveWaitlistRequest(room_id=args.room_id)
+    room = ctx.stub.LeaveWaitlist(request, metadata=ctx.metadata, timeout=ctx.unary_timeout)
+    ctx.render.room(room, f"no longer waiting for room {room.room_id}")
+    return 0
+
+
 def reschedule(ctx: Context, args: argparse.Namespace) -> int:
     request = pb.RescheduleRoomRequest(
         room_id=args.room_id,
@@ -254,6 +269,8 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "list": list_rooms,
     "book": book,
     "leave": leave,
+    "wait": wait,
+    "unwait": unwait,
     "reschedule": reschedule,
     "cancel": cancel,
     "watch": watch,

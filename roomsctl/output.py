@@ -117,6 +117,8 @@ class Renderer:
                 f" {room.room_id} {times.show_span(room.start_time, room.end_time, self.tz)}"
                 f" host {room.host_id} guest {room.guest_id or '(open)'} {room.title!r}"
             )
+            if room.HasField("waitlist"):
+                line += f" ({waitlist_line(room.waitlist, self.tz)})"
         elif event.type == pb.RoomEvent.TYPE_SYNCED:
             line += " (snapshot complete; live changes follow)"
         self._line(line)
@@ -135,6 +137,10 @@ def room_fields(room: pb.Room, tz: tzinfo) -> list[tuple[str, str]]:
     fields.extend(
         ("round", f"{r.number}. {r.topic}") for r in sorted(room.rounds, key=lambda r: r.number)
     )
+    if room.HasField("waitlist"):
+        fields.append(("waitlist", waitlist_line(room.waitlist, tz)))
+        if room.waitlist.waiting_user_ids:
+            fields.append(("waiting", ", ".join(room.waitlist.waiting_user_ids)))
     fields += [
         ("etag", room.etag),
         ("revision", str(room.revision)),
@@ -142,6 +148,20 @@ def room_fields(room: pb.Room, tz: tzinfo) -> list[tuple[str, str]]:
         ("ics uid", room.ics_uid),
     ]
     return fields
+
+
+def waitlist_line(waitlist: pb.RoomWaitlist, tz: tzinfo) -> str:
+    """E.g. '3 waiting; you are number 2; held until 2030-01-31 18:15 CET' (a hold's end
+    in the zone shown, and whether it is the reader's)."""
+    parts = [f"{waitlist.length} waiting"]
+    if waitlist.your_position:
+        parts.append(f"you are number {waitlist.your_position}")
+    if waitlist.HasField("hold_until"):
+        held = times.show(waitlist.hold_until, tz)
+        parts.append(
+            f"held for you until {held}" if waitlist.hold_is_yours else f"held until {held}"
+        )
+    return "; ".join(parts)
 
 
 def connection_state(connection: pb.CalendarConnection) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from scheduling_service.domain.waitlist import DEFAULT_HOLD, DEFAULT_MAX
 from servicekit.config import ConfigError, Env
 from servicekit.lifecycle import ConnectionLimits
 
@@ -87,6 +88,10 @@ class Settings:
     feed_refresh: timedelta = timedelta(hours=1)
     # How often busy time is read again from each connected calendar.
     calendar_busy_refresh: timedelta = timedelta(minutes=5)
+    # How long a room is held for the first on its waitlist once it reopens.
+    waitlist_hold: timedelta = DEFAULT_HOLD
+    # How many may wait for one room (the holder included).
+    waitlist_max: int = DEFAULT_MAX
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -156,6 +161,8 @@ class Settings:
             calendar_busy_refresh=e.duration(
                 "CALENDAR_BUSY_REFRESH", d.calendar_busy_refresh, low=timedelta(seconds=1)
             ),
+            waitlist_hold=e.duration("WAITLIST_HOLD", d.waitlist_hold, low=timedelta(seconds=1)),
+            waitlist_max=e.integer("WAITLIST_MAX", d.waitlist_max, low=1, high=1000),
         ).checked()
 
     def checked(self) -> Settings:

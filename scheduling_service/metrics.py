@@ -60,3 +60,15 @@ CALENDAR_CONNECTIONS_BROKEN = Counter(
     "scheduling_calendar_connections_broken_total",
     "Calendar connections that turned BROKEN (credentials refused)",
 )
+
+WAITLIST_CHANGES = Counter(
+    "scheduling_waitlist_changes_total",
+    "Waitlist changes: joined, left (the line, for any reason), held (a hold began),"
+    " lapsed (a hold ran out and was passed on)",
+    ["change"],
+)
+WAITLIST_NOTICES = Counter(
+    "scheduling_waitlist_notices_total",
+    "Waitlist e-mails recorded in the outbox: offer, cancelled",
+    ["kind"],
+)

@@ -36,6 +36,8 @@ DESIGN_ROUTES = {
     "LeaveRoom": ("POST", "/v1/rooms/{room_id}:leave"),
     "RescheduleRoom": ("POST", "/v1/rooms/{room_id}:reschedule"),
     "CancelRoom": ("DELETE", "/v1/rooms/{room_id}"),
+    "JoinWaitlist": ("POST", "/v1/rooms/{room_id}:joinWaitlist"),
+    "LeaveWaitlist": ("POST", "/v1/rooms/{room_id}:leaveWaitlist"),
     "WatchRooms": ("GET", "/v1/rooms:watch"),
     "ConnectCalendar": ("POST", "/v1/calendarConnection"),
     "GetCalendarConnection": ("GET", "/v1/calendarConnection"),

@@ -3,10 +3,11 @@ the CalDAV client (calendar/) and the OAuth refresher (credentials/oauth.py).
 
 One `SafeHttpClient` and one `TokenRefresher` serve the whole process: access tokens
 are cached until shortly before they expire, whoever's call asked for them. Each
-operation (a discovery, a write, a removal) runs under one deadline, CALDAV_TIMEOUT_S,
-whatever number of requests it takes (well-known, principal, home set; a PUT that meets
-`no-uid-conflict` and a calendar-query). The refresher's failures become the domain's
-calendar errors here, so that the use cases know one hierarchy:
+operation (a discovery, a write, a removal, a busy read) runs under one deadline,
+CALDAV_TIMEOUT_S, whatever number of requests it takes (well-known, principal, home
+set; a PUT that meets `no-uid-conflict` and a calendar-query). The refresher's
+failures become the domain's calendar errors here, so that the use cases know one
+hierarchy:
 
 - `invalid_grant` → CalendarAuthRejected ("Google revoked the refresh token");
 - the token endpoint away (5xx, 429, timeouts) → CalendarTemporaryFailure, or
@@ -38,8 +39,10 @@ from notification_service.credentials.sealing import (
     OAuthCredentials,
 )
 from notification_service.delivery.calendar.authorization import BasicAuth, BearerToken
+from notification_service.delivery.calendar.busy import MAX_BUSY_BODY
 from notification_service.delivery.calendar.client import CalDAVClient
 from notification_service.delivery.calendar.safe_http import Limits, SafeHttpClient
+from notification_service.domain.busy import CalendarBusy
 from notification_service.domain.calendar import CalendarCopy
 from notification_service.domain.errors import (
     CalendarAuthRejected,
@@ -130,19 +133,41 @@ class CalDAVGateway:
 
         await self._run(user_id, credentials, collection_url, delete)
 
+    async def read_busy(
+        self,
+        user_id: str,
+        credentials: Credentials,
+        collection_url: str,
+        start: datetime,
+        end: datetime,
+        own_uid_domain: str,
+    ) -> CalendarBusy:
+        async def read(client: CalDAVClient) -> CalendarBusy:
+            return await client.read_busy(collection_url, start, end, own_uid_domain)
+
+        # Months of a person's events come whole (no server takes a partial retrieval).
+        http = self._http.with_body_cap(MAX_BUSY_BODY)
+        return await self._run(user_id, credentials, collection_url, read, http)
+
     async def close(self) -> None:
         if self._tokens is not None:
             await self._tokens.aclose()
 
     async def _run(
-        self, user_id: str, credentials: Credentials, origin_url: str, operation: Operation[T]
+        self,
+        user_id: str,
+        credentials: Credentials,
+        origin_url: str,
+        operation: Operation[T],
+        http: SafeHttpClient | None = None,
     ) -> T:
+        http = http or self._http
         try:
             async with asyncio.timeout(self._timeout_s):
                 if isinstance(credentials, BasicCredentials):
                     login = BasicAuth(credentials.username, credentials.password)
-                    return await operation(CalDAVClient(self._http, login, origin_url))
-                return await self._with_bearer(user_id, credentials, origin_url, operation)
+                    return await operation(CalDAVClient(http, login, origin_url))
+                return await self._with_bearer(user_id, credentials, origin_url, operation, http)
         except TimeoutError:
             raise CalendarTimeout(
                 f"the calendar operation took longer than {self._timeout_s:g}s"
@@ -154,10 +179,11 @@ class CalDAVGateway:
         credentials: OAuthCredentials,
         origin_url: str,
         operation: Operation[T],
+        http: SafeHttpClient,
     ) -> T:
         for attempt in (1, 2):
             token = await self._access_token(user_id, credentials)
-            client = CalDAVClient(self._http, BearerToken(token), origin_url)
+            client = CalDAVClient(http, BearerToken(token), origin_url)
             try:
                 return await operation(client)
             except CalendarAuthRejected as error:

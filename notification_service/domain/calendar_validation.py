@@ -1,4 +1,4 @@
-"""The checks of VerifyCalendar and WriteCalendarEvent requests. Pure.
+"""The checks of VerifyCalendar, WriteCalendarEvent and ReadCalendarBusy requests. Pure.
 
 A PUT's event goes through the invitation's own checks (`check_event`,
 `check_attendees` of invite_validation.py): the copy written into a calendar is the
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from notification_service.domain.busy import MAX_RANGE, BusyReadRequest, ValidBusyRead
 from notification_service.domain.calendar import (
     BasicLogin,
     CalendarAction,
@@ -38,6 +39,11 @@ MAX_ETAG = 256
 # Sealed blobs are ~100 bytes plus the credentials; sealing refuses beyond 64 KiB.
 MAX_SEALED = 64 * 1024 + 64
 PROVIDERS = frozenset({"google"})
+MAX_DOMAIN = 253
+
+# A DNS name as ICS_UID_DOMAIN holds it: labels of letters, digits and hyphens.
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 
 # RFC 9110 section 8.8.3: an optional W/ and a quoted string of visible ASCII but `"`.
 _ENTITY_TAG = re.compile(r'(W/)?"[\x21\x23-\x7e]*"')
@@ -139,15 +145,20 @@ def _where(check: Checker, request: CalendarWriteRequest) -> tuple[str, str]:
     return href, etag
 
 
+def _sealed(check: Checker, sealed: bytes) -> bytes:
+    if not sealed:
+        check.fail("sealed_credentials", "required")
+    elif len(sealed) > MAX_SEALED:
+        check.fail("sealed_credentials", f"longer than {MAX_SEALED} bytes")
+    return sealed
+
+
 def validate_calendar_write(request: CalendarWriteRequest) -> ValidCalendarWrite:
     """Check every field; raise InvalidMessage listing all problems."""
     check = Checker()
     user_id = _line(check, "user_id", request.user_id, MAX_USER_ID)
     calendar_url = _line(check, "calendar_url", request.calendar_url, MAX_URL)
-    if not request.sealed_credentials:
-        check.fail("sealed_credentials", "required")
-    elif len(request.sealed_credentials) > MAX_SEALED:
-        check.fail("sealed_credentials", f"longer than {MAX_SEALED} bytes")
+    _sealed(check, request.sealed_credentials)
     action = _action(check, request)
     copy: EventCopy | None = None
     if action is CalendarAction.PUT:
@@ -169,4 +180,35 @@ def validate_calendar_write(request: CalendarWriteRequest) -> ValidCalendarWrite
         href=href,
         etag=etag,
         idempotency_key=key,
+    )
+
+
+def validate_busy_read(request: BusyReadRequest) -> ValidBusyRead:
+    """Check every field; raise InvalidMessage listing all problems."""
+    check = Checker()
+    user_id = _line(check, "user_id", request.user_id, MAX_USER_ID)
+    calendar_url = _line(check, "calendar_url", request.calendar_url, MAX_URL)
+    sealed = _sealed(check, request.sealed_credentials)
+    before = len(check.violations)
+    start = check.time("start_time", request.start)
+    end = check.time("end_time", request.end)
+    if len(check.violations) == before:  # the range is judged only when both times are
+        if end <= start:
+            check.fail("end_time", "must be after start_time")
+        elif end - start > MAX_RANGE:
+            check.fail("end_time", f"at most {MAX_RANGE.days} days after start_time")
+    domain = request.own_uid_domain
+    if not domain:
+        check.fail("own_uid_domain", "required")
+    elif len(domain) > MAX_DOMAIN or not _DOMAIN.fullmatch(domain):
+        check.fail("own_uid_domain", f"must be a domain name of at most {MAX_DOMAIN} characters")
+    if check.violations:
+        raise InvalidMessage(check.violations)
+    return ValidBusyRead(
+        user_id=user_id,
+        calendar_url=calendar_url,
+        sealed_credentials=sealed,
+        start=start,
+        end=end,
+        own_uid_domain=domain,
     )

@@ -20,6 +20,7 @@ from notification_service.entrypoints import status
 from notification_service.entrypoints.auth import ServiceToken
 from notification_service.entrypoints.config import Config
 from notification_service.entrypoints.servicer import NotificationServicer
+from notification_service.service_layer.calendar_busy import CalendarBusyReader
 from notification_service.service_layer.calendars import Calendars
 from notification_service.service_layer.notifier import Notifier
 from notification_service.service_layer.ports import CalendarGateway, Provider
@@ -85,8 +86,9 @@ class NotificationServer:
         )
         notifier = Notifier(self.provider, config.mail_from, show_url=shown)
         calendars = Calendars(self.calendar_gateway, config.calendar_keys, config.mail_from)
+        busy = CalendarBusyReader(calendars, self.calendar_gateway)
         pb_grpc.add_NotificationServiceServicer_to_server(
-            NotificationServicer(notifier, calendars), self.grpc.server
+            NotificationServicer(notifier, calendars, busy), self.grpc.server
         )
         self.port = self.grpc.port
         self.health = self.grpc.health

@@ -8,9 +8,10 @@ that validated but could not be rendered into a provably safe mail is INVALID_AR
 with reason UNRENDERABLE from the Render RPCs and OUTCOME_PERMANENT_FAILURE from the
 Deliver RPCs, so a relay files it instead of retrying.
 
-The calendar RPCs (service_layer/calendars.py) put on their line the user id, the
-URL as `shown` (no userinfo, no query), the UID, the action and the outcome; never a
-credential, a sealed blob or an access token.
+The calendar RPCs (service_layer/calendars.py, calendar_busy.py) put on their line the
+user id, the URL as `shown` (no userinfo, no query), the UID, the action and the
+outcome; never a credential, a sealed blob or an access token. ReadCalendarBusy adds
+only how many intervals it answered: nothing of the events read.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from notification.v1 import notification_pb2 as pb
 from notification.v1 import notification_pb2_grpc as pb_grpc
 
 from notification_service.delivery.calendar.addresses import shown
+from notification_service.domain.busy import ReadOutcome
 from notification_service.domain.calendar import WriteOutcome
 from notification_service.domain.errors import (
     CalendarError,
@@ -32,6 +34,7 @@ from notification_service.domain.errors import (
 )
 from notification_service.domain.model import Outcome
 from notification_service.entrypoints import wire
+from notification_service.service_layer.calendar_busy import CalendarBusyReader
 from notification_service.service_layer.calendars import Calendars
 from notification_service.service_layer.notifier import Attempt, Notifier
 from servicekit.interceptor import annotate
@@ -48,6 +51,13 @@ _WRITE_OUTCOMES = {
     WriteOutcome.TEMPORARY_FAILURE: pb.CALENDAR_WRITE_OUTCOME_TEMPORARY_FAILURE,
     WriteOutcome.CREDENTIALS_REJECTED: pb.CALENDAR_WRITE_OUTCOME_CREDENTIALS_REJECTED,
     WriteOutcome.PERMANENT_FAILURE: pb.CALENDAR_WRITE_OUTCOME_PERMANENT_FAILURE,
+}
+# The response shares the writes' outcome enum: WRITTEN there means read.
+_READ_OUTCOMES = {
+    ReadOutcome.READ: pb.CALENDAR_WRITE_OUTCOME_WRITTEN,
+    ReadOutcome.TEMPORARY_FAILURE: pb.CALENDAR_WRITE_OUTCOME_TEMPORARY_FAILURE,
+    ReadOutcome.CREDENTIALS_REJECTED: pb.CALENDAR_WRITE_OUTCOME_CREDENTIALS_REJECTED,
+    ReadOutcome.PERMANENT_FAILURE: pb.CALENDAR_WRITE_OUTCOME_PERMANENT_FAILURE,
 }
 _LOG_TEXT_LIMIT = 256
 
@@ -88,9 +98,10 @@ def _delivered(attempt: Attempt) -> None:
 
 
 class NotificationServicer(pb_grpc.NotificationServiceServicer):
-    def __init__(self, notifier: Notifier, calendars: Calendars) -> None:
+    def __init__(self, notifier: Notifier, calendars: Calendars, busy: CalendarBusyReader) -> None:
         self._notifier = notifier
         self._calendars = calendars
+        self._busy = busy
 
     async def DeliverCalendarMessage(
         self, request: pb.DeliverCalendarMessageRequest, context: grpc.aio.ServicerContext
@@ -144,6 +155,27 @@ class NotificationServicer(pb_grpc.NotificationServiceServicer):
             detail=attempt.result.detail,
         )
 
+    async def DeliverWaitlistNotice(
+        self, request: pb.DeliverWaitlistNoticeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeliverWaitlistNoticeResponse:
+        notice = request.notice
+        annotate(
+            recipient=notice.recipient.email[:_LOG_TEXT_LIMIT],
+            idempotency_key=notice.idempotency_key[:_LOG_TEXT_LIMIT],
+            uid=notice.uid[:_LOG_TEXT_LIMIT],
+            kind=pb.WaitlistNotice.Kind.Name(notice.kind)
+            if notice.kind in pb.WaitlistNotice.Kind.values()
+            else None,
+        )
+        with _noting_failures():
+            attempt = await self._notifier.deliver_waitlist(wire.waitlist_notice(notice))
+        _delivered(attempt)
+        return pb.DeliverWaitlistNoticeResponse(
+            outcome=_OUTCOMES[attempt.result.outcome],
+            message_id=attempt.message_id,
+            detail=attempt.result.detail,
+        )
+
     async def RenderReminder(
         self, request: pb.RenderReminderRequest, context: grpc.aio.ServicerContext
     ) -> pb.RenderReminderResponse:
@@ -191,6 +223,33 @@ class NotificationServicer(pb_grpc.NotificationServiceServicer):
             detail=result.detail,
             resealed_credentials=result.resealed,
         )
+        if result.retry_at is not None:
+            response.retry_time.FromDatetime(result.retry_at)
+        return response
+
+    async def ReadCalendarBusy(
+        self, request: pb.ReadCalendarBusyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReadCalendarBusyResponse:
+        annotate(
+            user_id=request.user_id[:_LOG_TEXT_LIMIT],
+            calendar=shown(request.calendar_url),
+        )
+        with _noting_failures():
+            result = await self._busy.read(wire.busy_read(request))
+        annotate(
+            outcome=result.outcome.value,
+            intervals=len(result.intervals),
+            resealed=bool(result.resealed),
+        )
+        response = pb.ReadCalendarBusyResponse(
+            outcome=_READ_OUTCOMES[result.outcome],
+            detail=result.detail,
+            resealed_credentials=result.resealed,
+        )
+        for interval in result.intervals:
+            busy = response.busy.add()
+            busy.start_time.FromDatetime(interval.start)
+            busy.end_time.FromDatetime(interval.end)
         if result.retry_at is not None:
             response.retry_time.FromDatetime(result.retry_at)
         return response

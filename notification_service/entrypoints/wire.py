@@ -10,6 +10,7 @@ from typing import Any
 from google.protobuf import duration_pb2, timestamp_pb2
 from notification.v1 import notification_pb2 as pb
 
+from notification_service.domain.busy import BusyReadRequest
 from notification_service.domain.calendar import (
     BasicLogin,
     CalendarAction,
@@ -28,6 +29,7 @@ from notification_service.domain.model import (
     Status,
 )
 from notification_service.domain.notice_validation import CalendarNoticeMessage
+from notification_service.domain.waitlist_validation import NoticeKind, WaitlistNoticeMessage
 
 METHODS = {pb.METHOD_REQUEST: Method.REQUEST, pb.METHOD_CANCEL: Method.CANCEL}
 _STATUSES = {
@@ -167,6 +169,36 @@ def calendar_notice(notice: pb.CalendarNotice) -> CalendarNoticeMessage:
     )
 
 
+_NOTICE_KINDS = {
+    pb.WaitlistNotice.KIND_OFFER: NoticeKind.OFFER,
+    pb.WaitlistNotice.KIND_CANCELLED: NoticeKind.CANCELLED,
+}
+
+
+def waitlist_notice(notice: pb.WaitlistNotice) -> WaitlistNoticeMessage:
+    """The domain notice; InvalidMessage for what cannot even be converted."""
+    read = _Reader()
+    start = read.time(notice, "start_time", "notice.start_time")
+    end = read.time(notice, "end_time", "notice.end_time")
+    hold_until = read.time(notice, "hold_until", "notice.hold_until")
+    notice_time = read.time(notice, "notice_time", "notice.notice_time")
+    read.done()
+    return WaitlistNoticeMessage(
+        kind=_NOTICE_KINDS.get(notice.kind),
+        uid=notice.uid,
+        room_id=notice.room_id,
+        title=notice.title,
+        start=start,
+        end=end,
+        rounds=_rounds(notice.rounds),
+        recipient=_mailbox(notice.recipient),
+        time_zone=notice.recipient.time_zone,
+        hold_until=hold_until,
+        notice_time=notice_time,
+        idempotency_key=notice.idempotency_key,
+    )
+
+
 def verify_request(request: pb.VerifyCalendarRequest) -> VerifyRequest:
     """The domain request (nothing here can fail to convert)."""
     which = request.WhichOneof("credentials")
@@ -206,4 +238,20 @@ def calendar_write(request: pb.WriteCalendarEventRequest) -> CalendarWriteReques
         idempotency_key=request.idempotency_key,
         unknown_action=_unknown(request.action, ACTIONS),
         unknown_status=_unknown(event.status, _STATUSES),
+    )
+
+
+def busy_read(request: pb.ReadCalendarBusyRequest) -> BusyReadRequest:
+    """The domain request; InvalidMessage for what cannot even be converted."""
+    read = _Reader()
+    start = read.time(request, "start_time", "start_time")
+    end = read.time(request, "end_time", "end_time")
+    read.done()
+    return BusyReadRequest(
+        user_id=request.user_id,
+        calendar_url=request.calendar_url,
+        sealed_credentials=request.sealed_credentials,
+        start=start,
+        end=end,
+        own_uid_domain=request.own_uid_domain,
     )

@@ -3,7 +3,8 @@
 Invites (iMIP, RFC 6047), laid out per the CalConnect iMIP practices:
 multipart/mixed { multipart/alternative { text/plain, text/html, text/calendar;
 method=…; charset=UTF-8 }, application/ics attachment without a method }.
-Reminders are no iTIP message: multipart/alternative { text/plain, text/html }.
+Reminders, calendar notices and waitlist notices are no iTIP message:
+multipart/alternative { text/plain, text/html }.
 
 A mail is first described (`Mail`: headers, the part tree, each part's decoded
 content), then written; `verify.mime.verify_mail` parses the bytes back and compares
@@ -29,6 +30,7 @@ from email.utils import format_datetime
 
 from notification_service.domain.model import Mailbox, ValidInvite, ValidReminder
 from notification_service.domain.notice_validation import ValidNotice
+from notification_service.domain.waitlist_validation import ValidWaitlistNotice
 from notification_service.render import headers
 
 CRLF = b"\r\n"
@@ -120,6 +122,20 @@ def notice_message_id(notice: ValidNotice, domain: str) -> str:
     return f"{token}@{domain}"
 
 
+def waitlist_message_id(notice: ValidWaitlistNotice, domain: str) -> str:
+    """Stable per (kind, uid, recipient, hold's end, notice_time): an offer of a hold
+    that started again is another mail; without angle brackets."""
+    token = digest(
+        "waitlist",
+        notice.kind.value,
+        notice.uid,
+        notice.recipient.address,
+        notice.hold_until.isoformat() if notice.hold_until else "",
+        notice.notice_time.isoformat(),
+    )
+    return f"{token}@{domain}"
+
+
 def date_header(moment: datetime) -> str:
     return format_datetime(moment)
 
@@ -183,6 +199,16 @@ def reminder_mail(
 
 def notice_mail(
     notice: ValidNotice, subject: str, plain: str, html: str, sender: Mailbox, mid: str
+) -> Mail:
+    _, alternative = _boundaries(mid)
+    body = Multipart(
+        "alternative", alternative, (text_part("plain", plain), text_part("html", html))
+    )
+    return Mail(sender, notice.recipient, subject, date_header(notice.notice_time), mid, body)
+
+
+def waitlist_mail(
+    notice: ValidWaitlistNotice, subject: str, plain: str, html: str, sender: Mailbox, mid: str
 ) -> Mail:
     _, alternative = _boundaries(mid)
     body = Multipart(

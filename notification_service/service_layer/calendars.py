@@ -13,6 +13,9 @@ raised but reported as the outcome, which tells the relay what to do; only an in
 request raises (InvalidMessage). A missing setting (no CALENDAR_SEAL_KEYS, no OAuth
 client) is a temporary failure logged as a configuration error: the write is kept
 until the settings are fixed, and the user's connection is not blamed.
+
+Reading busy time (calendar_busy.py) opens the credentials and maps failures the same
+way: `open_sealed`, `refusal` and `failed` are shared with it.
 """
 
 from __future__ import annotations
@@ -212,12 +215,23 @@ class Calendars:
                 ics = self._render(valid)
             except UnrenderableMessage as error:
                 return CalendarWriteResult(WriteOutcome.PERMANENT_FAILURE, detail=error.detail)
+        opened = self.open_sealed(valid.sealed_credentials, valid.user_id, valid.calendar_url)
+        if isinstance(opened, CalendarWriteResult):
+            return opened
+        credentials, resealed = opened
+        result = self.refusal(credentials) or await self._attempt(valid, credentials, ics)
+        return replace(result, resealed=resealed)
+
+    def open_sealed(
+        self, blob: bytes, user_id: str, url: str
+    ) -> tuple[Credentials, bytes] | CalendarWriteResult:
+        """The credentials sealed in `blob`, and the same sealed anew when an older key
+        sealed them (else b""); or the result saying why they cannot be used."""
         keyring = self._keyring
         if keyring is None:
             return CalendarWriteResult(
                 WriteOutcome.TEMPORARY_FAILURE, detail=NOT_CONFIGURED, config_error=True
             )
-        blob, user_id, url = valid.sealed_credentials, valid.user_id, valid.calendar_url
         try:
             credentials = keyring.open(blob, user_id=user_id, calendar_url=url)
         except UnsealError:
@@ -225,12 +239,10 @@ class Calendars:
         resealed = b""
         if keyring.needs_reseal(blob):
             resealed = keyring.seal(credentials, user_id=user_id, calendar_url=url)
-        result = await self._attempt(valid, credentials, ics)
-        return replace(result, resealed=resealed)
+        return credentials, resealed
 
-    async def _attempt(
-        self, valid: ValidCalendarWrite, credentials: Credentials, ics: bytes
-    ) -> CalendarWriteResult:
+    def refusal(self, credentials: Credentials) -> CalendarWriteResult | None:
+        """A temporary failure when this server has no client for the OAuth provider."""
         if isinstance(credentials, OAuthCredentials) and not self._gateway.supports(
             credentials.provider
         ):
@@ -238,6 +250,11 @@ class Calendars:
             return CalendarWriteResult(
                 WriteOutcome.TEMPORARY_FAILURE, detail=detail, config_error=True
             )
+        return None
+
+    async def _attempt(
+        self, valid: ValidCalendarWrite, credentials: Credentials, ics: bytes
+    ) -> CalendarWriteResult:
         href, etag = valid.href or None, valid.etag or None
         try:
             if valid.action is CalendarAction.PUT:

@@ -36,11 +36,17 @@ from notification_service.domain.notice_validation import (
     validate_notice,
 )
 from notification_service.domain.reminder_validation import validate_reminder
+from notification_service.domain.waitlist_validation import (
+    ValidWaitlistNotice,
+    WaitlistNoticeMessage,
+    validate_waitlist_notice,
+)
 from notification_service.render import mime
 from notification_service.render.ics import render_ics
 from notification_service.render.invite_bodies import render_invite_bodies
 from notification_service.render.notice_bodies import render_notice_bodies
 from notification_service.render.reminder_bodies import render_reminder_bodies
+from notification_service.render.waitlist_bodies import render_waitlist_bodies
 from notification_service.service_layer.ports import Provider
 from notification_service.verify.ics import verify_calendar
 from notification_service.verify.mime import verify_mail
@@ -135,16 +141,8 @@ def render_and_verify_reminder(valid: ValidReminder, sender: Mailbox) -> Rendere
     mid = mime.reminder_message_id(valid, sender.domain)
     bodies = render_reminder_bodies(valid)
     mail = mime.reminder_mail(valid, bodies.subject, bodies.plain, bodies.html, sender, mid)
-    data = mime.write(mail)
-    verify_mail(data, mail)
-    return RenderedMessage(
-        kind="reminder",
-        message_id=mid,
-        sender=sender.address,
-        recipient=valid.recipient.address,
-        mime=data,
-        uid=valid.uid,
-        idempotency_key=valid.idempotency_key,
+    return _checked(
+        "reminder", mail, mid, sender, valid.recipient, valid.uid, valid.idempotency_key
     )
 
 
@@ -153,16 +151,39 @@ def render_and_verify_notice(valid: ValidNotice, sender: Mailbox) -> RenderedMes
     mid = mime.notice_message_id(valid, sender.domain)
     bodies = render_notice_bodies(valid)
     mail = mime.notice_mail(valid, bodies.subject, bodies.plain, bodies.html, sender, mid)
+    return _checked("notice", mail, mid, sender, valid.recipient, "", valid.idempotency_key)
+
+
+def render_and_verify_waitlist(valid: ValidWaitlistNotice, sender: Mailbox) -> RenderedMessage:
+    """The checked waitlist mail; raises UnrenderableMessage (or a renderer error)."""
+    mid = mime.waitlist_message_id(valid, sender.domain)
+    bodies = render_waitlist_bodies(valid)
+    mail = mime.waitlist_mail(valid, bodies.subject, bodies.plain, bodies.html, sender, mid)
+    return _checked(
+        "waitlist", mail, mid, sender, valid.recipient, valid.uid, valid.idempotency_key
+    )
+
+
+def _checked(
+    kind: str,
+    mail: mime.Mail,
+    message_id: str,
+    sender: Mailbox,
+    recipient: Mailbox,
+    uid: str,
+    idempotency_key: str,
+) -> RenderedMessage:
+    """A plain mail (no calendar part) written and read back before it may go."""
     data = mime.write(mail)
     verify_mail(data, mail)
     return RenderedMessage(
-        kind="notice",
-        message_id=mid,
+        kind=kind,
+        message_id=message_id,
         sender=sender.address,
-        recipient=valid.recipient.address,
+        recipient=recipient.address,
         mime=data,
-        uid="",
-        idempotency_key=valid.idempotency_key,
+        uid=uid,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -241,6 +262,30 @@ class Notifier:
             rendered = _render_or_refuse(
                 identity, lambda: render_and_verify_notice(valid, self._mail_from)
             )
+        except UnrenderableMessage as exc:
+            return self._unrenderable(exc)
+        return await self._send(rendered)
+
+    def render_waitlist(self, message: WaitlistNoticeMessage) -> RenderedMessage:
+        """Validate and render a waitlist notice; raises InvalidMessage or
+        UnrenderableMessage."""
+        valid = validate_waitlist_notice(message)
+        identity = _Identity(
+            "waitlist",
+            mime.waitlist_message_id(valid, self._mail_from.domain),
+            valid.uid,
+            valid.recipient.address,
+            valid.idempotency_key,
+        )
+        return _render_or_refuse(
+            identity, lambda: render_and_verify_waitlist(valid, self._mail_from)
+        )
+
+    async def deliver_waitlist(self, message: WaitlistNoticeMessage) -> Attempt:
+        """Render a waitlist notice, then make one delivery attempt; raises
+        InvalidMessage only."""
+        try:
+            rendered = self.render_waitlist(message)
         except UnrenderableMessage as exc:
             return self._unrenderable(exc)
         return await self._send(rendered)

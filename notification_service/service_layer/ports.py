@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from notification_service.credentials.sealing import Credentials
+from notification_service.domain.busy import CalendarBusy
 from notification_service.domain.calendar import CalendarCopy
 from notification_service.domain.model import DeliveryResult, RenderedMessage
 
@@ -61,6 +63,19 @@ class CalendarGateway(Protocol):
         etag: str | None,
     ) -> None:
         """Remove the event (at `href`, else wherever `uid` lives); gone is done."""
+        ...
+
+    async def read_busy(
+        self,
+        user_id: str,
+        credentials: Credentials,
+        collection_url: str,
+        start: datetime,
+        end: datetime,
+        own_uid_domain: str,
+    ) -> CalendarBusy:
+        """The occurrences of events holding time in [start, end) (recurrences
+        expanded; not ours, not transparent, not cancelled), unmerged; only times."""
         ...
 
     async def close(self) -> None: ...

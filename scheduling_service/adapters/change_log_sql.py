@@ -10,6 +10,7 @@ commit. Each event is stored as the API's own protobuf, serialized once, when wr
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -76,7 +77,8 @@ def event_from_row(row: TupleRow) -> WatchEvent:
 
 
 def _snapshot_event(row: TupleRow, viewer: User) -> bytes:
-    view = view_for(room_from_row(row), viewer)
+    # Like every event, the waitlist as everyone sees it (a stream shows no one's place).
+    view = replace(view_for(room_from_row(row), viewer), waitlist=None)
     return pb.RoomEvent(
         type=pb.RoomEvent.TYPE_SNAPSHOT,
         room=wire.room_message(view, with_links=False),

@@ -41,6 +41,7 @@ from scheduling_service.adapters.directory_sql import DirectoryCache, DirectoryS
 from scheduling_service.adapters.outbox_sql import OutboxSql
 from scheduling_service.adapters.rooms_sql import RoomsSql
 from scheduling_service.adapters.statements import Row, Statements
+from scheduling_service.adapters.waitlist_sql import WaitlistSql
 from scheduling_service.config import Settings
 from scheduling_service.domain import errors
 from scheduling_service.domain.commit_result import CommitResult
@@ -106,6 +107,7 @@ class SqlUnitOfWork:
         self.changes = ChangeLogSql(statements)
         self.feeds = CalendarFeedsSql(statements)
         self.busy = CalendarBusySql(statements)
+        self.waitlist = WaitlistSql(statements)
 
     async def commit(self) -> CommitResult:
         return await self.statements.commit()

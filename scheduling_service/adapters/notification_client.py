@@ -64,12 +64,15 @@ class NotificationClient:
             npb.DeliverCalendarMessageResponse
             | npb.DeliverReminderResponse
             | npb.DeliverCalendarNoticeResponse
+            | npb.DeliverWaitlistNoticeResponse
         )
         try:
             if claimed.reminder is not None:
                 reply = await self._remind(claimed)
             elif claimed.kind == "notice":
                 reply = await self._notice(claimed)
+            elif claimed.kind == "waitlist":
+                reply = await self._waitlist(claimed)
             else:
                 reply = await self._invite(claimed)
         except grpc.RpcError as error:
@@ -108,6 +111,16 @@ class NotificationClient:
         notice.idempotency_key = f"outbox-{claimed.id}"
         return await self._stub.DeliverCalendarNotice(
             npb.DeliverCalendarNoticeRequest(notice=notice),
+            metadata=self._metadata,
+            timeout=self._timeout_s,
+            wait_for_ready=False,
+        )
+
+    async def _waitlist(self, claimed: Claimed) -> npb.DeliverWaitlistNoticeResponse:
+        notice = npb.WaitlistNotice.FromString(claimed.payload)
+        notice.idempotency_key = f"outbox-{claimed.id}"
+        return await self._stub.DeliverWaitlistNotice(
+            npb.DeliverWaitlistNoticeRequest(notice=notice),
             metadata=self._metadata,
             timeout=self._timeout_s,
             wait_for_ready=False,

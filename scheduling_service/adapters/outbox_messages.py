@@ -17,6 +17,7 @@ from scheduling_service.domain.invites import Invite, Method
 from scheduling_service.domain.reminders import Reminder
 from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import Contact
+from scheduling_service.domain.waitlist_changes import NoticeKind, NoticeToWrite
 
 _CHANGES = {
     Change.BOOKED: npb.CHANGE_BOOKED,
@@ -40,6 +41,31 @@ def _recipient(contact: Contact) -> npb.Recipient:
 
 def _rounds(room: Room) -> list[npb.EventRound]:
     return [npb.EventRound(number=r.number, topic=r.topic) for r in room.rounds]
+
+
+_NOTICE_KINDS = {
+    NoticeKind.OFFER: npb.WaitlistNotice.KIND_OFFER,
+    NoticeKind.CANCELLED: npb.WaitlistNotice.KIND_CANCELLED,
+}
+
+
+def waitlist_notice(room: Room, notice: NoticeToWrite, recipient: Contact, now: datetime) -> bytes:
+    """The e-mail to someone waiting for `room`: an offer of its hold, or its cancel.
+    Nothing of the room's description or its participants: those are theirs."""
+    message = npb.WaitlistNotice(
+        kind=_NOTICE_KINDS[notice.kind],
+        uid=room.ics_uid,
+        room_id=str(room.room_id),
+        title=room.title,
+        start_time=wire.timestamp(room.starts),
+        end_time=wire.timestamp(room.ends),
+        rounds=_rounds(room),
+        recipient=_recipient(recipient),
+        notice_time=wire.timestamp(now),
+    )
+    if notice.hold_until is not None:
+        message.hold_until.CopyFrom(wire.timestamp(notice.hold_until))
+    return message.SerializeToString()
 
 
 def reminder_message(

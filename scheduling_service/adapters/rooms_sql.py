@@ -14,7 +14,7 @@ from typing import Any
 
 from psycopg.rows import TupleRow
 
-from scheduling_service.adapters import calendar_busy_sql, participant_mail_sql
+from scheduling_service.adapters import participant_mail_sql, room_search_sql, waitlist_sql
 from scheduling_service.adapters.statements import (
     GUARD_HELD,
     IF_GUARD_FAILED,
@@ -25,22 +25,23 @@ from scheduling_service.domain.queries import RoomQuery
 from scheduling_service.domain.room import Room, Round
 from scheduling_service.domain.users import Contact, People, User
 
-# A room and its rounds (as parallel arrays, which psycopg loads natively).
-_ROOM = """
+# A room and its rounds (as parallel arrays, which psycopg loads natively), and its
+# waitlist.
+_ROOM = f"""
     r.room_id, r.host_id, r.guest_id, r.title, r.description, r.starts, r.ends,
     r.ics_uid, r.sequence, r.revision, r.create_time, r.update_time,
-    d.ids, d.numbers, d.topics, d.times, r.reminder_offsets
+    d.ids, d.numbers, d.topics, d.times, r.reminder_offsets, {waitlist_sql.COLUMNS}
 """
-_ROUNDS = """
+_ROUNDS = f"""
     LEFT JOIN LATERAL (
         SELECT array_agg(d.round_id ORDER BY d.number) AS ids,
                array_agg(d.number ORDER BY d.number) AS numbers,
                array_agg(d.topic ORDER BY d.number) AS topics,
                array_agg(d.create_time ORDER BY d.number) AS times
           FROM rounds d WHERE d.room_id = r.room_id
-    ) AS d ON true
+    ) AS d ON true {waitlist_sql.JOIN}
 """
-_ROOM_WIDTH = 17
+_ROOM_WIDTH = 17 + waitlist_sql.WIDTH
 # For other adapters that read rooms (`r`) with their rounds.
 ROOM_COLUMNS = _ROOM
 ROUNDS_JOIN = _ROUNDS
@@ -54,7 +55,7 @@ _GET = f"""
 """
 
 # The room, who holds its event, and the contact details of everyone a message about
-# a change may name: host, guest, holders and the caller.
+# a change may name: host, guest, holders, those waiting and the caller.
 _GET_FOR_CHANGE = f"""
     SELECT {_ROOM}, h.holders, c.ids, c.emails, c.names, c.zones, k.calendar_only
       FROM rooms r {_ROUNDS}
@@ -66,7 +67,8 @@ _GET_FOR_CHANGE = f"""
           SELECT array_agg(u.user_id) AS ids, array_agg(u.email) AS emails,
                  array_agg(u.name) AS names, array_agg(u.zoneinfo) AS zones
             FROM users u
-           WHERE u.user_id = ANY(ARRAY[r.host_id, r.guest_id, %(caller)s] || h.holders)
+           WHERE u.user_id = ANY(ARRAY[r.host_id, r.guest_id, %(caller)s] || h.holders
+                                 || coalesce(wl.waiting, '{{}}'))
       ) AS c
       CROSS JOIN LATERAL (
           SELECT coalesce(array_agg(k.user_id), '{{}}') AS calendar_only
@@ -82,7 +84,9 @@ _CURRENT = (
 )
 
 # Every change applies only to the version of the room the rules saw (SEQUENCE rises with
-# each one). The most frequent ones write their slot in the same statement as their
+# each one; the revision with every change, its waitlist's included, so a booking or a
+# leave never lands on a line or a hold other than the one it decided on). The most
+# frequent ones write their slot in the same statement as their
 # guard: fewer statements for the event loop to send and read back.
 #
 # Two transactions inserting slots that overlap each other's can deadlock inside the
@@ -138,6 +142,7 @@ _BOOK = f"""
         UPDATE rooms SET guest_id = %(guest_id)s, sequence = %(sequence)s,
                          update_time = %(update_time)s
          WHERE room_id = %(room_id)s AND sequence = %(seen_sequence)s
+           AND revision = %(seen_revision)s
         RETURNING starts, ends
     ), slot AS (
         INSERT INTO room_slots (room_id, user_no, role, starts, ends)
@@ -151,6 +156,7 @@ _LEAVE = f"""
     WITH updated AS (
         UPDATE rooms SET guest_id = NULL, sequence = %(sequence)s, update_time = %(update_time)s
          WHERE room_id = %(room_id)s AND sequence = %(seen_sequence)s
+           AND revision = %(seen_revision)s
         RETURNING 1
     ), freed AS (
         DELETE FROM room_slots
@@ -163,6 +169,7 @@ _MOVE = f"""
         UPDATE rooms SET starts = %(starts)s, ends = %(ends)s, sequence = %(sequence)s,
                          update_time = %(update_time)s
          WHERE room_id = %(room_id)s AND sequence = %(seen_sequence)s
+           AND revision = %(seen_revision)s
         RETURNING 1
     )
     {GUARD_HELD} FROM updated
@@ -179,7 +186,7 @@ _MOVE_SLOTS = f"""
 _LOCK = f"""
     WITH locked AS (
         SELECT 1 FROM rooms WHERE room_id = %(room_id)s AND sequence = %(seen_sequence)s
-           FOR UPDATE
+           AND revision = %(seen_revision)s FOR UPDATE
     )
     {GUARD_HELD} FROM locked
 """
@@ -208,6 +215,7 @@ def room_from_row(row: TupleRow) -> Room:
         update_time=row[11],
         rounds=tuple(map(Round, ids, numbers, topics, times)) if ids else (),
         reminder_offsets=tuple(timedelta(seconds=s) for s in row[16]),
+        waitlist=waitlist_sql.waitlist(row[17:_ROOM_WIDTH]),
         mail=participant_mail_sql.mail(row[_ROOM_WIDTH:]) if with_mail else (),
         calendar=participant_mail_sql.copies(row[_ROOM_WIDTH:]) if with_mail else (),
     )
@@ -224,53 +232,6 @@ def view_conditions(
     if participant_id:
         conditions.append("(r.host_id = %(participant)s OR r.guest_id = %(participant)s)")
         params["participant"] = participant_id
-    return conditions
-
-
-# A room the viewer could book: open, someone else's, not started, and clear of every
-# session of theirs (the exclusion constraint's own ranges, so its GiST index answers).
-_BOOKABLE = """
-    r.guest_id IS NULL AND r.host_id <> %(viewer)s AND r.starts > %(now)s
-    AND NOT EXISTS (
-        SELECT 1 FROM room_slots s
-         WHERE int8range(s.user_no, s.user_no, '[]')
-               && int8range(%(viewer_no)s::bigint, %(viewer_no)s::bigint, '[]')
-           AND tstzrange(s.starts, s.ends) && tstzrange(r.starts, r.ends)
-    )
-"""
-# Every word in the title or topics, or, where the viewer may see the description
-# (an open room, their own, or a trusted viewer), in those or the description.
-_MATCHES = """
-    (r.search_public @@ plainto_tsquery('simple', %(text)s)
-     OR (r.search_all @@ plainto_tsquery('simple', %(text)s)
-         AND (r.guest_id IS NULL OR r.host_id = %(viewer)s OR r.guest_id = %(viewer)s
-              OR %(trusted)s)))
-"""
-
-
-def search_conditions(
-    query: RoomQuery, viewer: User, viewer_no: int, now: datetime, params: dict[str, Any]
-) -> list[str]:
-    """SQL conditions on `rooms r` for ListRooms' search filters, adding their
-    parameters to `params` (which holds the viewer's id as `viewer`)."""
-    conditions = []
-    if query.bookable:
-        conditions.append(_BOOKABLE)
-        params["viewer_no"], params["now"] = viewer_no, now
-    if query.text:
-        conditions.append(_MATCHES)
-        params["text"], params["trusted"] = query.text, viewer.trusted
-    if query.respect_calendar:
-        conditions.append(
-            "NOT " + calendar_busy_sql.OVERLAPS.format(starts="r.starts", ends="r.ends")
-        )
-        params["busy_no"] = viewer_no
-    if query.min_length is not None:
-        conditions.append("r.ends - r.starts >= %(min_length)s")
-        params["min_length"] = query.min_length
-    if query.max_length is not None:
-        conditions.append("r.ends - r.starts <= %(max_length)s")
-        params["max_length"] = query.max_length
     return conditions
 
 
@@ -320,7 +281,7 @@ class RoomsSql:
     ) -> list[Room]:
         params: dict[str, Any] = {"limit": limit, "viewer": viewer.user_id}
         where = view_conditions(query.open_only, query.participant_id, params)
-        where += search_conditions(query, viewer, viewer_no, now, params)
+        where += room_search_sql.conditions(query, viewer, viewer_no, now, params)
         if query.start_after is not None:
             where.append("r.starts >= %(start_after)s")
             params["start_after"] = query.start_after
@@ -396,7 +357,7 @@ class RoomsSql:
         key = {"room_id": after.room_id}
         self._statements.guard(
             sql,
-            {**key, "seen_sequence": before.sequence, **params},
+            {**key, "seen_sequence": before.sequence, "seen_revision": before.revision, **params},
             current_sql=_CURRENT,
             current_params=key,
             load_current=room_from_row,

@@ -201,8 +201,9 @@ notification_outbox = Table(
     Column("message_id", Text),
     Column("create_time", TIME, nullable=False, server_default=func.now()),
     Column("update_time", TIME, nullable=False, server_default=func.now()),
-    # 'invite' (an iTIP message), 'reminder' (due at session_start - offset_s) or
-    # 'notice' (a user's calendar connection broke).
+    # 'invite' (an iTIP message), 'reminder' (due at session_start - offset_s),
+    # 'notice' (a user's calendar connection broke) or 'waitlist' (an offer to the
+    # holder of a room, or a cancel told to those waiting for it).
     Column("kind", Text, nullable=False, server_default=text("'invite'")),
     # The change the message tells of (domain Change), and how its last attempt ended.
     Column("change", Text),
@@ -210,7 +211,7 @@ notification_outbox = Table(
     Column("session_start", TIME),
     Column("offset_s", Integer),
     CheckConstraint(
-        "method IN ('REQUEST', 'CANCEL', 'REMINDER', 'NOTICE')",
+        "method IN ('REQUEST', 'CANCEL', 'REMINDER', 'NOTICE', 'WAITLIST')",
         name="notification_outbox_method_check",
     ),
     CheckConstraint(
@@ -218,7 +219,8 @@ notification_outbox = Table(
         name="notification_outbox_state_check",
     ),
     CheckConstraint(
-        "kind IN ('invite', 'reminder', 'notice')", name="notification_outbox_kind_check"
+        "kind IN ('invite', 'reminder', 'notice', 'waitlist')",
+        name="notification_outbox_kind_check",
     ),
     CheckConstraint(
         "(kind = 'reminder') = (session_start IS NOT NULL AND offset_s IS NOT NULL)",
@@ -369,5 +371,30 @@ calendar_busy = Table(
         text("int8range(user_no, user_no, '[]')"),
         text("tstzrange(starts, ends)"),
         postgresql_using="gist",
+    ),
+)
+
+# Who waits for a taken room, in `place` order; the first in line's row carries
+# `hold_until` while the room is held for them, one hold per room (design §16).
+room_waitlist = Table(
+    "room_waitlist",
+    metadata,
+    Column("room_id", Uuid, ForeignKey("rooms.room_id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Text, ForeignKey("users.user_id"), nullable=False),
+    Column("place", BigInteger, Identity(always=True), nullable=False),
+    Column("join_time", TIME, nullable=False),
+    Column("hold_until", TIME),
+    PrimaryKeyConstraint("room_id", "user_id"),
+    Index("room_waitlist_by_place", "room_id", "place"),
+    Index(
+        "room_waitlist_one_hold",
+        "room_id",
+        unique=True,
+        postgresql_where=text("hold_until IS NOT NULL"),
+    ),
+    Index(
+        "room_waitlist_holds_due",
+        "hold_until",
+        postgresql_where=text("hold_until IS NOT NULL"),
     ),
 )

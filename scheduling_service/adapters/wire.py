@@ -15,6 +15,7 @@ from scheduling_service.domain.changes import Change
 from scheduling_service.domain.mail import CopyStatus, MailKind, MailState, MailStatus
 from scheduling_service.domain.room import Room
 from scheduling_service.domain.visibility import RoomView
+from scheduling_service.domain.waitlist import WaitlistView
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
@@ -25,6 +26,7 @@ EVENT_TYPES: dict[Change, pb.RoomEvent.Type] = {
     Change.LEFT: pb.RoomEvent.TYPE_LEFT,
     Change.RESCHEDULED: pb.RoomEvent.TYPE_RESCHEDULED,
     Change.CANCELLED: pb.RoomEvent.TYPE_CANCELLED,
+    Change.WAITLIST: pb.RoomEvent.TYPE_WAITLIST,
 }
 
 
@@ -67,6 +69,9 @@ def room_message(view: RoomView, *, with_version: bool = True, with_links: bool 
         ],
         mail=_participant_mail(room) if view.private else [],
     )
+    waitlist = view.shown_waitlist
+    if not waitlist.empty:
+        message.waitlist.CopyFrom(_waitlist(waitlist))
     if with_links:
         # From the room as this viewer sees it: where the description is hidden from
         # them, the view has cleared it, so the links cannot carry it either.
@@ -76,6 +81,18 @@ def room_message(view: RoomView, *, with_version: bool = True, with_links: bool 
     if with_version:
         message.revision = room.revision
         message.etag = room.etag
+    return message
+
+
+def _waitlist(waitlist: WaitlistView) -> pb.RoomWaitlist:
+    message = pb.RoomWaitlist(
+        length=waitlist.length,
+        your_position=waitlist.your_position,
+        hold_is_yours=waitlist.hold_is_yours,
+        waiting_user_ids=waitlist.waiting,
+    )
+    if waitlist.hold_until is not None:
+        message.hold_until.CopyFrom(timestamp(waitlist.hold_until))
     return message
 
 

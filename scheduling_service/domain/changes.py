@@ -13,3 +13,5 @@ class Change(enum.Enum):
     LEFT = "LEFT"
     RESCHEDULED = "RESCHEDULED"
     CANCELLED = "CANCELLED"
+    # The waitlist changed (a join or a leave, a hold begun, passed on or ended).
+    WAITLIST = "WAITLIST"

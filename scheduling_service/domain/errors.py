@@ -90,6 +90,30 @@ class RoomStarted(FailedPrecondition):
     reason = "ROOM_STARTED"
 
 
+class RoomNotBooked(FailedPrecondition):
+    """JoinWaitlist on a room open to all: book it instead."""
+
+    reason = "ROOM_NOT_BOOKED"
+
+
+class AlreadyParticipant(FailedPrecondition):
+    """JoinWaitlist by the room's host or guest."""
+
+    reason = "ALREADY_PARTICIPANT"
+
+
+class RoomHeld(FailedPrecondition):
+    """The room is held for the first on its waitlist (the message never says who)."""
+
+    reason = "ROOM_HELD"
+
+
+class WaitlistFull(SchedulingError):
+    """WAITLIST_MAX people wait for the room already."""
+
+    reason = "WAITLIST_FULL"
+
+
 class CalendarRefused(FailedPrecondition):
     """ConnectCalendar: the calendar could not be checked or did not pass; the
     subclass says how (the message never holds a credential)."""

@@ -58,7 +58,8 @@ class Claimed:
     payload: bytes
     # A reminder, with the room as it stands now: checked again before it is sent.
     reminder: DueReminder | None = None
-    # 'invite', 'reminder' or 'notice' (a user's calendar connection broke).
+    # 'invite', 'reminder', 'notice' (a user's calendar connection broke) or 'waitlist'
+    # (an offer to a room's new holder, or its cancel told to those waiting).
     kind: str = "invite"
 
 

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from scheduling_service.domain import errors
 from scheduling_service.domain.mail import CopyView, MailState
+from scheduling_service.domain.waitlist import DEFAULT_HOLD, Waitlist
 
 MIN_DURATION = timedelta(minutes=5)
 MAX_DURATION = timedelta(hours=8)
@@ -89,6 +90,9 @@ class Room:
     # back); shown to the participants only (visibility.py).
     mail: tuple[MailState, ...] = field(default=())
     calendar: tuple[CopyView, ...] = field(default=())
+    # Who waits for the room, and the first in line's hold (waitlist.py); the
+    # changes below keep it right, waitlist_changes.py has the rest of its rules.
+    waitlist: Waitlist = field(default=Waitlist())
 
     @classmethod
     def new(
@@ -154,14 +158,28 @@ class Room:
             raise errors.RoomAlreadyBooked("the room is already booked")
         if self.has_started(now):
             raise errors.RoomStarted("the session has already started")
-        return replace(self, guest_id=user_id, sequence=self.sequence + 1, update_time=now)
+        self.waitlist.check_booking(user_id, now)
+        return replace(
+            self,
+            guest_id=user_id,
+            sequence=self.sequence + 1,
+            update_time=now,
+            waitlist=self.waitlist.without(user_id),
+        )
 
-    def left_by(self, user_id: str, now: datetime) -> Room:
+    def left_by(self, user_id: str, now: datetime, *, hold: timedelta = DEFAULT_HOLD) -> Room:
+        """The room without its guest; the first on its waitlist holds it for `hold`."""
         if self.guest_id != user_id:
             raise errors.NotRoomGuest("only the room's guest can leave it")
         if self.has_started(now):
             raise errors.RoomStarted("the session has already started")
-        return replace(self, guest_id=None, sequence=self.sequence + 1, update_time=now)
+        return replace(
+            self,
+            guest_id=None,
+            sequence=self.sequence + 1,
+            update_time=now,
+            waitlist=self.waitlist.offered(now, hold, self.starts),
+        )
 
     def rescheduled_by(
         self,
@@ -171,20 +189,34 @@ class Room:
         length: timedelta | None,
         etag: str,
         now: datetime,
+        hold: timedelta = DEFAULT_HOLD,
     ) -> Room:
-        """The room moved to `starts`, lasting `length` (None: as long as it did)."""
+        """The room moved to `starts`, lasting `length` (None: as long as it did). The
+        waitlist stays; a hold starts again for `hold` (its holder is offered the new
+        time)."""
         self._check_host(user_id, etag)
         if self.has_started(now):
             raise errors.RoomStarted("the session has already started")
         length = length if length is not None else self.length
         _check_times(starts, length, now)
         ends = starts + length
-        return replace(self, starts=starts, ends=ends, sequence=self.sequence + 1, update_time=now)
+        waitlist = self.waitlist
+        if waitlist.holder is not None:
+            waitlist = waitlist.offered(now, hold, starts)
+        return replace(
+            self,
+            starts=starts,
+            ends=ends,
+            sequence=self.sequence + 1,
+            update_time=now,
+            waitlist=waitlist,
+        )
 
     def cancelled_by(self, user_id: str, *, etag: str, now: datetime) -> Room:
-        """The room as it stands when cancelled: what watchers and invites are told."""
+        """The room as it stands when cancelled: what watchers and invites are told.
+        Its waitlist ends (those waiting are told: waitlist_changes.py)."""
         self._check_host(user_id, etag)
-        return replace(self, sequence=self.sequence + 1, update_time=now)
+        return replace(self, sequence=self.sequence + 1, update_time=now, waitlist=Waitlist())
 
     def _check_host(self, user_id: str, etag: str) -> None:
         if user_id != self.host_id:

@@ -4,6 +4,8 @@ Open rooms are a marketplace: everyone signed in sees them whole, so they can bo
 Who booked a room, and a booked room's description, belong to its two participants (and
 to trusted backends): anyone else sees a booked room as booked, nothing more. One's own
 schedule is one's own: filtering by another user's id needs the trusted scope.
+A waitlist's length and hold are everyone's; a place in line its owner's; who waits the
+host's alone (waitlist.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass, replace
 from scheduling_service.domain import errors
 from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import User
+from scheduling_service.domain.waitlist import WaitlistView, shared_view
+from scheduling_service.domain.waitlist import view_for as waitlist_view_for
 
 
 @dataclass(frozen=True)
@@ -24,9 +28,22 @@ class RoomView:
     room: Room
     booked: bool
     private: bool
+    # The waitlist as this viewer sees it; None: as everyone does (and every event).
+    waitlist: WaitlistView | None = None
+
+    @property
+    def shown_waitlist(self) -> WaitlistView:
+        return self.waitlist if self.waitlist is not None else shared_view(self.room.waitlist)
 
 
 def view_for(room: Room, viewer: User) -> RoomView:
+    view = _view_for(room, viewer)
+    if not room.waitlist.waiting:
+        return view
+    return replace(view, waitlist=waitlist_view_for(room.waitlist, viewer.user_id, room.host_id))
+
+
+def _view_for(room: Room, viewer: User) -> RoomView:
     booked = room.guest_id is not None
     if viewer.user_id in room.participants:
         return RoomView(room, booked=booked, private=True)

@@ -97,7 +97,13 @@ def create_room(request: pb.CreateRoomRequest, *, now: datetime, max_days: int) 
     )
 
 
-def room_id(request: pb.GetRoomRequest | pb.BookRoomRequest | pb.LeaveRoomRequest) -> uuid.UUID:
+def room_id(
+    request: pb.GetRoomRequest
+    | pb.BookRoomRequest
+    | pb.LeaveRoomRequest
+    | pb.JoinWaitlistRequest
+    | pb.LeaveWaitlistRequest,
+) -> uuid.UUID:
     v = check.Violations()
     parsed = check.room_id(v, "room_id", request.room_id)
     if isinstance(request, pb.BookRoomRequest):

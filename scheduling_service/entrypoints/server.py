@@ -32,6 +32,7 @@ from scheduling_service.service_layer.hub import Hub
 from scheduling_service.service_layer.ports import UnitOfWork
 from scheduling_service.service_layer.relay import Relay
 from scheduling_service.service_layer.rooms import RoomService
+from scheduling_service.service_layer.waitlist import HoldKeeper, WaitlistService
 from scheduling_service.service_layer.watch import WatchService
 from servicekit.lifecycle import GrpcServer, serve_until_signalled
 from servicekit.logs import get_logger
@@ -61,7 +62,12 @@ class SchedulingServer:
             self.database,
             uid_domain=settings.ics_uid_domain,
             reminder_offsets=settings.reminder_offsets,
+            waitlist_hold=settings.waitlist_hold,
         )
+        waitlist = WaitlistService(
+            self.database, hold=settings.waitlist_hold, max_waiting=settings.waitlist_max
+        )
+        self.hold_keeper = HoldKeeper(waitlist, settings.relay_poll_s)
         watch_service = WatchService(
             self.database,
             self.hub,
@@ -107,6 +113,7 @@ class SchedulingServer:
                     refresh=settings.feed_refresh,
                     render=feed_ics.render,
                 ),
+                waitlist,
                 max_advance_days=settings.max_advance_days,
             ),
             self.grpc.server,
@@ -126,6 +133,7 @@ class SchedulingServer:
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
             asyncio.create_task(self.calendar_relay.run(), name="calendar-relay"),
             asyncio.create_task(self.busy_reader.run(), name="calendar-busy-reader"),
+            asyncio.create_task(self.hold_keeper.run(), name="waitlist-hold-keeper"),
         ]
         await self.grpc.start(ready=False)
         self._tasks.append(asyncio.create_task(self._probe_database(), name="readiness"))
@@ -136,6 +144,7 @@ class SchedulingServer:
         grace = self.settings.shutdown_grace_s
         log.info("stopping", grace_s=grace)
         await self.grpc.stop_serving()
+        self.hold_keeper.stop()
         # Watch streams end with UNAVAILABLE (and its reason), so that clients resume
         # elsewhere; the server stops only once they said so, or it would cut them first.
         self.hub.close()

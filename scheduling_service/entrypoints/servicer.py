@@ -25,6 +25,7 @@ from scheduling_service.service_layer.calendars import CalendarService
 from scheduling_service.service_layer.hub import EndReason
 from scheduling_service.service_layer.ports import utc_now
 from scheduling_service.service_layer.rooms import RoomService
+from scheduling_service.service_layer.waitlist import WaitlistService
 from scheduling_service.service_layer.watch import WatchService
 from servicekit.interceptor import annotate
 
@@ -34,6 +35,8 @@ _WithRoomId = (
     | pb.LeaveRoomRequest
     | pb.RescheduleRoomRequest
     | pb.CancelRoomRequest
+    | pb.JoinWaitlistRequest
+    | pb.LeaveWaitlistRequest
 )
 
 
@@ -58,10 +61,12 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
         watch_service: WatchService,
         calendars: CalendarService,
         feeds: CalendarFeedService,
+        waitlist: WaitlistService,
         *,
         max_advance_days: int,
     ) -> None:
         self._rooms = rooms
+        self._waitlist = waitlist
         self._watch_service = watch_service
         self._calendars = calendars
         self._feeds = feeds
@@ -128,6 +133,24 @@ class SchedulingServicer(pb_grpc.SchedulingServiceServicer):
             current_user.get(), room_id, reason=reason, etag=etag, time_left_s=_time_left(context)
         )
         return empty_pb2.Empty()
+
+    async def JoinWaitlist(
+        self, request: pb.JoinWaitlistRequest, context: aio.ServicerContext
+    ) -> pb.Room:
+        _about(request)
+        room = await self._waitlist.join(
+            current_user.get(), request_parsers.room_id(request), _time_left(context)
+        )
+        return _reply(room)
+
+    async def LeaveWaitlist(
+        self, request: pb.LeaveWaitlistRequest, context: aio.ServicerContext
+    ) -> pb.Room:
+        _about(request)
+        room = await self._waitlist.leave(
+            current_user.get(), request_parsers.room_id(request), _time_left(context)
+        )
+        return _reply(room)
 
     async def WatchRooms(self, request: pb.WatchRoomsRequest, context: aio.ServicerContext) -> None:
         # Written with context.write rather than yield, so that a watcher stuck on a

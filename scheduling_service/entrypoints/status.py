@@ -25,6 +25,7 @@ _CODES: list[tuple[type[errors.SchedulingError], grpc.StatusCode]] = [
     (errors.WatcherTooSlow, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.TooManyWatches, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.FeedRateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.WaitlistFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
 ]
 

@@ -47,6 +47,7 @@ from scheduling_service.domain.outbox_writes import OutboxWrites
 from scheduling_service.domain.queries import RoomQuery
 from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import People, User
+from scheduling_service.domain.waitlist_changes import DueHold, WaitlistWrites
 from scheduling_service.domain.watch import WatchEvent, WatchFilter
 
 T = TypeVar("T")
@@ -209,6 +210,25 @@ class BusyRepository(Protocol):
         """Whether the user's busy time (of an active connection) overlaps the range."""
 
 
+class WaitlistRepository(Protocol):
+    """Waitlists and their holds (domain/waitlist.py); the rest of a room comes with it."""
+
+    def lock(self, before: Room) -> None:
+        """Queue the guard of a waitlist's own change (a join, a leave of the line, a
+        lapse): the room is still `before`'s version, held until the commit. A lost race
+        reads nothing back (`CommitResult.current` is None)."""
+
+    def record(self, writes: WaitlistWrites) -> None:
+        """Queue what a change writes for the waitlist, as the domain decided it
+        (follows the guard)."""
+
+    async def due(self, now: datetime, limit: int) -> list[DueHold]:
+        """Holds whose end has come by `now`, the oldest first."""
+
+    async def next_due(self) -> datetime | None:
+        """When the next hold ends; None with no hold."""
+
+
 class Directory(Protocol):
     async def register(self, user: User) -> int:
         """The user's integer key, after recording any change in their claims."""
@@ -257,6 +277,9 @@ class UnitOfWork(Protocol):
 
     @property
     def busy(self) -> BusyRepository: ...
+
+    @property
+    def waitlist(self) -> WaitlistRepository: ...
 
     async def commit(self) -> CommitResult:
         """Send the queued writes and COMMIT, in one round trip."""

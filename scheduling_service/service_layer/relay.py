@@ -59,6 +59,11 @@ async def _finish(
     return await uow.outbox.finish([finished for finished, _ in batch])
 
 
+# The log line of an attempt that is not a reminder's, by the message's kind (a
+# calendar notice: as ever, an "invite attempt").
+_ATTEMPT_LINES = {"waitlist": "waitlist notice attempt"}
+
+
 def backoff_s(attempts: int, minimum: float, maximum: float) -> float:
     """Full jitter: uniform in [0, min(max, min * 2^(n-1))], never below `minimum`/2."""
     ceiling = min(maximum, minimum * 2 ** max(0, attempts - 1))
@@ -119,7 +124,9 @@ class Relay(ClaimLoop[Claimed]):
         self._count(item, state, attempt)
         log.log(
             logging.WARNING if state is State.FAILED else logging.INFO,
-            "reminder attempt" if item.reminder else "invite attempt",
+            "reminder attempt"
+            if item.reminder
+            else _ATTEMPT_LINES.get(item.kind, "invite attempt"),
             room_id=str(item.room_id),
             outbox_id=item.id,
             ics_uid=item.ics_uid,

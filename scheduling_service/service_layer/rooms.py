@@ -21,11 +21,13 @@ from scheduling_service.domain import (
     errors,
     outbox_writes,
     queries,
+    waitlist_changes,
 )
 from scheduling_service.domain.changes import Change
 from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import People, User
 from scheduling_service.domain.visibility import RoomView, check_schedule_filter, view_for
+from scheduling_service.domain.waitlist import DEFAULT_HOLD
 from scheduling_service.service_layer.ports import Clock, Database, UnitOfWork, utc_now
 
 
@@ -63,8 +65,10 @@ class Page:
 
 
 # How often a change is decided again after losing a race to another change of the
-# same room that the rules still allow (e.g. a reschedule landing before a booking).
-_RACES = 3
+# same room that the rules still allow (e.g. a reschedule landing before a booking). The
+# waitlist's changes move the room's version too (a line filling up while its guest
+# leaves): each lost round means another change committed, so this only bounds a crowd.
+_RACES = 50
 
 
 class RoomService:
@@ -74,11 +78,14 @@ class RoomService:
         *,
         uid_domain: str,
         reminder_offsets: tuple[timedelta, ...] = (),
+        waitlist_hold: timedelta = DEFAULT_HOLD,
         clock: Clock = utc_now,
     ) -> None:
         self._db = database
         self._uid_domain = uid_domain
         self._reminder_offsets = reminder_offsets
+        # How long a room that reopens is held for the first on its waitlist.
+        self._hold = waitlist_hold
         self._clock = clock
 
     async def register(self, caller: User, time_left_s: float | None = None) -> int:
@@ -217,7 +224,7 @@ class RoomService:
                 caller,
                 Change.LEFT,
                 now,
-                decide=lambda before: before.left_by(caller.user_id, now),
+                decide=lambda before: before.left_by(caller.user_id, now, hold=self._hold),
                 store=uow.rooms.leave,
             )
 
@@ -235,6 +242,7 @@ class RoomService:
                 length=command.length,
                 etag=command.etag,
                 now=now,
+                hold=self._hold,
             )
 
         async def work(uow: UnitOfWork) -> RoomView:
@@ -288,7 +296,7 @@ async def _change(
 ) -> RoomView:
     """Read the room, let `decide` apply the rule, write the outcome: `store` queues the
     room's own write (the guard, so it goes first), then what the domain decides the
-    change writes to the outbox and to the change log, the calendar copies it makes
+    change writes to the outbox, the waitlist and the change log, the calendar copies it makes
     due and the feeds' tombstones, follow; all of it goes with the COMMIT."""
     before, people = await _read_for_change(uow, room_id, caller)
     for _ in range(_RACES):
@@ -303,6 +311,7 @@ async def _change(
                 change, before, after, people, now=now, cancel_reason=cancel_reason
             )
         )
+        uow.waitlist.record(waitlist_changes.writes_for(change, before, after, people, now))
         uow.changes.record(change_log.entry_for(change, before, after, now))
         # After the change-log write: under the revision counter's lock (calendar_sql.py).
         uow.calendars.mark(after.room_id, after.ics_uid, calendar.concerned(before, after))

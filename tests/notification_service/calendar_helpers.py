@@ -1,6 +1,7 @@
-"""Test helpers for the calendar RPCs (VerifyCalendar, WriteCalendarEvent): a server
-configuration with calendar sync on, requests, and a calendar read the way a client
-reads it (plain HTTP and icalendar's parser, not the service's own CalDAV client).
+"""Test helpers for the calendar RPCs (VerifyCalendar, WriteCalendarEvent,
+ReadCalendarBusy): a server configuration with calendar sync on, requests, and a
+calendar read the way a client reads it (plain HTTP and icalendar's parser, not the
+service's own CalDAV client).
 
 Everything here is async: the notification server (and, in the OAuth tests, the bearer
 proxy) run in the test's own event loop, which a blocking HTTP call would stall."""
@@ -125,6 +126,35 @@ def delete_request(verified: Any, uid: str, **overrides: Any) -> pb.WriteCalenda
     )
     assert not overrides, f"unknown fields {overrides}"
     return request
+
+
+def busy_request(
+    verified: Any,
+    start: datetime,
+    end: datetime,
+    *,
+    user_id: str = "user-1",
+    own_uid_domain: str = "rooms.test",
+) -> pb.ReadCalendarBusyRequest:
+    """ReadCalendarBusy over [start, end) of the calendar `verified` names (a
+    VerifyCalendarResponse); new_uid() makes UIDs of `rooms.test`, our own."""
+    request = pb.ReadCalendarBusyRequest(
+        user_id=user_id,
+        calendar_url=verified.calendar_url,
+        sealed_credentials=verified.sealed_credentials,
+        own_uid_domain=own_uid_domain,
+    )
+    request.start_time.FromDatetime(start)
+    request.end_time.FromDatetime(end)
+    return request
+
+
+def busy_of(response: Any) -> list[tuple[datetime, datetime]]:
+    """A ReadCalendarBusyResponse's intervals as aware UTC datetimes."""
+    return [
+        (b.start_time.ToDatetime(tzinfo=UTC), b.end_time.ToDatetime(tzinfo=UTC))
+        for b in response.busy
+    ]
 
 
 @dataclass(frozen=True)

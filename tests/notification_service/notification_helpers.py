@@ -139,6 +139,9 @@ class Running:
     async def write_calendar(self, request: pb.WriteCalendarEventRequest) -> Any:
         return await self.stub.WriteCalendarEvent(request, timeout=30)
 
+    async def read_busy(self, request: pb.ReadCalendarBusyRequest) -> Any:
+        return await self.stub.ReadCalendarBusy(request, timeout=30)
+
 
 async def wait_for(predicate: Callable[[], bool], within_s: float = 5.0) -> None:
     loop = asyncio.get_running_loop()

@@ -21,8 +21,8 @@ STDLIB = sys.stdlib_module_names
 DOMAIN = "scheduling_service.domain"
 
 # The functions that decide, from a change, who is mailed what, who holds the event
-# afterwards, which reminders go and come, what the change log records, and which
-# tombstones the calendar feeds keep.
+# afterwards, which reminders go and come, what the change log records, which
+# tombstones the calendar feeds keep, and what a waitlist writes and who it mails.
 DECISIONS = {
     f"{DOMAIN}.invites.invites_for",
     f"{DOMAIN}.invites.holders_after",
@@ -30,6 +30,7 @@ DECISIONS = {
     f"{DOMAIN}.outbox_writes.for_change",
     f"{DOMAIN}.change_log.entry_for",
     f"{DOMAIN}.calendar_feed.writes_for",
+    f"{DOMAIN}.waitlist_changes.writes_for",
 }
 
 
@@ -180,3 +181,6 @@ def test_the_decisions_are_found_where_they_are_taken() -> None:
         f"{DOMAIN}.calendar_feed.writes_for",
     } <= _names_used(PACKAGE / "service_layer" / "rooms.py")
     assert f"{DOMAIN}.reminders.plan" in _names_used(PACKAGE / "domain" / "outbox_writes.py")
+    assert f"{DOMAIN}.waitlist_changes.writes_for" in _names_used(
+        PACKAGE / "service_layer" / "waitlist.py"
+    )

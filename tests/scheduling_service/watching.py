@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import AsyncIterator
 
 import grpc
 import psycopg
@@ -89,3 +90,48 @@ async def churn(stub: pb_grpc.SchedulingServiceStub, writers: int, rounds: int) 
             await stub.CancelRoom(pb.CancelRoomRequest(room_id=room.room_id), metadata=auth(host))
 
     await asyncio.gather(*(writer() for _ in range(writers)))
+
+
+class RoomChanges:
+    """The changes of one room on a stream, as they arrive."""
+
+    def __init__(self) -> None:
+        self.events: list[pb.RoomEvent] = []
+        self._arrived = asyncio.Condition()
+
+    async def add(self, event: pb.RoomEvent) -> None:
+        async with self._arrived:
+            self.events.append(event)
+            self._arrived.notify_all()
+
+    async def at_least(self, count: int) -> list[pb.RoomEvent]:
+        async with asyncio.timeout(20), self._arrived:
+            await self._arrived.wait_for(lambda: len(self.events) >= count)
+        return self.events
+
+
+@contextlib.asynccontextmanager
+async def watching_room(
+    stub: pb_grpc.SchedulingServiceStub, user: str, room: pb.Room
+) -> AsyncIterator[RoomChanges]:
+    """The changes of `room` on a stream opened now by `user`."""
+    call = stub.WatchRooms(pb.WatchRoomsRequest(), metadata=auth(user))
+    seen = RoomChanges()
+    synced = asyncio.Event()
+
+    async def read() -> None:
+        async for event in call:
+            if event.type == pb.RoomEvent.TYPE_SYNCED:
+                synced.set()
+            elif event.room.room_id == room.room_id and event.type != pb.RoomEvent.TYPE_SNAPSHOT:
+                await seen.add(event)
+
+    task = asyncio.ensure_future(read())
+    try:
+        async with asyncio.timeout(20):
+            await synced.wait()  # live from here: every later change reaches it
+        yield seen
+    finally:
+        call.cancel()
+        with contextlib.suppress(asyncio.CancelledError, grpc.RpcError):
+            await task

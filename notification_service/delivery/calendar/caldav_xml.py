@@ -77,6 +77,24 @@ def uid_query_body(uid: str) -> bytes:
     return _xml(root)
 
 
+def busy_query_body(start: str, end: str, *, expand: bool) -> bytes:
+    """A calendar-query for the VEVENTs overlapping [start, end) (RFC 4791 section 7.8;
+    times as iCalendar UTC, 20260105T100000Z), with their whole calendar data, and
+    recurrences expanded into instances within the range when `expand`. Not a partial
+    retrieval (comp/prop inside calendar-data): Xandikos 0.4 answers it with 404 for
+    every object, and Radicale 3.9 ignores it."""
+    root = ET.Element(caldav_tag("calendar-query"))
+    data = ET.SubElement(ET.SubElement(root, dav_tag("prop")), caldav_tag("calendar-data"))
+    if expand:
+        ET.SubElement(data, caldav_tag("expand"), {"start": start, "end": end})
+    calendar = ET.SubElement(ET.SubElement(root, caldav_tag("filter")), caldav_tag("comp-filter"))
+    calendar.set("name", "VCALENDAR")
+    event = ET.SubElement(calendar, caldav_tag("comp-filter"))
+    event.set("name", "VEVENT")
+    ET.SubElement(event, caldav_tag("time-range"), {"start": start, "end": end})
+    return _xml(root)
+
+
 @dataclass(frozen=True)
 class Resource:
     """One response of a multistatus: its absolute URL and its found (2xx) properties."""

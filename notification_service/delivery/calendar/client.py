@@ -1,14 +1,18 @@
 """The CalDAV client the notification service uses (RFC 4791): one user's server, and
-the operations on it, from discovery.py and objects.py. What it needs and no more: find
-the collection to write to, PUT an event, read it, find it by UID, DELETE it; every
-failure is a CalendarError (domain/errors.py; what a status means: failures.py)."""
+the operations on it, from discovery.py, objects.py and busy.py. What it needs and no
+more: find the collection to write to, PUT an event, read it, find it by UID, DELETE it,
+read the busy time over a range; every failure is a CalendarError (domain/errors.py;
+what a status means: failures.py)."""
 
 from __future__ import annotations
 
-from notification_service.delivery.calendar import discovery, objects
+from datetime import datetime
+
+from notification_service.delivery.calendar import busy, discovery, objects
 from notification_service.delivery.calendar.connection import CalDAVConnection
 from notification_service.delivery.calendar.discovery import CalendarCollection
 from notification_service.delivery.calendar.objects import StoredEvent
+from notification_service.domain.busy import CalendarBusy
 
 
 class CalDAVClient(CalDAVConnection):
@@ -48,3 +52,9 @@ class CalDAVClient(CalDAVConnection):
     async def delete_event(self, href: str, *, etag: str | None = None) -> None:
         """Delete the object; 404 and 410 mean it is already gone (done)."""
         await objects.delete_event(self, href, etag=etag)
+
+    async def read_busy(
+        self, collection_url: str, start: datetime, end: datetime, own_uid_domain: str
+    ) -> CalendarBusy:
+        """The occurrences holding time in [start, end): busy.py."""
+        return await busy.read_busy(self, collection_url, start, end, own_uid_domain)

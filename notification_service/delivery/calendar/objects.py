@@ -17,6 +17,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from icalendar import Calendar
 
+from notification_service.delivery.calendar.busy_events import vevents_only
 from notification_service.delivery.calendar.caldav_xml import (
     caldav_tag,
     dav_tag,
@@ -162,7 +163,9 @@ def _same_resource(a: str, b: str) -> bool:
 
 def _uids(calendar_data: str) -> set[str]:
     try:
-        calendar = Calendar.from_ical(calendar_data)
+        # Through the busy reader's line filter: no VTIMEZONE of the server's reaches
+        # icalendar, which would cache a zone built from it for the whole process.
+        calendar = Calendar.from_ical(vevents_only(calendar_data)[0])
     except ValueError:
         return set()
     return {str(component["UID"]) for component in calendar.walk() if "UID" in component}

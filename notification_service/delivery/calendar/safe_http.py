@@ -23,11 +23,12 @@ addresses.py, checked for the first URL and again for every redirect target, and
 from __future__ import annotations
 
 import asyncio
+import copy
 import ipaddress
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 from urllib.parse import urljoin
 
@@ -106,6 +107,14 @@ class SafeHttpClient:
         self._resolver = resolver
         self._extra_allowed = frozenset(extra_allowed_addresses)
         self._user_agent = user_agent
+
+    def with_body_cap(self, max_body_bytes: int) -> SafeHttpClient:
+        """The same client (rules, resolver, TLS, timeouts) reading answers up to
+        `max_body_bytes`: for an answer known to be larger than most, such as a
+        calendar-query over months."""
+        other = copy.copy(self)
+        other.limits = replace(self.limits, max_body_bytes=max_body_bytes)
+        return other
 
     def check_url(self, url: str) -> Target:
         return check_url(url, allow_private_networks=self.allow_private_networks)

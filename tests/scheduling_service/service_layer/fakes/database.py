@@ -21,6 +21,7 @@ from tests.scheduling_service.service_layer.fakes.store import (
     restore,
     snapshot,
 )
+from tests.scheduling_service.service_layer.fakes.waitlist import FakeWaitlist
 
 T = TypeVar("T")
 
@@ -38,6 +39,7 @@ class FakeUnitOfWork:
         self.calendars = FakeCalendars(self)
         self.feeds = FakeCalendarFeeds(self)
         self.busy = FakeBusy(self)
+        self.waitlist = FakeWaitlist(self)
         self._revision = 0
 
     def guard(self, check: Callable[[], None], current: Callable[[], Room | None]) -> None:

@@ -124,16 +124,21 @@ class FakeOutbox:
             reminder = self._due(
                 message.recipient.user_id, message.reminder.starts, message.room_id
             )
+        if message.notice is not None:
+            method, kind = "WAITLIST", "waitlist"
+        else:
+            method, kind = "REMINDER" if reminder else message.invite.method.value, "invite"
         return Claimed(
             message.id,
             message.room_id,
             message.ics_uid,
             message.sequence,
-            "REMINDER" if reminder else message.invite.method.value,
+            method,
             message.recipient.user_id,
             message.attempts,
             b"",
             reminder,
+            kind,
         )
 
     def _due(self, recipient_id: str, starts: datetime, room_id: uuid.UUID) -> DueReminder:

@@ -16,6 +16,7 @@ from scheduling_service.domain import errors
 from scheduling_service.domain.queries import RoomQuery
 from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import People, User
+from scheduling_service.domain.waitlist import Waitlist
 
 if TYPE_CHECKING:
     from tests.scheduling_service.service_layer.fakes.database import FakeUnitOfWork
@@ -29,17 +30,25 @@ class FakeRooms:
 
     async def get(self, room_id: uuid.UUID, viewer: User) -> Room | None:
         self._store.reads += 1
-        return self._store.rooms.get(room_id)
+        return self._read(room_id)
+
+    def _read(self, room_id: uuid.UUID) -> Room | None:
+        """The room with its waitlist, read with it as the SQL's join does."""
+        room = self._store.rooms.get(room_id)
+        if room is None:
+            return None
+        return replace(room, waitlist=self._store.waitlists.get(room_id, Waitlist()))
 
     async def get_for_change(
         self, room_id: uuid.UUID, caller_id: str
     ) -> tuple[Room, People] | None:
         self._store.reads += 1
-        room = self._store.rooms.get(room_id)
+        room = self._read(room_id)
         if room is None:
             return None
         holders = self._store.holders.get(room_id, frozenset())
-        wanted = {room.host_id, caller_id, *holders} | ({room.guest_id} if room.guest_id else set())
+        wanted = {room.host_id, caller_id, *holders, *room.waitlist.waiting}
+        wanted |= {room.guest_id} if room.guest_id else set()
         contacts = {u: self._store.users[u][1] for u in wanted if u in self._store.users}
         return room, People(holders, contacts)
 
@@ -55,6 +64,7 @@ class FakeRooms:
     ) -> list[Room]:
         self._store.reads += 1
         rooms = sorted(self._store.rooms.values(), key=lambda r: (r.starts, r.room_id))
+        rooms = [r for r in (self._read(r.room_id) for r in rooms) if r is not None]
         chosen = [
             r
             for r in rooms
@@ -75,7 +85,17 @@ class FakeRooms:
             s.user_no == viewer_no and s.starts < room.ends and room.starts < s.ends
             for s in self._store.slots
         )
-        return room.is_open and room.host_id != viewer.user_id and room.starts > now and not clash
+        hold = room.waitlist
+        held = hold.hold_until is not None and not (
+            hold.holder == viewer.user_id and hold.hold_until > now
+        )
+        return (
+            room.is_open
+            and room.host_id != viewer.user_id
+            and room.starts > now
+            and not held
+            and not clash
+        )
 
     def add(self, room: Room, host_no: int, request_id: uuid.UUID | None) -> None:
         store = self._store
@@ -126,29 +146,33 @@ class FakeRooms:
         self._uow.queue(move_the_slots)
 
     def _guard(self, before: Room, after: Room) -> None:
-        """The room's update, only if it is still `before`'s version."""
+        """The room's update, only if it is still `before`'s version (its waitlist is
+        not the room's to write: fakes/waitlist.py applies what the change decided)."""
         store = self._store
 
         def seen() -> None:
             current = store.rooms.get(before.room_id)
-            if current is None or current.sequence != before.sequence:
+            if current is None or _version(current) != _version(before):
                 raise GuardFailed
-            store.rooms[after.room_id] = replace(after, revision=current.revision)
+            store.rooms[after.room_id] = replace(
+                after, revision=current.revision, waitlist=Waitlist()
+            )
 
-        self._uow.guard(seen, lambda: store.rooms.get(before.room_id))
+        self._uow.guard(seen, lambda: self._read(before.room_id))
 
     def remove(self, before: Room, after: Room) -> None:
         store = self._store
 
         def seen() -> None:
             current = store.rooms.get(before.room_id)
-            if current is None or current.sequence != before.sequence:
+            if current is None or _version(current) != _version(before):
                 raise GuardFailed
 
-        self._uow.guard(seen, lambda: store.rooms.get(before.room_id))
+        self._uow.guard(seen, lambda: self._read(before.room_id))
 
         def delete() -> None:
             del store.rooms[before.room_id]
+            store.waitlists.pop(before.room_id, None)
             store.slots = [s for s in store.slots if s.room_id != before.room_id]
             store.holders.pop(before.room_id, None)
 
@@ -160,6 +184,11 @@ class FakeRooms:
             if slot.user_no == user_no and slot.starts < ends and starts < slot.ends:
                 raise errors.ScheduleConflict("overlaps another session")
         self._store.slots.append(Slot(room_id, user_no, starts, ends))
+
+
+def _version(room: Room) -> tuple[int, int]:
+    """What a guard compares: the sequence, and the revision every change stamps."""
+    return room.sequence, room.revision
 
 
 def _words(text: str) -> set[str]:

@@ -23,6 +23,8 @@ from scheduling_service.domain.outbox import (
 from scheduling_service.domain.reminders import Reminder
 from scheduling_service.domain.room import Room
 from scheduling_service.domain.users import Contact
+from scheduling_service.domain.waitlist import Waitlist
+from scheduling_service.domain.waitlist_changes import NoticeToWrite
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Message:
     last_error: str | None = None
     reminder: Reminder | None = None  # a reminder row (invite is then unused)
     outcome: Outcome | None = None
+    notice: NoticeToWrite | None = None  # a waitlist e-mail (invite is then unused)
 
 
 @dataclass
@@ -75,6 +78,8 @@ class Store:
     tombstones: dict[tuple[str, uuid.UUID], Tombstone] = field(default_factory=dict)
     # Busy time read from connected calendars, by user_no.
     busy: dict[int, list[tuple[datetime, datetime]]] = field(default_factory=dict)
+    # Each room's waitlist, apart from the room as in the database.
+    waitlists: dict[uuid.UUID, Waitlist] = field(default_factory=dict)
     reads: int = 0  # statements that read a room, to show what a use case costs
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Called at the start of every commit: a test's chance to let "another replica"
@@ -107,6 +112,7 @@ def snapshot(store: Store) -> dict[str, Any]:
         "connections": dict(store.connections),
         "copies": dict(store.copies),
         "tombstones": dict(store.tombstones),
+        "waitlists": dict(store.waitlists),
     }
 
 
