@@ -3,6 +3,7 @@ through servicekit.config.Env like the notification service's."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -15,6 +16,10 @@ from servicekit.lifecycle import ConnectionLimits
 __all__ = ["ConfigError", "Settings"]
 
 _PREPARE_THRESHOLD = 5
+# ICS_UID_DOMAIN as calendars (and the notification service) expect it: a DNS name.
+_DOMAIN = re.compile(
+    r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,11 @@ class Settings:
                 f"RELAY_LEASE_S={self.relay_lease_s} must exceed"
                 f" RELAY_RPC_TIMEOUT_S={self.relay_rpc_timeout_s}: a lease that ends while"
                 " its call may still deliver lets another relay send the message again"
+            )
+        if not _DOMAIN.fullmatch(self.ics_uid_domain) or len(self.ics_uid_domain) > 253:
+            raise ConfigError(
+                f"ICS_UID_DOMAIN={self.ics_uid_domain!r} must be a domain name (labels of"
+                " letters, digits and hyphens): it ends every session's iCalendar UID"
             )
         base = urlsplit(self.feed_base_url)
         if base.scheme not in ("http", "https") or not base.netloc or base.query or base.fragment:

@@ -122,10 +122,15 @@ class CalendarClient:
             )
         except grpc.RpcError as error:
             failure = status.read(error)
-            # Away, or a service too old to know the RPC: try again later either way.
+            # Away, or a service too old to know the RPC: try again later. A request it
+            # refuses would be refused again: not a retry, a failure (logged).
+            outcome = (
+                WriteOutcome.PERMANENT_FAILURE
+                if failure.code is grpc.StatusCode.INVALID_ARGUMENT
+                else WriteOutcome.TEMPORARY_FAILURE
+            )
             return BusyAttempt(
-                WriteOutcome.TEMPORARY_FAILURE,
-                detail=f"notification service: {failure.code.name}: {failure.message}",
+                outcome, detail=f"notification service: {failure.code.name}: {failure.message}"
             )
         retry_at = None
         if reply.HasField("retry_time"):

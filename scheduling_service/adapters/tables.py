@@ -64,8 +64,8 @@ rooms = Table(
     Column("reminder_offsets", ARRAY(Integer), nullable=False, server_default=text("'{}'")),
     # ListRooms' `query` (text search, `simple`): title and topics for everyone; with
     # the description for those who may see it. Written at create.
-    Column("search_public", TSVECTOR, nullable=False),
-    Column("search_all", TSVECTOR, nullable=False),
+    Column("search_public", TSVECTOR, nullable=False, server_default=text("''::tsvector")),
+    Column("search_all", TSVECTOR, nullable=False, server_default=text("''::tsvector")),
     CheckConstraint("ends > starts", name="rooms_time_order"),
     CheckConstraint("guest_id IS DISTINCT FROM host_id", name="rooms_guest_not_host"),
     # ListRooms pages by (starts, room_id); open_only reads the partial index.

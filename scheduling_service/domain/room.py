@@ -192,8 +192,8 @@ class Room:
         hold: timedelta = DEFAULT_HOLD,
     ) -> Room:
         """The room moved to `starts`, lasting `length` (None: as long as it did). The
-        waitlist stays; a hold starts again for `hold` (its holder is offered the new
-        time)."""
+        waitlist stays; a running hold starts again for `hold` (its holder is offered
+        the new time), an ended one passes to the next in line."""
         self._check_host(user_id, etag)
         if self.has_started(now):
             raise errors.RoomStarted("the session has already started")
@@ -201,7 +201,11 @@ class Room:
         _check_times(starts, length, now)
         ends = starts + length
         waitlist = self.waitlist
-        if waitlist.holder is not None:
+        if waitlist.holder is not None and waitlist.hold_until is not None:
+            # A running hold starts again (the new time is offered to its holder); one
+            # already ended is the next in line's turn, not a second one for its holder.
+            if now >= waitlist.hold_until:
+                waitlist = Waitlist(waitlist.waiting[1:])
             waitlist = waitlist.offered(now, hold, starts)
         return replace(
             self,

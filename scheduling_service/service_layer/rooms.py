@@ -9,6 +9,8 @@ it back): a second booker learns at once that the room is taken.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -69,6 +71,7 @@ class Page:
 # waitlist's changes move the room's version too (a line filling up while its guest
 # leaves): each lost round means another change committed, so this only bounds a crowd.
 _RACES = 50
+_PAUSE_S = 0.002
 
 
 class RoomService:
@@ -296,10 +299,14 @@ async def _change(
 ) -> RoomView:
     """Read the room, let `decide` apply the rule, write the outcome: `store` queues the
     room's own write (the guard, so it goes first), then what the domain decides the
-    change writes to the outbox, the waitlist and the change log, the calendar copies it makes
-    due and the feeds' tombstones, follow; all of it goes with the COMMIT."""
+    change writes to the outbox, the waitlist and the change log, the calendar copies it
+    makes due and the feeds' tombstones, follow; all of it goes with the COMMIT."""
     before, people = await _read_for_change(uow, room_id, caller)
-    for _ in range(_RACES):
+    for attempt in range(_RACES):
+        if attempt:
+            # Lost to another change the rules still allow (a crowd joining the line):
+            # a short random pause, growing, so the contenders do not meet again at once.
+            await asyncio.sleep(random.uniform(0, _PAUSE_S * min(attempt, 10)))
         after = decide(before)
         if after is before:
             return view_for(before, caller)  # nothing to change (a retried booking by its winner)

@@ -47,6 +47,7 @@ _PAUSE_S = 0.002
 _BATCH = 50
 # The keeper never sleeps less than this (a clock a little behind the database's).
 _MIN_SLEEP_S = 0.05
+_FAILURE_PAUSE_S = 1.0
 
 
 class WaitlistService:
@@ -62,6 +63,8 @@ class WaitlistService:
         self._hold = hold
         self._max = max_waiting
         self._clock = clock
+        # Whether the last pass_on_due left a due hold behind (the keeper then pauses).
+        self.failed_last_round = False
 
     async def join(
         self, caller: User, room_id: uuid.UUID, time_left_s: float | None = None
@@ -88,13 +91,20 @@ class WaitlistService:
     async def pass_on_due(self) -> int:
         """Pass on every hold whose end has come; how many were passed on here."""
         moved = 0
+        self.failed_last_round = False
         while True:
             now = self._clock()
 
             due = await self._db.run(functools.partial(_due, now=now))
             this_round = 0
             for hold in due:
-                this_round += await self._pass_on(hold)
+                # One hold that cannot be passed on now (its room too busy, a timeout)
+                # must not keep the others behind it: the next look tries it again.
+                try:
+                    this_round += await self._pass_on(hold)
+                except Exception as error:
+                    self.failed_last_round = True
+                    log.warning("hold not passed on", room_id=str(hold.room_id), error=str(error))
             moved += this_round
             # A full batch may have more behind it; one that moved nothing would only
             # be read again (passed on elsewhere meanwhile): the next look will see.
@@ -205,6 +215,9 @@ class HoldKeeper:
                 due = await self._service.next_due()
                 if due is not None:
                     wait_s = min(wait_s, (due - self._clock()).total_seconds())
+                if self._service.failed_last_round:
+                    # A hold that failed is still due: not again at once, in a loop.
+                    wait_s = max(wait_s, min(self._poll_s, _FAILURE_PAUSE_S))
             except Exception as error:  # the database away: the next look tries again
                 log.warning("hold keeper failed", error=str(error))
             try:

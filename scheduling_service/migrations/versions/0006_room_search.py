@@ -23,7 +23,10 @@ depends_on = None
 def upgrade() -> None:
     op.execute(
         """
-        ALTER TABLE rooms ADD COLUMN search_public tsvector, ADD COLUMN search_all tsvector;
+        -- With a default, a replica still on the code before this migration (a rolling
+        -- update) creates rooms as before; they are found by everything but `query`.
+        ALTER TABLE rooms ADD COLUMN search_public tsvector NOT NULL DEFAULT ''::tsvector,
+                          ADD COLUMN search_all tsvector NOT NULL DEFAULT ''::tsvector;
         UPDATE rooms r
            SET search_public = to_tsvector('simple', r.title || ' ' || coalesce(t.topics, '')),
                search_all = to_tsvector(
@@ -32,8 +35,6 @@ def upgrade() -> None:
           LEFT JOIN (SELECT room_id, string_agg(topic, ' ' ORDER BY number) AS topics
                        FROM rounds GROUP BY room_id) AS t ON t.room_id = x.room_id
          WHERE x.room_id = r.room_id;
-        ALTER TABLE rooms ALTER COLUMN search_public SET NOT NULL,
-                          ALTER COLUMN search_all SET NOT NULL;
         CREATE INDEX rooms_search_public ON rooms USING gin (search_public);
         CREATE INDEX rooms_search_all ON rooms USING gin (search_all);
         """

@@ -55,6 +55,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(
         """
+        -- Code before 0007 cannot read a WAITLIST event: it would stop every watcher
+        -- at the first one (they only carried the waitlist, which goes too).
+        DELETE FROM room_events WHERE change = 'WAITLIST';
         DELETE FROM notification_outbox WHERE kind = 'waitlist';
         ALTER TABLE notification_outbox
             DROP CONSTRAINT notification_outbox_method_check,

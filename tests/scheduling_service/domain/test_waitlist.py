@@ -146,6 +146,16 @@ def test_a_reschedule_keeps_the_line_and_starts_a_hold_again() -> None:
     assert moved.waitlist == Waitlist(("ann", "bob"), NOW + HOLD)
 
 
+def test_a_reschedule_after_a_hold_ended_gives_the_next_in_line_their_turn() -> None:
+    later = NOW + timedelta(days=2)
+    ended = _held("ann", "bob", until=NOW - timedelta(seconds=1))  # not yet passed on
+    moved = ended.rescheduled_by("host", starts=later, length=None, etag="", now=NOW, hold=HOLD)
+    assert moved.waitlist == Waitlist(("bob",), NOW + HOLD)
+    alone = _held("ann", until=NOW - timedelta(seconds=1))
+    moved = alone.rescheduled_by("host", starts=later, length=None, etag="", now=NOW, hold=HOLD)
+    assert moved.waitlist == Waitlist()
+
+
 def test_a_cancel_ends_the_line() -> None:
     assert _held("ann", "bob").cancelled_by("host", etag="", now=NOW).waitlist == Waitlist()
 

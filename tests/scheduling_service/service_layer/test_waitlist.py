@@ -261,3 +261,44 @@ def _create() -> CreateRoom:
 
 def _reschedule(room_id: uuid.UUID, starts: datetime) -> Reschedule:
     return Reschedule(room_id=room_id, starts=starts, length=None, etag="")
+
+
+async def test_a_hold_that_cannot_be_passed_on_keeps_no_other_behind_it(
+    rooms: RoomService, waitlist: WaitlistService, fake_db: FakeDatabase, clock: FakeClock
+) -> None:
+    rooms_held = []
+    for start in (1, 2):
+        create = replace(_create(), starts=NOW + timedelta(days=start))
+        room_id = (await rooms.create_room(HOST, create)).room.room_id
+        await rooms.book_room(GUEST, room_id)
+        await waitlist.join(ANN, room_id)
+        await waitlist.join(BOB, room_id)
+        await rooms.leave_room(GUEST, room_id)
+        rooms_held.append(room_id)
+    clock.now = NOW + HOLD
+    stuck = rooms_held[0]
+    read = fake_db.store.rooms.__getitem__
+
+    def failing(room_id: uuid.UUID) -> object:
+        if room_id == stuck:
+            raise errors.Unavailable("the room kept changing")
+        return read(room_id)
+
+    fake_db.store.rooms = _Failing(fake_db.store.rooms, failing)
+    assert await waitlist.pass_on_due() == 1
+    assert waitlist.failed_last_round
+    assert fake_db.store.waitlists[rooms_held[1]] == Waitlist(("bob",), NOW + 2 * HOLD)
+
+
+class _Failing(dict):  # type: ignore[type-arg]
+    """The store's rooms, one of which cannot be read (a database error on it)."""
+
+    def __init__(self, rooms: dict, read: object) -> None:  # type: ignore[type-arg]
+        super().__init__(rooms)
+        self._read = read
+
+    def __getitem__(self, key: object) -> object:
+        return self._read(key)  # type: ignore[operator]
+
+    def get(self, key: object, default: object = None) -> object:  # type: ignore[override]
+        return self._read(key) if key in self else default
