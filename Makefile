@@ -49,7 +49,7 @@ TEST_WORKERS ?= 4
 test: install
 	@test -f $(ICALJS_DIR)/node_modules/ical.js/package.json || \
 		npm install --silent --prefix $(ICALJS_DIR) ical.js@$(ICALJS_VERSION)
-	@echo "==> running the test suite (pytest, $(TEST_WORKERS) workers: real PostgreSQL, SMTP, CalDAV and service processes; about 6 minutes)"
+	@echo "==> running the test suite (pytest, $(TEST_WORKERS) workers: real PostgreSQL, SMTP, CalDAV and service processes; about 4 minutes)"
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 bench: install
