@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from bench import calendar_backlog, ceilings, contention, data_layer, watch
+from bench import calendar_backlog, ceilings, contention, data_layer, listing, watch
 from bench.clients import invite
 from bench.load import LoadSpec, run_load, split
 from bench.seed import seed_history, seed_rooms
@@ -25,7 +25,6 @@ from tests.postgres import libpq_url
 
 IN_FLIGHT = 32  # the unary throughput scenarios and their ceilings
 LOAD_PROCESSES = 2
-LIST_IN_FLIGHT = 8
 NOTIFY_IN_FLIGHT = 8
 BOOKERS = 100
 WATCHERS = 1000
@@ -215,44 +214,8 @@ class Bench:
                 )
 
     def lists(self) -> None:
-        """ListRooms pages at 1k and 100k rooms: plain, `bookable` (as a seeded host, one
-        room in a hundred theirs) and `query` (two words every seeded room holds, one in
-        its title and one in its description, so every page is full)."""
-        searches: dict[str, dict[str, Any]] = {
-            "list": {},
-            "bookable": {"bookable": True},
-            "query": {"query": "interview pen"},
-        }
-        for size, rooms in (("1k", 1000), ("100k", 100_000)):
-            wanted = [kind for kind in searches if self.wants(f"{kind}_{size}")]
-            if not wanted:
-                continue
-            url = self.pg.database(f"list{size}")
-            started = time.monotonic()
-            seeded = seed_rooms(libpq_url(url), rooms, prefix="listed")
-            self.progress(f"  seeded {rooms} rooms in {time.monotonic() - started:.1f}s")
-            with Services(self.log_dir) as services:
-                server = services.scheduling(url)
-                for kind in wanted:
-                    name = f"{kind}_{size}"
-                    extra = dict(searches[kind])
-                    if kind == "bookable":
-                        extra["users"] = seeded.host_ids
-                    self.load(
-                        name,
-                        "bench.clients:list_rooms",
-                        server.address,
-                        LIST_IN_FLIGHT,
-                        params=lambda i, s=seeded, e=extra: {  # type: ignore[misc]
-                            "first_start": s.first_start.isoformat(),
-                            # Leave a page's worth at the end, so every page is full
-                            # (a bookable page skips the lister's own rooms: 1 in 100).
-                            "span_s": s.span_s - 70 * int(s.step.total_seconds()),
-                            "user_prefix": "lister",
-                            **e,
-                        },
-                    )
-                    self.results[name]["rooms"] = rooms
+        """ListRooms pages at 1k and 100k rooms: bench/listing.py."""
+        listing.run(self)
 
     def watching(self) -> None:
         url = self.pg.database("watch")

@@ -8,23 +8,33 @@ response or a log line."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import threading
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
-from xml.sax.saxutils import escape
 
 import grpc
 import pytest
 from notification.v1 import notification_pb2 as pb
 
 from notification_service.credentials.sealing import BasicCredentials, new_key_entry
-from notification_service.delivery.calendar import busy
-from notification_service.delivery.calendar.busy_events import MAX_DATES, Checkpoint
 from notification_service.domain.busy import MAX_INTERVALS
+from tests.notification_service.busy_answers import (
+    END,
+    NOTES,
+    PERSON,
+    START,
+    TITLE,
+    XML,
+    C,
+    in_turn,
+    multistatus,
+    read_count,
+    utc,
+    vcalendar,
+    vevent,
+)
 from tests.notification_service.calendar_helpers import (
     busy_of,
     busy_request,
@@ -40,7 +50,6 @@ from tests.notification_service.delivery.calendar.hostile_server import (
     Seen,
     respond,
 )
-from tests.notification_service.delivery.calendar.test_busy_events import edited_instances
 from tests.notification_service.delivery.calendar.test_hostile_servers import BILLION_LAUGHS
 from tests.notification_service.notification_helpers import Running
 from tests.notification_service.scripted_calendar import (
@@ -49,72 +58,15 @@ from tests.notification_service.scripted_calendar import (
     URL,
     USERNAME,
     assert_no_secret,
-    counted,
     sealed_for,
     url_of,
 )
-
-START = datetime(2026, 3, 2, tzinfo=UTC)
-END = datetime(2026, 3, 30, tzinfo=UTC)
-TITLE, NOTES, PERSON = "Dentist: root canal", "Bring the divorce papers", "secret-person@x.org"
-XML = {"Content-Type": "application/xml; charset=utf-8"}
-C = "{urn:ietf:params:xml:ns:caldav}"
-
-
-def vevent(uid: str, start: str, end: str, *lines: str) -> str:
-    extra = "".join(line + "\r\n" for line in lines)
-    return (
-        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:{start}\r\n"
-        f"DTEND:{end}\r\nSUMMARY:{TITLE}\r\nDESCRIPTION:{NOTES}\r\n"
-        f"ATTENDEE;CN=Someone:mailto:{PERSON}\r\n{extra}END:VEVENT\r\n"
-    )
-
-
-def vcalendar(*events: str) -> str:
-    return (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
-        + "".join(events)
-        + ("END:VCALENDAR\r\n")
-    )
-
-
-def multistatus(*objects: str) -> bytes:
-    """A calendar-query answer: one response per calendar object."""
-    responses = "".join(
-        f"<D:response><D:href>/cal/{index}.ics</D:href><D:propstat><D:prop>"
-        f"<C:calendar-data>{escape(data)}</C:calendar-data></D:prop>"
-        "<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>"
-        for index, data in enumerate(objects)
-    )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>'
-        '<D:multistatus xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
-        f"{responses}</D:multistatus>"
-    ).encode()
-
-
-def in_turn(*scripts: Script) -> Script:
-    """Each request gets the next script; the last one answers the rest."""
-    queue = list(scripts)
-
-    async def script(seen: Seen, writer: asyncio.StreamWriter) -> None:
-        await (queue.pop(0) if len(queue) > 1 else queue[0])(seen, writer)
-
-    return script
-
-
-def utc(day: int, hour: int = 0) -> datetime:
-    return datetime(2026, 3, day, hour, tzinfo=UTC)
 
 
 @pytest.fixture
 async def running(start_server: StartServer) -> Running:
     """CalDAV deadline of 5 s: scripted servers answer at once, reading takes a moment."""
     return await start_server(calendar_config(caldav_timeout_s=5.0))
-
-
-def read_count(outcome: str) -> float:
-    return counted("notification_calendar_reads_total", outcome=outcome)
 
 
 async def test_a_read_asks_for_expanded_events_and_answers_only_intervals(
@@ -391,115 +343,3 @@ async def test_without_seal_keys_a_read_is_a_temporary_configuration_error(
     assert "CALENDAR_SEAL_KEYS" in response.detail
     assert log_events("calendar_configuration_error")
     assert SECRETS[0] not in response.detail
-
-
-# --- hostile answers that cost CPU, and the few threads that read them -----------------
-
-
-@contextlib.asynccontextmanager
-async def every_busy_reader_at_work() -> AsyncIterator[None]:
-    """Every thread that reads busy answers holds a read until the block ends."""
-    release = threading.Event()
-
-    def hold(checkpoint: Checkpoint) -> None:
-        release.wait(30)
-
-    holders = [asyncio.create_task(busy.WORKERS.run(hold)) for _ in range(busy.BUSY_WORKERS)]
-    await asyncio.sleep(0)  # each takes its thread before its first await
-    assert busy.WORKERS.at_work == busy.BUSY_WORKERS
-    try:
-        yield
-    finally:
-        release.set()
-        await asyncio.gather(*holders)
-
-
-async def test_10k_masters_and_their_edited_instances_are_read(
-    start_server: StartServer,
-) -> None:
-    """One object of 10,000 recurring masters and 10,000 edited instances took 6 to 15 s
-    of CPU when each master looked through every instance; now a definite answer."""
-    running = await start_server(calendar_config(caldav_timeout_s=120.0))
-    answer = multistatus(edited_instances(10_000))
-    async with HostileServer(respond(207, answer, XML)) as server:
-        response = await running.read_busy(busy_request(sealed_for(url_of(server)), START, END))
-    assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_WRITTEN, response.detail
-    # Every master's own hour, the one RDATE left in place, the edited instances' hour.
-    assert busy_of(response) == [
-        (utc(3, 10), utc(3, 11)),
-        (utc(4, 10), utc(4, 11)),
-        (utc(4, 12), utc(4, 13)),
-    ]
-    assert response.detail == (
-        "10000 recurring events came unexpanded: each counts at its own start and RDATEs only"
-    )
-
-
-async def test_an_rdate_bomb_is_a_permanent_failure(running: Running) -> None:
-    """460,000 RDATE values in one event (7.8 MB) took 5 s of CPU and 300 MB before the
-    occurrence bound refused them: the line filter refuses them as it counts."""
-    bomb = vevent(
-        "bomb@elsewhere",
-        "20260303T100000Z",
-        "20260303T100100Z",
-        "RDATE:" + ",".join(["20260303T120000Z"] * 460_000),
-    )
-    async with HostileServer(respond(207, multistatus(vcalendar(bomb)), XML)) as server:
-        response = await running.read_busy(busy_request(sealed_for(url_of(server)), START, END))
-    assert response.outcome == PERMANENT, response.detail
-    assert response.detail == f"more than {MAX_DATES} RDATE and EXDATE values in the answer"
-    assert not response.busy and not response.HasField("retry_time")
-
-
-async def test_while_every_busy_reader_is_at_work_a_read_is_temporary_at_once(
-    running: Running,
-) -> None:
-    """No queue behind reads that hold the threads (a hostile answer, a read its caller
-    gave up on): a retry a little later, and no request sent for a body nobody can read."""
-    before = read_count("TEMPORARY_FAILURE")
-    answer = multistatus(vcalendar(vevent("a@x", "20260303T100000Z", "20260303T110000Z")))
-    async with HostileServer(respond(207, answer, XML)) as server:
-        async with every_busy_reader_at_work():
-            request = busy_request(sealed_for(url_of(server)), START, END)
-            response = await running.read_busy(request)
-        assert response.outcome == TEMPORARY, response.detail
-        assert "busy-time readers are at work" in response.detail
-        assert retry_near(response, busy.RETRY_WHEN_ALL_AT_WORK.total_seconds())
-        assert read_count("TEMPORARY_FAILURE") == before + 1
-        assert server.requests == []
-
-        response = await running.read_busy(request)  # the threads free again
-        assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_WRITTEN, response.detail
-        assert busy_of(response) == [(utc(3, 10), utc(3, 11))]
-
-
-async def test_the_multistatus_is_parsed_on_a_busy_reader_not_on_the_event_loop(
-    running: Running,
-) -> None:
-    """Malformed XML answered while every reader became busy: parsed before a reader
-    was found (on the loop, which an 8 MB body stalled for 0.5 s) it would be a
-    permanent failure; it is a temporary one, never parsed."""
-    async with contextlib.AsyncExitStack() as held:
-
-        async def script(seen: Seen, writer: asyncio.StreamWriter) -> None:
-            await held.enter_async_context(every_busy_reader_at_work())
-            body = b"<D:multistatus xmlns:D='DAV:'><D:response>"
-            await respond(207, body, XML)(seen, writer)
-
-        async with HostileServer(script) as server:
-            response = await running.read_busy(busy_request(sealed_for(url_of(server)), START, END))
-    assert response.outcome == TEMPORARY, response.detail
-    assert "busy-time readers are at work" in response.detail
-    assert len(server.requests) == 1
-
-
-async def test_a_calendar_past_the_cpu_budget_is_too_expensive_to_read(
-    running: Running, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(busy, "WORKERS", busy.BusyWorkers(busy.BUSY_WORKERS, cpu_s=0.0))
-    answer = multistatus(vcalendar(vevent("a@x", "20260303T100000Z", "20260303T110000Z")))
-    async with HostileServer(respond(207, answer, XML)) as server:
-        response = await running.read_busy(busy_request(sealed_for(url_of(server)), START, END))
-    assert response.outcome == PERMANENT, response.detail
-    assert response.detail.startswith("calendar too expensive to read")
-    assert not response.busy
