@@ -25,6 +25,9 @@ from scheduling_service.domain.changes import Change
 from scheduling_service.domain.users import User
 from scheduling_service.domain.visibility import view_for
 from scheduling_service.domain.watch import WatchEvent, WatchFilter
+from servicekit.logs import get_logger
+
+log = get_logger(__name__)
 
 _RECORD = f"""
     WITH counter AS (
@@ -64,7 +67,13 @@ _PRUNE_REQUESTS = """
 
 def event_from_row(row: TupleRow) -> WatchEvent:
     revision, change, private, public, participants, open_before, open_after, at = row
-    kind = wire.EVENT_TYPES[Change(change)]
+    try:
+        kind = wire.EVENT_TYPES[Change(change)]
+    except (ValueError, KeyError):
+        # A newer release's kind of change (a rolling update): skipped, not fatal, or
+        # every watcher of this replica would stop at it.
+        log.warning("change log event of an unknown kind skipped", revision=revision, change=change)
+        return WatchEvent.unreadable(revision)
     private_event = wire.event_message(kind, private, revision, at)
     return WatchEvent(
         revision=revision,

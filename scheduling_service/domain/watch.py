@@ -25,6 +25,13 @@ class WatchEvent:
     open_after: bool
     private: bytes  # a serialized scheduling.v1.RoomEvent, as the participants see it
     public: bytes  # as everyone else sees it (the same object when nothing is hidden)
+    # A kind of change this code does not know (written by a newer release during a
+    # rolling update): it moves every reader's position past it and is sent to nobody.
+    unknown: bool = False
+
+    @classmethod
+    def unreadable(cls, revision: int) -> WatchEvent:
+        return cls(revision, frozenset(), False, False, b"", b"", unknown=True)
 
     def serialized_for(self, viewer: User) -> bytes:
         """The event as `viewer` may see it."""
@@ -33,6 +40,8 @@ class WatchEvent:
         return self.public
 
     def matches(self, watch_filter: WatchFilter) -> bool:
+        if self.unknown:
+            return False
         # A room leaving a filtered view is sent too, so the watcher's copy never
         # keeps a row that no longer belongs in it.
         if watch_filter.open_only and not (self.open_before or self.open_after):

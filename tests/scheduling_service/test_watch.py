@@ -162,3 +162,30 @@ async def test_connections_dropped_under_watchers_lose_nothing(stubs, db, databa
     await watcher.reached(end)
     await watcher.cancel()
     assert changes(watcher.events) == logged(db, start, end)
+
+
+async def test_an_event_of_a_kind_this_release_does_not_know_is_skipped(stubs, db) -> None:
+    """A newer release's kind of change, in the log during a rolling update: live and
+    resumed watchers go past it (it is sent to nobody), and see what comes after."""
+    a, b = stubs
+    start = head(db)
+    live = Watcher(b, pb.WatchRoomsRequest(since_revision=start))
+    with db.transaction():
+        (revision,) = db.execute(
+            "UPDATE revision_counter SET value = value + 1 RETURNING value"
+        ).fetchone()
+        db.execute(
+            "INSERT INTO room_events (revision, room_id, change, room, participants,"
+            " open_before, open_after, event_time)"
+            " VALUES (%s, gen_random_uuid(), 'FROM_THE_FUTURE', '\\x00', '{}', true, true, now())",
+            (revision,),
+        )
+        db.execute("SELECT pg_notify('room_events', '')")
+    after = await a.CreateRoom(create_request(), metadata=auth(new_user()))
+    await live.reached(after.revision)
+    resumed = Watcher(a, pb.WatchRoomsRequest(since_revision=start))
+    await resumed.reached(after.revision)
+    for watcher in (live, resumed):
+        assert revision not in {e.revision for e in watcher.events}
+        assert after.room_id in {e.room.room_id for e in watcher.events if e.type == T.TYPE_CREATED}
+        await watcher.cancel()
