@@ -233,19 +233,11 @@ class Notifier:
 
     async def deliver_invite(self, message: CalendarMessage) -> Attempt:
         """Render an invite, then make one delivery attempt; raises InvalidMessage only."""
-        try:
-            rendered = self.render_invite(message)
-        except UnrenderableMessage as exc:
-            return self._unrenderable(exc)
-        return await self._send(rendered)
+        return await self._render_and_send(lambda: self.render_invite(message))
 
     async def deliver_reminder(self, message: ReminderMessage) -> Attempt:
         """Render a reminder, then make one delivery attempt; raises InvalidMessage only."""
-        try:
-            rendered = self.render_reminder(message)
-        except UnrenderableMessage as exc:
-            return self._unrenderable(exc)
-        return await self._send(rendered)
+        return await self._render_and_send(lambda: self.render_reminder(message))
 
     async def deliver_notice(self, message: CalendarNoticeMessage) -> Attempt:
         """Render a calendar notice, then make one delivery attempt; raises
@@ -258,13 +250,11 @@ class Notifier:
             valid.recipient.address,
             valid.idempotency_key,
         )
-        try:
-            rendered = _render_or_refuse(
+        return await self._render_and_send(
+            lambda: _render_or_refuse(
                 identity, lambda: render_and_verify_notice(valid, self._mail_from)
             )
-        except UnrenderableMessage as exc:
-            return self._unrenderable(exc)
-        return await self._send(rendered)
+        )
 
     def render_waitlist(self, message: WaitlistNoticeMessage) -> RenderedMessage:
         """Validate and render a waitlist notice; raises InvalidMessage or
@@ -284,8 +274,13 @@ class Notifier:
     async def deliver_waitlist(self, message: WaitlistNoticeMessage) -> Attempt:
         """Render a waitlist notice, then make one delivery attempt; raises
         InvalidMessage only."""
+        return await self._render_and_send(lambda: self.render_waitlist(message))
+
+    async def _render_and_send(self, render: Callable[[], RenderedMessage]) -> Attempt:
+        """One delivery attempt of what `render` makes; a message that cannot be
+        rendered is a permanent failure, not an error."""
         try:
-            rendered = self.render_waitlist(message)
+            rendered = render()
         except UnrenderableMessage as exc:
             return self._unrenderable(exc)
         return await self._send(rendered)

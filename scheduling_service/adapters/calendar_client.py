@@ -7,6 +7,7 @@ carries sealed blobs and never logs one."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 from notification.v1 import notification_pb2 as npb
@@ -72,12 +73,7 @@ class CalendarClient:
     async def write(self, copy: ClaimedCopy) -> WriteAttempt:
         request = outbox_messages.calendar_write(copy)
         try:
-            reply = await self._notification.stub.WriteCalendarEvent(
-                request,
-                metadata=self._notification.metadata,
-                timeout=self._timeout_s,
-                wait_for_ready=False,
-            )
+            reply = await self._call(self._notification.stub.WriteCalendarEvent, request)
         except grpc.RpcError as error:
             failure = status.read(error)
             outcome = (
@@ -85,19 +81,14 @@ class CalendarClient:
                 if failure.code in TRANSIENT
                 else WriteOutcome.PERMANENT_FAILURE
             )
-            return WriteAttempt(
-                outcome, detail=f"notification service: {failure.code.name}: {failure.message}"
-            )
-        retry_at = None
-        if reply.HasField("retry_time"):
-            retry_at = reply.retry_time.ToDatetime(tzinfo=UTC)
+            return WriteAttempt(outcome, detail=_detail(failure))
         return WriteAttempt(
             # An outcome this client does not know: the service is newer; try again later.
             _OUTCOMES.get(reply.outcome, WriteOutcome.TEMPORARY_FAILURE),
             href=reply.href,
             etag=reply.etag,
             detail=reply.detail,
-            retry_at=retry_at,
+            retry_at=_retry_at(reply),
             resealed_credentials=reply.resealed_credentials,
         )
 
@@ -114,12 +105,7 @@ class CalendarClient:
         request.start_time.FromDatetime(starts)
         request.end_time.FromDatetime(ends)
         try:
-            reply = await self._notification.stub.ReadCalendarBusy(
-                request,
-                metadata=self._notification.metadata,
-                timeout=self._timeout_s,
-                wait_for_ready=False,
-            )
+            reply = await self._call(self._notification.stub.ReadCalendarBusy, request)
         except grpc.RpcError as error:
             failure = status.read(error)
             # Away, or a service too old to know the RPC: try again later. A request it
@@ -129,12 +115,7 @@ class CalendarClient:
                 if failure.code is grpc.StatusCode.INVALID_ARGUMENT
                 else WriteOutcome.TEMPORARY_FAILURE
             )
-            return BusyAttempt(
-                outcome, detail=f"notification service: {failure.code.name}: {failure.message}"
-            )
-        retry_at = None
-        if reply.HasField("retry_time"):
-            retry_at = reply.retry_time.ToDatetime(tzinfo=UTC)
+            return BusyAttempt(outcome, detail=_detail(failure))
         return BusyAttempt(
             _OUTCOMES.get(reply.outcome, WriteOutcome.TEMPORARY_FAILURE),
             intervals=tuple(
@@ -143,9 +124,28 @@ class CalendarClient:
                 if i.end_time.ToDatetime(tzinfo=UTC) > i.start_time.ToDatetime(tzinfo=UTC)
             ),
             detail=reply.detail,
-            retry_at=retry_at,
+            retry_at=_retry_at(reply),
             resealed_credentials=reply.resealed_credentials,
         )
+
+    async def _call(self, rpc: Any, request: Any) -> Any:
+        """One call of the relays' and readers': no waiting for a notification service
+        that is away (the item goes again later)."""
+        return await rpc(
+            request,
+            metadata=self._notification.metadata,
+            timeout=self._timeout_s,
+            wait_for_ready=False,
+        )
+
+
+def _retry_at(reply: Any) -> datetime | None:
+    """The server's "not before", when it gave one."""
+    return reply.retry_time.ToDatetime(tzinfo=UTC) if reply.HasField("retry_time") else None
+
+
+def _detail(failure: status.Failure) -> str:
+    return f"notification service: {failure.code.name}: {failure.message}"
 
 
 def _refusal(failure: status.Failure) -> errors.SchedulingError:

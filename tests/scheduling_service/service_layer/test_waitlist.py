@@ -14,6 +14,7 @@ import pytest
 from scheduling_service.domain import errors
 from scheduling_service.domain.changes import Change
 from scheduling_service.domain.outbox import State
+from scheduling_service.domain.users import User
 from scheduling_service.domain.waitlist import Waitlist
 from scheduling_service.domain.waitlist_changes import NoticeKind
 from scheduling_service.service_layer.rooms import CreateRoom, Reschedule, RoomService
@@ -118,11 +119,7 @@ async def test_a_guests_leave_offers_the_room_to_the_first_in_line_who_alone_may
 async def test_a_lapsed_hold_passes_on_then_the_room_opens_to_all(
     rooms: RoomService, waitlist: WaitlistService, fake_db: FakeDatabase, clock: FakeClock
 ) -> None:
-    room_id = (await rooms.create_room(HOST, _create())).room.room_id
-    await rooms.book_room(GUEST, room_id)
-    await waitlist.join(ANN, room_id)
-    await waitlist.join(BOB, room_id)
-    await rooms.leave_room(GUEST, room_id)
+    room_id = await _released(rooms, waitlist, ANN, BOB)
     assert await waitlist.pass_on_due() == 0  # not due yet
     clock.now = NOW + HOLD
     assert await waitlist.next_due() == NOW + HOLD
@@ -144,11 +141,7 @@ async def test_a_lapsed_hold_passes_on_then_the_room_opens_to_all(
 async def test_an_unsent_offer_is_superseded_when_its_hold_lapses(
     rooms: RoomService, waitlist: WaitlistService, fake_db: FakeDatabase, clock: FakeClock
 ) -> None:
-    room_id = (await rooms.create_room(HOST, _create())).room.room_id
-    await rooms.book_room(GUEST, room_id)
-    await waitlist.join(ANN, room_id)
-    await waitlist.join(BOB, room_id)
-    await rooms.leave_room(GUEST, room_id)
+    await _released(rooms, waitlist, ANN, BOB)
     clock.now = NOW + HOLD
     await waitlist.pass_on_due()
     assert _notices(fake_db.store) == [
@@ -160,11 +153,7 @@ async def test_an_unsent_offer_is_superseded_when_its_hold_lapses(
 async def test_a_holder_giving_up_passes_the_hold_on_at_once(
     rooms: RoomService, waitlist: WaitlistService, fake_db: FakeDatabase
 ) -> None:
-    room_id = (await rooms.create_room(HOST, _create())).room.room_id
-    await rooms.book_room(GUEST, room_id)
-    await waitlist.join(ANN, room_id)
-    await waitlist.join(BOB, room_id)
-    await rooms.leave_room(GUEST, room_id)
+    room_id = await _released(rooms, waitlist, ANN, BOB)
     await waitlist.leave(ANN, room_id)
     assert fake_db.store.waitlists[room_id] == Waitlist(("bob",), NOW + HOLD)
     assert (await rooms.book_room(BOB, room_id)).room.guest_id == "bob"
@@ -190,10 +179,7 @@ async def test_a_cancel_tells_everyone_waiting(
 async def test_a_reschedule_offers_the_holder_the_new_time(
     rooms: RoomService, waitlist: WaitlistService, fake_db: FakeDatabase, clock: FakeClock
 ) -> None:
-    room_id = (await rooms.create_room(HOST, _create())).room.room_id
-    await rooms.book_room(GUEST, room_id)
-    await waitlist.join(ANN, room_id)
-    await rooms.leave_room(GUEST, room_id)
+    room_id = await _released(rooms, waitlist, ANN)
     clock.now = NOW + timedelta(minutes=10)
     moved = await rooms.reschedule_room(HOST, _reschedule(room_id, NOW + timedelta(days=2)))
     assert moved.room.waitlist == Waitlist(("ann",), clock.now + HOLD)
@@ -230,10 +216,7 @@ async def test_a_leave_decided_before_a_join_committed_is_decided_again(
 async def test_the_hold_keeper_passes_on_what_is_due_and_stops(
     rooms: RoomService, waitlist: WaitlistService, fake_db: FakeDatabase, clock: FakeClock
 ) -> None:
-    room_id = (await rooms.create_room(HOST, _create())).room.room_id
-    await rooms.book_room(GUEST, room_id)
-    await waitlist.join(ANN, room_id)
-    await rooms.leave_room(GUEST, room_id)
+    room_id = await _released(rooms, waitlist, ANN)
     clock.now = NOW + HOLD
     passed_on = asyncio.Event()
     look = waitlist.pass_on_due
@@ -253,6 +236,16 @@ async def test_the_hold_keeper_passes_on_what_is_due_and_stops(
     async with asyncio.timeout(5):
         await running  # it sleeps until the stop, not the minute of its poll
     assert room_id not in fake_db.store.waitlists
+
+
+async def _released(rooms: RoomService, waitlist: WaitlistService, *waiting: User) -> uuid.UUID:
+    """A booked room with `waiting` in line, just left by its guest: the first holds it."""
+    room_id = (await rooms.create_room(HOST, _create())).room.room_id
+    await rooms.book_room(GUEST, room_id)
+    for user in waiting:
+        await waitlist.join(user, room_id)
+    await rooms.leave_room(GUEST, room_id)
+    return room_id
 
 
 def _create() -> CreateRoom:
