@@ -242,6 +242,10 @@ async def test_workers_share_the_port_and_stop_together(database_url, tmp_path) 
         database_url, tmp_path, SCHEDULING_WORKERS="2", METRICS_PORT=str(metrics)
     ).start()
     try:
+        # The replica answers once one worker listens; each worker serves its metrics
+        # once its gRPC port is bound: wait for both, or the kernel has one to pick.
+        for port in (metrics, metrics + 1):
+            _until_serving(port)
         for _ in range(24):  # a connection each: the kernel spreads them over the workers
             async with aio.insecure_channel(replica.address) as channel:
                 stub = pb_grpc.SchedulingServiceStub(channel)
@@ -251,6 +255,17 @@ async def test_workers_share_the_port_and_stop_together(database_url, tmp_path) 
     finally:
         assert replica.stop() == 0
     assert replica.log().count('"event": "stopped"') == 2
+
+
+def _until_serving(port: int, within_s: float = 60.0) -> None:
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            _listed(port)
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"no worker serves metrics on {port}"
+            time.sleep(0.1)
 
 
 def _listed(port: int) -> float:
