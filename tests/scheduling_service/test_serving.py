@@ -246,8 +246,11 @@ async def test_workers_share_the_port_and_stop_together(database_url, tmp_path) 
         # once its gRPC port is bound: wait for both, or the kernel has one to pick.
         for port in (metrics, metrics + 1):
             _until_serving(port)
-        for _ in range(24):  # a connection each: the kernel spreads them over the workers
-            async with aio.insecure_channel(replica.address) as channel:
+        # A connection each (grpc shares one between channels to one address unless each
+        # channel keeps its own pool): the kernel spreads connections over the workers.
+        own_connection = [("grpc.use_local_subchannel_pool", 1)]
+        for _ in range(24):
+            async with aio.insecure_channel(replica.address, options=own_connection) as channel:
                 stub = pb_grpc.SchedulingServiceStub(channel)
                 await stub.ListRooms(pb.ListRoomsRequest(page_size=1), metadata=auth("u"))
         served = [_listed(metrics + i) for i in range(2)]
