@@ -148,6 +148,12 @@ GOALS = (
         lambda v: v <= 1.3,
     ),
     Goal(
+        "busy read of an unchanged calendar (sync token) / a full read: p50",
+        "<= 0.25",
+        lambda r: _get(r, "busy_read", "ratio"),
+        lambda v: v <= 0.25,
+    ),
+    Goal(
         "ListRooms query page p50 at 100k / at 1k rooms",
         "<= 1.3",
         lambda r: _ratio(_get(r, "query_100k", "p50_ms"), _get(r, "query_1k", "p50_ms")),
@@ -213,6 +219,12 @@ def table(results: Results) -> str:
             notes = ", ".join(
                 f"{t}/s at {n} booked"
                 for n, t in zip(r["booked_rooms"], r["throughput"], strict=True)
+            )
+        if "unchanged_p50_ms" in r:
+            notes = (
+                f"{r['events']} events: full {r['full_p50_ms']} ms, {r['full_kib']} KiB;"
+                f" unchanged {r['unchanged_p50_ms']} ms, {r['unchanged_kib']} KiB;"
+                f" hostile answer {r['hostile_cpu_s']} s CPU"
             )
         if "drain_s" in r:
             notes = f"{r['invites_per_s']} invites/s queued; drained {_fmt(r['drain_s'])} s after"

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from bench import calendar_backlog, ceilings, contention, data_layer, listing, watch
+from bench import busy_read, calendar_backlog, ceilings, contention, data_layer, listing, watch
 from bench.clients import invite
 from bench.load import LoadSpec, run_load, split
 from bench.seed import seed_history, seed_rooms
@@ -50,6 +50,7 @@ SCENARIOS = (
     "book_growth",
     "invite_backlog",
     "calendar_backlog",
+    "busy_read",
 )
 # BookRoom measured after the tables hold this many booked rooms (with what a booking
 # leaves behind: slots, invites, reminders, change log), first few, then many.
@@ -129,6 +130,7 @@ class Bench:
             (("book_growth",), self.book_growth),
             (("invite_backlog",), self.invite_backlog),
             (("calendar_backlog",), self.calendar_backlog),
+            (("busy_read",), self.busy_read),
         )
         for names, group in groups:
             if self.wants(*names):
@@ -376,6 +378,10 @@ class Bench:
                 smtp_port=sink.port,
                 progress=self.progress,
             )
+
+    def busy_read(self) -> None:
+        """A busy reader's refresh, full and unchanged: bench/busy_read.py."""
+        self.results["busy_read"] = busy_read.run(self.log_dir, self.progress)
 
 
 def _pending_invites(dsn: str) -> int:

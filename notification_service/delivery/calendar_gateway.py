@@ -141,9 +141,10 @@ class CalDAVGateway:
         start: datetime,
         end: datetime,
         own_uid_domain: str,
+        sync_token: str = "",
     ) -> CalendarBusy:
         async def read(client: CalDAVClient) -> CalendarBusy:
-            return await client.read_busy(collection_url, start, end, own_uid_domain)
+            return await client.read_busy(collection_url, start, end, own_uid_domain, sync_token)
 
         # Months of a person's events come whole (no server takes a partial retrieval).
         http = self._http.with_body_cap(MAX_BUSY_BODY)

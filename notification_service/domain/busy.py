@@ -18,6 +18,17 @@ from datetime import datetime, timedelta
 # most 5000 intervals in the answer.
 MAX_RANGE = timedelta(days=400)
 MAX_INTERVALS = 5000
+# A calendar server's sync token (RFC 6578 section 6.2: a URI) is kept and sent back
+# only when it is visible ASCII of at most this many characters.
+MAX_SYNC_TOKEN = 1024
+
+
+def usable_sync_token(text: str | None) -> str:
+    """`text`, stripped, when it can be kept and sent back as a sync token, else ""."""
+    text = (text or "").strip()
+    if not 0 < len(text) <= MAX_SYNC_TOKEN or not all("\x21" <= c <= "\x7e" for c in text):
+        return ""
+    return text
 
 
 class ReadOutcome(enum.Enum):
@@ -48,6 +59,7 @@ class BusyReadRequest:
     start: datetime | None = None
     end: datetime | None = None
     own_uid_domain: str = ""
+    sync_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,7 @@ class ValidBusyRead:
     start: datetime
     end: datetime
     own_uid_domain: str
+    sync_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,12 @@ class CalendarBusy:
     unreadable: int = 0
     unexpanded: int = 0
     expanded: bool = True
+    # The collection's sync token as of before the read ("" when it offers none), and
+    # whether the read asked only what changed since the caller's token and found
+    # nothing but the service's own objects (then `occurrences` is empty: the
+    # caller's intervals still hold).
+    sync_token: str = ""
+    unchanged: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +107,8 @@ class BusyReadResult:
     retry_at: datetime | None = None
     resealed: bytes = field(default=b"", repr=False)
     config_error: bool = False
+    sync_token: str = ""
+    unchanged: bool = False
 
 
 def merge_busy(

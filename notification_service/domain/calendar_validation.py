@@ -13,7 +13,13 @@ from __future__ import annotations
 
 import re
 
-from notification_service.domain.busy import MAX_RANGE, BusyReadRequest, ValidBusyRead
+from notification_service.domain.busy import (
+    MAX_RANGE,
+    MAX_SYNC_TOKEN,
+    BusyReadRequest,
+    ValidBusyRead,
+    usable_sync_token,
+)
 from notification_service.domain.calendar import (
     BasicLogin,
     CalendarAction,
@@ -202,6 +208,8 @@ def validate_busy_read(request: BusyReadRequest) -> ValidBusyRead:
         check.fail("own_uid_domain", "required")
     elif len(domain) > MAX_DOMAIN or not _DOMAIN.fullmatch(domain):
         check.fail("own_uid_domain", f"must be a domain name of at most {MAX_DOMAIN} characters")
+    if request.sync_token and usable_sync_token(request.sync_token) != request.sync_token:
+        check.fail("sync_token", f"must be at most {MAX_SYNC_TOKEN} visible ASCII characters")
     if check.violations:
         raise InvalidMessage(check.violations)
     return ValidBusyRead(
@@ -211,4 +219,5 @@ def validate_busy_read(request: BusyReadRequest) -> ValidBusyRead:
         start=start,
         end=end,
         own_uid_domain=domain,
+        sync_token=request.sync_token,
     )

@@ -240,11 +240,14 @@ class NotificationServicer(pb_grpc.NotificationServiceServicer):
             outcome=result.outcome.value,
             intervals=len(result.intervals),
             resealed=bool(result.resealed),
+            unchanged=result.unchanged,
         )
         response = pb.ReadCalendarBusyResponse(
             outcome=_READ_OUTCOMES[result.outcome],
             detail=result.detail,
             resealed_credentials=result.resealed,
+            sync_token=result.sync_token,
+            unchanged=result.unchanged,
         )
         for interval in result.intervals:
             busy = response.busy.add()

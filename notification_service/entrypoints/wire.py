@@ -254,4 +254,5 @@ def busy_read(request: pb.ReadCalendarBusyRequest) -> BusyReadRequest:
         start=start,
         end=end,
         own_uid_domain=request.own_uid_domain,
+        sync_token=request.sync_token,
     )

@@ -95,6 +95,8 @@ class CalendarBusyReader:
             config_error=result.config_error,
             resealed=bool(result.resealed),
             intervals=len(result.intervals),
+            asked_changes=bool(valid.sync_token),
+            unchanged=result.unchanged,
             range_days=(valid.end - valid.start).days,
             latency_ms=round((time.monotonic() - started) * 1000, 1),
             user_id=valid.user_id,
@@ -119,9 +121,21 @@ class CalendarBusyReader:
                 valid.start,
                 valid.end,
                 valid.own_uid_domain,
+                valid.sync_token,
             )
         except CalendarError as error:
             return replace(_as_read(failed(error)), resealed=resealed)
+        if found.unchanged:
+            return BusyReadResult(
+                ReadOutcome.READ, sync_token=found.sync_token, unchanged=True, resealed=resealed
+            )
         intervals, cut = merge_busy(found.occurrences, valid.start, valid.end)
         detail = read_detail(found, intervals[-1] if cut else None)
-        return BusyReadResult(ReadOutcome.READ, intervals, detail=detail, resealed=resealed)
+        return BusyReadResult(
+            ReadOutcome.READ,
+            intervals,
+            detail=detail,
+            resealed=resealed,
+            # Intervals cut short are not the whole range: no later read may keep them.
+            sync_token="" if cut else found.sync_token,
+        )

@@ -73,9 +73,12 @@ class CalendarGateway(Protocol):
         start: datetime,
         end: datetime,
         own_uid_domain: str,
+        sync_token: str = "",
     ) -> CalendarBusy:
         """The occurrences of events holding time in [start, end) (recurrences
-        expanded; not ours, not transparent, not cancelled), unmerged; only times."""
+        expanded; not ours, not transparent, not cancelled), unmerged; only times.
+        With a `sync_token`: `unchanged` and no occurrences when nothing but our own
+        objects changed since."""
         ...
 
     async def close(self) -> None: ...

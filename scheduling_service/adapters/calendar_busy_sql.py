@@ -26,10 +26,14 @@ _CLAIM = """
        SET busy_lease_token = %(token)s,
            busy_lease_until = now() + make_interval(secs => %(lease_s)s)
       FROM due WHERE k.user_id = due.user_id
-    RETURNING k.user_id, k.calendar_url, k.sealed_credentials, k.generation, k.busy_attempts
+    RETURNING k.user_id, k.calendar_url, k.sealed_credentials, k.generation, k.busy_attempts,
+              CASE WHEN k.busy_sync_generation = k.generation THEN k.busy_sync_token END,
+              CASE WHEN k.busy_sync_generation = k.generation THEN k.busy_covered_until END
 """
 # Only while the lease and the connection's generation still hold: a read made with a
-# connection since replaced records nothing. The old intervals go and the new ones come
+# connection since replaced records nothing. A sync token and how far its read reached
+# count only for the generation that read them (a release before 0009 connecting anew
+# leaves them be). The old intervals go and the new ones come
 # in one statement (the INSERT does not see the DELETE's rows, nor the DELETE the
 # INSERT's).
 _FINISH = """
@@ -37,8 +41,13 @@ _FINISH = """
         UPDATE calendar_connections
            SET busy_due_at = %(next_read_at)s, busy_lease_token = NULL,
                busy_lease_until = NULL, busy_attempts = %(attempts)s,
-               busy_read_time = CASE WHEN %(replace)s AND %(read)s THEN now()
-                                     ELSE busy_read_time END,
+               busy_read_time = CASE WHEN %(read)s THEN now() ELSE busy_read_time END,
+               busy_covered_until = CASE WHEN %(replace)s THEN %(covered_until)s
+                                         ELSE busy_covered_until END,
+               busy_sync_token = CASE WHEN %(keep_sync_token)s THEN busy_sync_token
+                                      ELSE NULLIF(%(sync_token)s, '') END,
+               busy_sync_generation = CASE WHEN %(keep_sync_token)s THEN busy_sync_generation
+                                           ELSE generation END,
                sealed_credentials = CASE WHEN %(resealed)s::bytea IS NULL
                                          THEN sealed_credentials ELSE %(resealed)s END
          WHERE user_id = %(user_id)s AND generation = %(generation)s
@@ -77,7 +86,8 @@ class CalendarBusySql:
             _CLAIM, {"token": token, "limit": limit, "lease_s": lease_s}
         )
         return [
-            BusyRead(user_id, url, bytes(sealed), gen, n) for user_id, url, sealed, gen, n in rows
+            BusyRead(user_id, url, bytes(sealed), gen, n, sync_token or "", covered_until)
+            for user_id, url, sealed, gen, n, sync_token, covered_until in rows
         ]
 
     async def finish(self, result: BusyResult) -> None:
@@ -91,7 +101,10 @@ class CalendarBusySql:
                 "next_read_at": result.next_read_at,
                 "attempts": result.attempts,
                 "replace": result.intervals is not None,
-                "read": bool(result.intervals is not None and result.attempts == 0),
+                "read": result.attempts == 0,
+                "covered_until": result.covered_until,
+                "keep_sync_token": result.sync_token is None,
+                "sync_token": result.sync_token or "",
                 "resealed": result.resealed_credentials or None,
                 "starts": [s for s, _ in intervals],
                 "ends": [e for _, e in intervals],

@@ -15,7 +15,7 @@ from notification.v1 import notification_pb2 as npb
 from scheduling_service.adapters import outbox_messages
 from scheduling_service.adapters.notification_client import TRANSIENT, NotificationClient
 from scheduling_service.domain import errors
-from scheduling_service.domain.busy import BusyAttempt, BusyRead
+from scheduling_service.domain.busy import BusyAttempt, BusyPlan, BusyRead
 from scheduling_service.domain.calendar import (
     BasicCredentials,
     CalendarCredentials,
@@ -95,15 +95,16 @@ class CalendarClient:
     def notice(self, copy: ClaimedCopy, reason: str, now: datetime) -> bytes | None:
         return outbox_messages.calendar_notice(copy, reason, now)
 
-    async def read_busy(self, read: BusyRead, starts: datetime, ends: datetime) -> BusyAttempt:
+    async def read_busy(self, read: BusyRead, plan: BusyPlan) -> BusyAttempt:
         request = npb.ReadCalendarBusyRequest(
             user_id=read.user_id,
             calendar_url=read.calendar_url,
             sealed_credentials=read.sealed_credentials,
             own_uid_domain=self._own_uid_domain,
+            sync_token=plan.sync_token,
         )
-        request.start_time.FromDatetime(starts)
-        request.end_time.FromDatetime(ends)
+        request.start_time.FromDatetime(plan.starts)
+        request.end_time.FromDatetime(plan.ends)
         try:
             reply = await self._call(self._notification.stub.ReadCalendarBusy, request)
         except grpc.RpcError as error:
@@ -126,6 +127,8 @@ class CalendarClient:
             detail=reply.detail,
             retry_at=_retry_at(reply),
             resealed_credentials=reply.resealed_credentials,
+            sync_token=reply.sync_token,
+            unchanged=reply.unchanged,
         )
 
     async def _call(self, rpc: Any, request: Any) -> Any:

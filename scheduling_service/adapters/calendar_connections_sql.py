@@ -38,7 +38,8 @@ _UPSERT = f"""
            broken_reason = NULL, email_invites = excluded.email_invites,
            generation = nextval('calendar_connection_generation'), create_time = now(),
            update_time = now(), busy_due_at = now(), busy_lease_token = NULL,
-           busy_lease_until = NULL, busy_attempts = 0, busy_read_time = NULL
+           busy_lease_until = NULL, busy_attempts = 0, busy_read_time = NULL,
+           busy_sync_token = NULL, busy_covered_until = NULL
 """
 # Another calendar, or new credentials: its busy time is read afresh at once.
 _FORGET_BUSY = f"DELETE FROM calendar_busy WHERE user_id = %(user_id)s AND {IF_GUARD_HELD}"

@@ -1,6 +1,6 @@
 """Runs the schema migrations (Alembic, scheduling_service/migrations/) and the
 start-up checks: the database can be reached, holds Unicode, and its schema is current.
-The schema itself is described in adapters/tables.py."""
+The schema itself is described in adapters/tables/."""
 
 from __future__ import annotations
 

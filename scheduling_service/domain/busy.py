@@ -7,7 +7,10 @@ service's own sessions never count (the notification service leaves out events w
 is one of ours). A booking or a search uses them as last read: no calendar server is
 called inside a booking.
 
-- A read replaces the intervals.
+- A read replaces the intervals. A read that only asked the calendar what changed since
+  the last one (its sync token, RFC 6578) and heard "nothing but your sessions" keeps
+  them; it is asked only while the last full read still covers what bookings can reach
+  (a full read looks COVER_AHEAD further, so at least one a day).
 - A temporary failure keeps them (they were right a moment ago) and tries again with
   the relay's backoff, not before the server's Retry-After.
 - Refused credentials or an unusable answer clear them: busy time nobody can read any
@@ -26,6 +29,9 @@ from scheduling_service.domain.calendar import WriteOutcome
 # The notification service reads at most 400 days at once; bookings reach
 # MAX_ADVANCE_DAYS ahead.
 MAX_RANGE = timedelta(days=400)
+COVER_AHEAD = timedelta(days=1)
+# The notification service sends at most this; a longer one is not kept.
+MAX_SYNC_TOKEN = 1024
 
 Interval = tuple[datetime, datetime]
 
@@ -39,17 +45,33 @@ class BusyRead:
     sealed_credentials: bytes = field(repr=False)
     generation: int
     attempts: int
+    # The calendar's sync token as of the last full read, and how far that read reached.
+    sync_token: str = ""
+    covered_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BusyPlan:
+    """What to ask the notification service: the range, and the sync token ("" for a
+    full read)."""
+
+    starts: datetime
+    ends: datetime
+    sync_token: str
 
 
 @dataclass(frozen=True)
 class BusyAttempt:
-    """The notification service's answer to one read."""
+    """The notification service's answer to one read; `unchanged`: nothing but our own
+    sessions changed since the plan's sync token (no intervals come with it)."""
 
     outcome: WriteOutcome
     intervals: tuple[Interval, ...] = ()
     detail: str = ""
     retry_at: datetime | None = None
     resealed_credentials: bytes = field(default=b"", repr=False)
+    sync_token: str = ""
+    unchanged: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,20 +80,30 @@ class BusyResult:
 
     read: BusyRead
     token: uuid.UUID
-    # The intervals to keep from now on; None keeps those already kept.
+    # The intervals to keep from now on, and how far they reach; None keeps those
+    # already kept (and how far they reach).
     intervals: tuple[Interval, ...] | None
     next_read_at: datetime
     attempts: int
     resealed_credentials: bytes = field(default=b"", repr=False)
+    covered_until: datetime | None = None
+    # The sync token to keep ("" none); None keeps the one kept.
+    sync_token: str | None = None
 
 
-def read_range(now: datetime, max_advance_days: int) -> tuple[datetime, datetime]:
-    """From now to as far as a session may start, plus the longest session."""
-    return now, now + min(MAX_RANGE, timedelta(days=max_advance_days, hours=9))
+def plan_read(read: BusyRead, now: datetime, max_advance_days: int) -> BusyPlan:
+    """From now to as far as a session may end (a start MAX_ADVANCE_DAYS ahead, plus
+    the longest session), and COVER_AHEAD more; with the sync token while the last
+    full read still covers as far as a session may end."""
+    needed = now + min(MAX_RANGE, timedelta(days=max_advance_days, hours=9))
+    ends = min(now + MAX_RANGE, needed + COVER_AHEAD)
+    covered = read.covered_until is not None and read.covered_until >= needed
+    return BusyPlan(now, ends, read.sync_token if covered else "")
 
 
 def decide(
     read: BusyRead,
+    plan: BusyPlan,
     attempt: BusyAttempt,
     token: uuid.UUID,
     *,
@@ -79,15 +111,17 @@ def decide(
     refresh: timedelta,
     backoff: timedelta,
 ) -> BusyResult:
+    resealed = attempt.resealed_credentials
     if attempt.outcome is WriteOutcome.WRITTEN:
+        sync_token = attempt.sync_token if len(attempt.sync_token) <= MAX_SYNC_TOKEN else ""
+        if attempt.unchanged and plan.sync_token:
+            return BusyResult(read, token, None, now + refresh, 0, resealed, None, sync_token)
         return BusyResult(
-            read, token, attempt.intervals, now + refresh, 0, attempt.resealed_credentials
+            read, token, attempt.intervals, now + refresh, 0, resealed, plan.ends, sync_token
         )
     if attempt.outcome is WriteOutcome.TEMPORARY_FAILURE:
         later = now + backoff
         if attempt.retry_at is not None and attempt.retry_at > later:
             later = attempt.retry_at
-        return BusyResult(read, token, None, later, read.attempts + 1, attempt.resealed_credentials)
-    return BusyResult(
-        read, token, (), now + refresh, read.attempts + 1, attempt.resealed_credentials
-    )
+        return BusyResult(read, token, None, later, read.attempts + 1, resealed)
+    return BusyResult(read, token, (), now + refresh, read.attempts + 1, resealed, None, "")

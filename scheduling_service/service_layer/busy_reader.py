@@ -56,10 +56,11 @@ class BusyReader(ClaimLoop[BusyRead]):
 
     async def _handle(self, item: BusyRead, token: uuid.UUID) -> None:
         settings = self._settings
-        starts, ends = busy.read_range(self._clock(), settings.max_advance_days)
-        attempt = await self._source.read_busy(item, starts, ends)
+        plan = busy.plan_read(item, self._clock(), settings.max_advance_days)
+        attempt = await self._source.read_busy(item, plan)
         result = busy.decide(
             item,
+            plan,
             attempt,
             token,
             now=self._clock(),
@@ -77,6 +78,8 @@ class BusyReader(ClaimLoop[BusyRead]):
             "calendar busy read",
             user_id=item.user_id,
             outcome=attempt.outcome.value,
+            asked_changes=bool(plan.sync_token),
+            unchanged=attempt.unchanged,
             intervals=len(result.intervals) if result.intervals is not None else None,
             recorded=recorded,
             next_read_at=result.next_read_at.isoformat(),

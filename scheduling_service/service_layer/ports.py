@@ -20,7 +20,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
-from scheduling_service.domain.busy import BusyAttempt, BusyRead, BusyResult
+from scheduling_service.domain.busy import BusyAttempt, BusyPlan, BusyRead, BusyResult
 from scheduling_service.domain.calendar import (
     CalendarCredentials,
     ClaimedCopy,
@@ -347,6 +347,6 @@ class CalendarWriter(Protocol):
 class BusySource(Protocol):
     """Where busy time is read from (the notification service's ReadCalendarBusy)."""
 
-    async def read_busy(self, read: BusyRead, starts: datetime, ends: datetime) -> BusyAttempt:
-        """The busy intervals over [starts, ends), or why not (never raises for a
-        calendar's failure)."""
+    async def read_busy(self, read: BusyRead, plan: BusyPlan) -> BusyAttempt:
+        """The busy intervals over the plan's range, "unchanged" since its sync token,
+        or why not (never raises for a calendar's failure)."""

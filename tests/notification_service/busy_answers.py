@@ -8,7 +8,12 @@ import asyncio
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
-from tests.notification_service.delivery.calendar.hostile_server import Script, Seen
+from tests.notification_service.delivery.calendar.hostile_server import (
+    HostileServer,
+    Script,
+    Seen,
+    respond,
+)
 from tests.notification_service.scripted_calendar import counted
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
@@ -58,6 +63,20 @@ def in_turn(*scripts: Script) -> Script:
         await (queue.pop(0) if len(queue) > 1 else queue[0])(seen, writer)
 
     return script
+
+
+def busy_server(script: Script) -> HostileServer:
+    """A server answering the busy read's REPORTs by `script`, and offering no sync
+    token (a PROPFIND of it is 404), as before RFC 6578: every read is a full one."""
+
+    async def answer(seen: Seen, writer: asyncio.StreamWriter) -> None:
+        await (respond(404) if seen.method == "PROPFIND" else script)(seen, writer)
+
+    return HostileServer(answer)
+
+
+def reports(server: HostileServer) -> list[Seen]:
+    return [seen for seen in server.requests if seen.method == "REPORT"]
 
 
 def utc(day: int, hour: int = 0) -> datetime:

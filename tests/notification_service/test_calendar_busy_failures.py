@@ -28,9 +28,11 @@ from tests.notification_service.busy_answers import (
     TITLE,
     XML,
     C,
+    busy_server,
     in_turn,
     multistatus,
     read_count,
+    reports,
     utc,
     vcalendar,
     vevent,
@@ -45,7 +47,6 @@ from tests.notification_service.calendar_helpers import (
 )
 from tests.notification_service.conftest import StartServer
 from tests.notification_service.delivery.calendar.hostile_server import (
-    HostileServer,
     Script,
     Seen,
     respond,
@@ -87,7 +88,7 @@ async def test_a_read_asks_for_expanded_events_and_answers_only_intervals(
         vcalendar(vevent("h@x", "20260329T230000Z", "20260330T010000Z")),  # clipped
     )
     before = read_count("READ")
-    async with HostileServer(respond(207, answer, XML)) as server:
+    async with busy_server(respond(207, answer, XML)) as server:
         response = await running.read_busy(busy_request(sealed_for(url_of(server)), START, END))
 
     assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_WRITTEN, response.detail
@@ -98,7 +99,7 @@ async def test_a_read_asks_for_expanded_events_and_answers_only_intervals(
     assert not response.detail and not response.HasField("retry_time")
     assert not response.resealed_credentials
     assert read_count("READ") == before + 1
-    [seen] = server.requests
+    [seen] = reports(server)
     assert (seen.method, seen.target, seen.headers["depth"]) == ("REPORT", "/cal/", "1")
     query = ET.fromstring(seen.body)
     expand = query.find(f".//{C}calendar-data/{C}expand")
@@ -175,7 +176,7 @@ async def test_read_failures_are_outcomes(
     caplog.set_level(logging.DEBUG)
     label = pb.CalendarWriteOutcome.Name(outcome).removeprefix("CALENDAR_WRITE_OUTCOME_")
     before = read_count(label)
-    async with HostileServer(script) as server:
+    async with busy_server(script) as server:
         response = await running.read_busy(busy_request(sealed_for(url_of(server)), START, END))
     assert response.outcome == outcome, response.detail
     assert read_count(label) == before + 1
@@ -186,7 +187,7 @@ async def test_read_failures_are_outcomes(
     if outcome == REJECTED:
         assert response.detail.startswith("the calendar server refused the credentials (HTTP 40")
     # A 500 is asked once more without expand (Radicale's floating recurrences), no more.
-    assert [b"expand" in seen.body for seen in server.requests] == [True, False][:queries]
+    assert [b"expand" in seen.body for seen in reports(server)] == [True, False][:queries]
     assert_no_secret(response.detail, caplog.text)
 
 
@@ -194,7 +195,7 @@ async def test_an_answer_larger_than_other_answers_is_read(running: Running) -> 
     """Months of events come whole, descriptions and all: the busy cap is 8 MiB where
     other answers stop at 2 MiB."""
     long = vevent("a@x", "20260303T100000Z", "20260303T110000Z", "X-NOTES:" + "n" * (3 << 20))
-    async with HostileServer(respond(207, multistatus(vcalendar(long)), XML)) as server:
+    async with busy_server(respond(207, multistatus(vcalendar(long)), XML)) as server:
         response = await running.read_busy(busy_request(sealed_for(url_of(server)), START, END))
     assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_WRITTEN, response.detail
     assert busy_of(response) == [(utc(3, 10), utc(3, 11))]
@@ -204,13 +205,13 @@ async def test_a_500_to_an_expanding_query_is_asked_again_without(running: Runni
     """Radicale 3.9's answer whenever the collection holds a floating recurring event."""
     weekly = vevent("w@x", "20260303T100000", "20260303T110000", "RRULE:FREQ=WEEKLY")
     answer = multistatus(vcalendar(weekly))
-    async with HostileServer(in_turn(respond(500), respond(207, answer, XML))) as server:
+    async with busy_server(in_turn(respond(500), respond(207, answer, XML))) as server:
         response = await running.read_busy(busy_request(sealed_for(url_of(server)), START, END))
 
     assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_WRITTEN, response.detail
     assert busy_of(response) == [(utc(3, 10), utc(3, 11))]  # the master's own time only
     assert "HTTP 500" in response.detail and "1 recurring events came unexpanded" in response.detail
-    assert [b"expand" in seen.body for seen in server.requests] == [True, False]
+    assert [b"expand" in seen.body for seen in reports(server)] == [True, False]
 
 
 async def test_at_most_5000_intervals_the_earliest(running: Running) -> None:
@@ -222,7 +223,7 @@ async def test_at_most_5000_intervals_the_earliest(running: Running) -> None:
         for n, at in enumerate(hours)
     ]
     end = hours[-1] + timedelta(days=1)
-    async with HostileServer(respond(207, multistatus(vcalendar(*events)), XML)) as server:
+    async with busy_server(respond(207, multistatus(vcalendar(*events)), XML)) as server:
         response = await running.read_busy(busy_request(sealed_for(url_of(server)), START, end))
 
     assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_WRITTEN, response.detail
@@ -237,14 +238,14 @@ async def test_unreadable_objects_are_counted_not_fatal(running: Running) -> Non
     answer = multistatus(
         "garbage", vcalendar(vevent("a@x", "20260303T100000Z", "20260303T110000Z"))
     )
-    async with HostileServer(respond(207, answer, XML)) as server:
+    async with busy_server(respond(207, answer, XML)) as server:
         response = await running.read_busy(busy_request(sealed_for(url_of(server)), START, END))
     assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_WRITTEN, response.detail
     assert busy_of(response) == [(utc(3, 10), utc(3, 11))]
     assert response.detail == ""  # text without events is no event: nothing lost
 
     missing = answer.replace(b"<C:calendar-data>garbage</C:calendar-data>", b"")
-    async with HostileServer(respond(207, missing, XML)) as server:
+    async with busy_server(respond(207, missing, XML)) as server:
         response = await running.read_busy(busy_request(sealed_for(url_of(server)), START, END))
     assert response.detail == "1 calendar objects or events could not be read"
 
@@ -277,6 +278,11 @@ INVALID_READS = {
     "bad-domain": (_read(own_uid_domain="rooms test"), {"own_uid_domain"}),
     "at-domain": (_read(own_uid_domain="@rooms.test"), {"own_uid_domain"}),
     "control-user": (_read(user_id="a\nb"), {"user_id"}),
+    "token-with-a-line-break": (_read(sync_token="http://x/sync/1\r\nX: y"), {"sync_token"}),
+    "token-with-a-space": (_read(sync_token="http://x/sync 1"), {"sync_token"}),
+    "padded-token": (_read(sync_token=" http://x/sync/1"), {"sync_token"}),
+    "non-ascii-token": (_read(sync_token="http://x/sync/\u00e9"), {"sync_token"}),
+    "overlong-token": (_read(sync_token="t" * 1025), {"sync_token"}),
 }
 
 
@@ -293,7 +299,7 @@ async def test_invalid_read_requests_name_their_fields(
 
 
 async def test_a_range_of_exactly_400_days_is_read(running: Running) -> None:
-    async with HostileServer(respond(207, multistatus(), XML)) as server:
+    async with busy_server(respond(207, multistatus(), XML)) as server:
         request = busy_request(sealed_for(url_of(server)), START, START + timedelta(days=400))
         response = await running.read_busy(request)
     assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_WRITTEN, response.detail
@@ -321,7 +327,7 @@ async def test_credentials_under_an_older_key_are_sealed_anew_whatever_the_outco
     old, new = new_key_entry("old"), new_key_entry("new")
     rotated = keyring(f"{new},{old}")
     after = await start_server(calendar_config(calendar_keys=rotated, caldav_timeout_s=5.0))
-    async with HostileServer(respond(503, b"", LATER)) as server:
+    async with busy_server(respond(503, b"", LATER)) as server:
         url = url_of(server)
         login = BasicCredentials(USERNAME, PASSWORD)
         sealed = keyring(old).seal(login, user_id="user-1", calendar_url=url)

@@ -19,8 +19,10 @@ from tests.notification_service.busy_answers import (
     END,
     START,
     XML,
+    busy_server,
     multistatus,
     read_count,
+    reports,
     utc,
     vcalendar,
     vevent,
@@ -34,7 +36,6 @@ from tests.notification_service.calendar_helpers import (
 from tests.notification_service.conftest import StartServer
 from tests.notification_service.delivery.calendar.busy_data import edited_instances
 from tests.notification_service.delivery.calendar.hostile_server import (
-    HostileServer,
     Seen,
     respond,
 )
@@ -73,13 +74,16 @@ async def every_busy_reader_at_work() -> AsyncIterator[None]:
 
 
 async def test_10k_masters_and_their_edited_instances_are_read(
-    start_server: StartServer,
+    start_server: StartServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One object of 10,000 recurring masters and 10,000 edited instances took 6 to 15 s
-    of CPU when each master looked through every instance; now a definite answer."""
-    running = await start_server(calendar_config(caldav_timeout_s=120.0))
+    """One object of 10,000 recurring masters and 10,000 edited instances: every
+    occurrence where it is. (Its cost, 6 to 15 s of CPU when each master looked through
+    every instance, is `make bench`'s busy_read figure: here the CPU budget is lifted, so
+    that a loaded machine's slower CPU cannot fail a sound answer.)"""
+    monkeypatch.setattr(busy, "WORKERS", busy.BusyWorkers(busy.BUSY_WORKERS, cpu_s=300.0))
+    running = await start_server(calendar_config(caldav_timeout_s=300.0))
     answer = multistatus(edited_instances(10_000))
-    async with HostileServer(respond(207, answer, XML)) as server:
+    async with busy_server(respond(207, answer, XML)) as server:
         response = await running.read_busy(busy_request(sealed_for(url_of(server)), START, END))
     assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_WRITTEN, response.detail
     # Every master's own hour, the one RDATE left in place, the edited instances' hour.
@@ -102,7 +106,7 @@ async def test_an_rdate_bomb_is_a_permanent_failure(running: Running) -> None:
         "20260303T100100Z",
         "RDATE:" + ",".join(["20260303T120000Z"] * 460_000),
     )
-    async with HostileServer(respond(207, multistatus(vcalendar(bomb)), XML)) as server:
+    async with busy_server(respond(207, multistatus(vcalendar(bomb)), XML)) as server:
         response = await running.read_busy(busy_request(sealed_for(url_of(server)), START, END))
     assert response.outcome == PERMANENT, response.detail
     assert response.detail == f"more than {MAX_DATES} RDATE and EXDATE values in the answer"
@@ -116,7 +120,7 @@ async def test_while_every_busy_reader_is_at_work_a_read_is_temporary_at_once(
     gave up on): a retry a little later, and no request sent for a body nobody can read."""
     before = read_count("TEMPORARY_FAILURE")
     answer = multistatus(vcalendar(vevent("a@x", "20260303T100000Z", "20260303T110000Z")))
-    async with HostileServer(respond(207, answer, XML)) as server:
+    async with busy_server(respond(207, answer, XML)) as server:
         async with every_busy_reader_at_work():
             request = busy_request(sealed_for(url_of(server)), START, END)
             response = await running.read_busy(request)
@@ -144,11 +148,11 @@ async def test_the_multistatus_is_parsed_on_a_busy_reader_not_on_the_event_loop(
             body = b"<D:multistatus xmlns:D='DAV:'><D:response>"
             await respond(207, body, XML)(seen, writer)
 
-        async with HostileServer(script) as server:
+        async with busy_server(script) as server:
             response = await running.read_busy(busy_request(sealed_for(url_of(server)), START, END))
     assert response.outcome == TEMPORARY, response.detail
     assert "busy-time readers are at work" in response.detail
-    assert len(server.requests) == 1
+    assert len(reports(server)) == 1
 
 
 async def test_a_calendar_past_the_cpu_budget_is_too_expensive_to_read(
@@ -156,7 +160,7 @@ async def test_a_calendar_past_the_cpu_budget_is_too_expensive_to_read(
 ) -> None:
     monkeypatch.setattr(busy, "WORKERS", busy.BusyWorkers(busy.BUSY_WORKERS, cpu_s=0.0))
     answer = multistatus(vcalendar(vevent("a@x", "20260303T100000Z", "20260303T110000Z")))
-    async with HostileServer(respond(207, answer, XML)) as server:
+    async with busy_server(respond(207, answer, XML)) as server:
         response = await running.read_busy(busy_request(sealed_for(url_of(server)), START, END))
     assert response.outcome == PERMANENT, response.detail
     assert response.detail.startswith("calendar too expensive to read")

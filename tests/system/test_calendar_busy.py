@@ -6,6 +6,7 @@ forgets it."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -120,6 +121,29 @@ async def test_busy_time_hides_and_refuses_what_it_overlaps(
             pb.BookRoomRequest(room_id=clear.room_id, respect_calendar=True), metadata=as_seeker
         )
         assert booked.guest_id
+
+        # Between a person's changes the reads only ask what changed (RFC 6578): the
+        # copies of our sessions written meanwhile leave the calendar "unchanged".
+        def reads() -> list[dict[str, object]]:
+            lines = replica.log_path.read_text().splitlines()
+            events = [json.loads(line) for line in lines if line.startswith("{")]
+            return [e for e in events if e.get("event") == "calendar busy read"]
+
+        def unchanged_since_booking() -> bool:
+            return any(e.get("unchanged") for e in reads()[seen_reads:])
+
+        seen_reads = len(reads())
+        await until_async(lambda: _async(unchanged_since_booking()), within_s=CALENDAR_S)
+        assert all(e["outcome"] == "WRITTEN" for e in reads())
+
+        # The person cancels the appointment: the next read sees it go.
+        calendar_reader.delete(calendar.collection + "dentist.ics", calendar.auth)
+
+        async def shown_again() -> bool:
+            listed = await _listed(stub, as_seeker, base, respect_calendar=True)
+            return clash.room_id in listed
+
+        await until_async(shown_again, within_s=CALENDAR_S)
 
         # Disconnected: the calendar's busy time no longer counts.
         await stub.DisconnectCalendar(pb.DisconnectCalendarRequest(), metadata=as_seeker)

@@ -95,6 +95,16 @@ def busy_query_body(start: str, end: str, *, expand: bool) -> bytes:
     return _xml(root)
 
 
+def sync_collection_body(sync_token: str) -> bytes:
+    """A sync-collection REPORT (RFC 6578 section 3.2): what changed in the collection
+    since `sync_token`, its members only (level 1), each with its ETag alone."""
+    root = ET.Element(dav_tag("sync-collection"))
+    ET.SubElement(root, dav_tag("sync-token")).text = sync_token
+    ET.SubElement(root, dav_tag("sync-level")).text = "1"
+    ET.SubElement(ET.SubElement(root, dav_tag("prop")), dav_tag("getetag"))
+    return _xml(root)
+
+
 @dataclass(frozen=True)
 class Resource:
     """One response of a multistatus: its absolute URL and its found (2xx) properties."""

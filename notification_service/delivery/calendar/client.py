@@ -54,7 +54,13 @@ class CalDAVClient(CalDAVConnection):
         await objects.delete_event(self, href, etag=etag)
 
     async def read_busy(
-        self, collection_url: str, start: datetime, end: datetime, own_uid_domain: str
+        self,
+        collection_url: str,
+        start: datetime,
+        end: datetime,
+        own_uid_domain: str,
+        sync_token: str = "",
     ) -> CalendarBusy:
-        """The occurrences holding time in [start, end): busy.py."""
-        return await busy.read_busy(self, collection_url, start, end, own_uid_domain)
+        """The occurrences holding time in [start, end), or `unchanged` since
+        `sync_token`: busy.py."""
+        return await busy.read_busy(self, collection_url, start, end, own_uid_domain, sync_token)

@@ -47,6 +47,21 @@ def href_for(collection_url: str, uid: str) -> str:
     return urljoin(collection_url, f"{digest}.ics")
 
 
+_OUR_NAME = re.compile(r"[0-9a-f]{40}\.ics")
+
+
+def named_as_ours(collection_url: str, url: str) -> bool:
+    """Whether `url` is a member of the collection named as href_for names the objects
+    this service writes (an event imported from an invite lives under another name)."""
+    member, collection = urlsplit(url), urlsplit(collection_url)
+    parent, _, name = unquote(member.path).rpartition("/")
+    return (
+        member.netloc.lower() == collection.netloc.lower()
+        and parent == unquote(collection.path).rstrip("/")
+        and _OUR_NAME.fullmatch(name) is not None
+    )
+
+
 async def put_event(
     connection: CalDAVConnection,
     collection_url: str,

@@ -117,3 +117,61 @@ async def test_a_broken_connections_busy_time_does_not_count(database: PostgresD
     with psycopg.connect(libpq_url(database.dsn)) as conn:
         conn.execute("UPDATE calendar_connections SET state = 'broken' WHERE user_id = %s", (user,))
     assert not await _overlaps(database, user_no, T0, 1)
+
+
+async def test_the_sync_token_and_coverage_come_back_with_the_next_claim(
+    database: PostgresDatabase,
+) -> None:
+    user = f"busy-{uuid.uuid4().hex[:8]}"
+    user_no = _connect(database, user)
+    token = uuid.uuid4()
+    soon = datetime.now(UTC)
+    span = ((T0, T0 + timedelta(hours=1)),)
+    covered = T0 + timedelta(days=31)
+
+    async def claim() -> BusyRead:
+        (read,) = [r for r in await _claim(database, token) if r.user_id == user]
+        return read
+
+    first = await claim()
+    assert (first.sync_token, first.covered_until) == ("", None)
+    await _finish(database, BusyResult(first, token, span, soon, 0, b"", covered, "sync/1"))
+    second = await claim()
+    assert (second.sync_token, second.covered_until) == ("sync/1", covered)
+
+    # "Unchanged": the intervals and how far they reach stay; the token moves on.
+    await _finish(database, BusyResult(second, token, None, soon, 0, b"", None, "sync/2"))
+    third = await claim()
+    assert (third.sync_token, third.covered_until) == ("sync/2", covered)
+    assert await _overlaps(database, user_no, T0, 1)
+
+    # A temporary failure keeps both; a refusal clears both with the intervals.
+    await _finish(database, BusyResult(third, token, None, soon, 1))
+    fourth = await claim()
+    assert (fourth.sync_token, fourth.covered_until) == ("sync/2", covered)
+    await _finish(database, BusyResult(fourth, token, (), soon, 2, b"", None, ""))
+    last = await claim()
+    assert (last.sync_token, last.covered_until) == ("", None)
+
+
+async def test_a_token_counts_only_for_the_connection_that_read_it(
+    database: PostgresDatabase,
+) -> None:
+    """A replica of the release before 0009 connecting anew leaves the token in place
+    (it knows nothing of it) but takes a new generation: the token is not handed out."""
+    user = f"busy-{uuid.uuid4().hex[:8]}"
+    _connect(database, user)
+    token = uuid.uuid4()
+    (read,) = [r for r in await _claim(database, token) if r.user_id == user]
+    covered = T0 + timedelta(days=31)
+    await _finish(
+        database, BusyResult(read, token, (), datetime.now(UTC), 0, b"", covered, "sync/1")
+    )
+    with psycopg.connect(libpq_url(database.dsn)) as conn:
+        conn.execute(
+            "UPDATE calendar_connections SET generation = nextval("
+            "'calendar_connection_generation'), busy_due_at = now() WHERE user_id = %s",
+            (user,),
+        )
+    (again,) = [r for r in await _claim(database, uuid.uuid4()) if r.user_id == user]
+    assert (again.sync_token, again.covered_until) == ("", None)
