@@ -13,7 +13,14 @@ from scheduling_service.domain.busy import BusyRead, BusyResult
 # Wakes the busy readers: a connection became due (a connect).
 CHANNEL = "calendar_busy"
 
-_CLAIM = """
+# A kept sync token (and how far its read reached) is handed out only while it still
+# describes the intervals kept: read with this connection, recorded with the last read
+# recorded, and no failure since. A replica of the release before 0009 writes none of
+# these columns: its connects change the generation, its reads `busy_read_time`, its
+# failures `busy_attempts`.
+TOKEN_HOLDS = """(k.busy_sync_generation = k.generation
+                 AND k.busy_sync_read_time = k.busy_read_time AND k.busy_attempts = 0)"""
+_CLAIM = f"""
     WITH due AS (
         SELECT user_id FROM calendar_connections
          WHERE state = 'active' AND busy_due_at <= now()
@@ -27,15 +34,14 @@ _CLAIM = """
            busy_lease_until = now() + make_interval(secs => %(lease_s)s)
       FROM due WHERE k.user_id = due.user_id
     RETURNING k.user_id, k.calendar_url, k.sealed_credentials, k.generation, k.busy_attempts,
-              CASE WHEN k.busy_sync_generation = k.generation THEN k.busy_sync_token END,
-              CASE WHEN k.busy_sync_generation = k.generation THEN k.busy_covered_until END
+              CASE WHEN {TOKEN_HOLDS} THEN k.busy_sync_token END,
+              CASE WHEN {TOKEN_HOLDS} THEN k.busy_covered_until END
 """
 # Only while the lease and the connection's generation still hold: a read made with a
-# connection since replaced records nothing. A sync token and how far its read reached
-# count only for the generation that read them (a release before 0009 connecting anew
-# leaves them be). The old intervals go and the new ones come
+# connection since replaced records nothing. The old intervals go and the new ones come
 # in one statement (the INSERT does not see the DELETE's rows, nor the DELETE the
-# INSERT's).
+# INSERT's). A sync token is recorded with the read's own time (now() is the
+# transaction's, so equal to busy_read_time's): see TOKEN_HOLDS.
 _FINISH = """
     WITH mine AS (
         UPDATE calendar_connections
@@ -44,10 +50,8 @@ _FINISH = """
                busy_read_time = CASE WHEN %(read)s THEN now() ELSE busy_read_time END,
                busy_covered_until = CASE WHEN %(replace)s THEN %(covered_until)s
                                          ELSE busy_covered_until END,
-               busy_sync_token = CASE WHEN %(keep_sync_token)s THEN busy_sync_token
-                                      ELSE NULLIF(%(sync_token)s, '') END,
-               busy_sync_generation = CASE WHEN %(keep_sync_token)s THEN busy_sync_generation
-                                           ELSE generation END,
+               busy_sync_token = NULLIF(%(sync_token)s, ''),
+               busy_sync_generation = generation, busy_sync_read_time = now(),
                sealed_credentials = CASE WHEN %(resealed)s::bytea IS NULL
                                          THEN sealed_credentials ELSE %(resealed)s END
          WHERE user_id = %(user_id)s AND generation = %(generation)s
@@ -103,8 +107,7 @@ class CalendarBusySql:
                 "replace": result.intervals is not None,
                 "read": result.attempts == 0,
                 "covered_until": result.covered_until,
-                "keep_sync_token": result.sync_token is None,
-                "sync_token": result.sync_token or "",
+                "sync_token": result.sync_token,
                 "resealed": result.resealed_credentials or None,
                 "starts": [s for s, _ in intervals],
                 "ends": [e for _, e in intervals],

@@ -39,7 +39,7 @@ _UPSERT = f"""
            generation = nextval('calendar_connection_generation'), create_time = now(),
            update_time = now(), busy_due_at = now(), busy_lease_token = NULL,
            busy_lease_until = NULL, busy_attempts = 0, busy_read_time = NULL,
-           busy_sync_token = NULL, busy_covered_until = NULL
+           busy_sync_token = NULL, busy_sync_read_time = NULL, busy_covered_until = NULL
 """
 # Another calendar, or new credentials: its busy time is read afresh at once.
 _FORGET_BUSY = f"DELETE FROM calendar_busy WHERE user_id = %(user_id)s AND {IF_GUARD_HELD}"

@@ -12,7 +12,9 @@ called inside a booking.
   them; it is asked only while the last full read still covers what bookings can reach
   (a full read looks COVER_AHEAD further, so at least one a day).
 - A temporary failure keeps them (they were right a moment ago) and tries again with
-  the relay's backoff, not before the server's Retry-After.
+  the relay's backoff, not before the server's Retry-After, with a full read (the
+  token goes with any failure: a server failing the sync report alone must not fail
+  every read).
 - Refused credentials or an unusable answer clear them: busy time nobody can read any
   more must not keep rooms hidden or refused. The connection itself is broken by the
   calendar writes, which tell its owner.
@@ -87,8 +89,8 @@ class BusyResult:
     attempts: int
     resealed_credentials: bytes = field(default=b"", repr=False)
     covered_until: datetime | None = None
-    # The sync token to keep ("" none); None keeps the one kept.
-    sync_token: str | None = None
+    # The calendar's sync token to keep ("" none): replaces the one kept.
+    sync_token: str = ""
 
 
 def plan_read(read: BusyRead, now: datetime, max_advance_days: int) -> BusyPlan:
@@ -114,7 +116,7 @@ def decide(
     resealed = attempt.resealed_credentials
     if attempt.outcome is WriteOutcome.WRITTEN:
         sync_token = attempt.sync_token if len(attempt.sync_token) <= MAX_SYNC_TOKEN else ""
-        if attempt.unchanged and plan.sync_token:
+        if attempt.unchanged and plan.sync_token:  # intervals and coverage stay
             return BusyResult(read, token, None, now + refresh, 0, resealed, None, sync_token)
         return BusyResult(
             read, token, attempt.intervals, now + refresh, 0, resealed, plan.ends, sync_token
@@ -123,5 +125,5 @@ def decide(
         later = now + backoff
         if attempt.retry_at is not None and attempt.retry_at > later:
             later = attempt.retry_at
-        return BusyResult(read, token, None, later, read.attempts + 1, resealed)
+        return BusyResult(read, token, None, later, read.attempts + 1, resealed, None, "")
     return BusyResult(read, token, (), now + refresh, read.attempts + 1, resealed, None, "")

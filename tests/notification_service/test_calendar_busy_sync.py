@@ -6,6 +6,7 @@ knows is a full read, not a failure."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 
@@ -106,7 +107,7 @@ async def test_an_untouched_calendar_is_unchanged_and_a_persons_change_is_read_w
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_the_services_own_copies_written_and_removed_leave_it_unchanged(
+async def test_the_services_own_copies_written_and_moved_leave_it_unchanged(
     request: pytest.FixtureRequest, running: Running, kind: str
 ) -> None:
     *_, verified = await with_an_appointment(request, running, kind)
@@ -123,9 +124,15 @@ async def test_the_services_own_copies_written_and_removed_leave_it_unchanged(
     moved = write_request(verified, uid=uid, sequence=2, start=utc(6, 9), end=utc(6, 10))
     moved.href, moved.etag = put.href, put.etag
     assert (await running.write_calendar(moved)).outcome == WRITTEN
+    after_move = await read(running, verified, after_put.sync_token)
+    assert after_move.unchanged
+
+    # A removal is read whole: whose object went can no longer be told.
     gone = await running.write_calendar(delete_request(verified, uid))
     assert gone.outcome == pb.CALENDAR_WRITE_OUTCOME_REMOVED, gone.detail
-    assert (await read(running, verified, after_put.sync_token)).unchanged
+    after_removal = await read(running, verified, after_move.sync_token)
+    assert not after_removal.unchanged
+    assert busy_of(after_removal) == [(utc(3, 10), utc(3, 11))]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -140,3 +147,20 @@ async def test_a_token_the_server_does_not_know_is_a_full_read_with_a_new_token(
         assert not response.unchanged, stale
         assert busy_of(response) == [(utc(3, 10), utc(3, 11))]
         assert response.sync_token  # a token to go on with
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_persons_event_named_like_ours_is_read(
+    request: pytest.FixtureRequest, running: Running, kind: str
+) -> None:
+    """Evolution names an event after the SHA-1 of its UID: 40 hex digits and .ics, the
+    shape of our copies' names. Its data, not its name, tells it is not ours."""
+    url, login, verified = await with_an_appointment(request, running, kind)
+    token = (await read(running, verified)).sync_token
+    uid = hashlib.sha1(uuid.uuid4().bytes).hexdigest()
+    assert await put_object(f"{url}{uid}.ics", event(uid, 7, 14), login) == 201
+
+    response = await read(running, verified, token)
+
+    assert not response.unchanged
+    assert busy_of(response) == [(utc(3, 10), utc(3, 11)), (utc(7, 14), utc(7, 15))]

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from xml.sax.saxutils import escape
 
 import pytest
 from notification.v1 import notification_pb2 as pb
 
 from notification_service.delivery.calendar.objects import href_for
+from notification_service.delivery.calendar.sync import MAX_TO_CONFIRM, TOKEN_TIMEOUT_S
 from tests.notification_service.busy_answers import (
     END,
     START,
@@ -38,16 +40,22 @@ EVENTS = multistatus(vcalendar(vevent("a@elsewhere", "20260303T100000Z", "202603
 VALID_SYNC_TOKEN = b'<D:error xmlns:D="DAV:"><D:valid-sync-token/></D:error>'
 
 
-def _sync_answer(*hrefs: str, token: str = NEW) -> bytes:
-    members = "".join(
+def _sync_answer(*members: tuple[str, str], token: str = NEW) -> bytes:
+    """A sync-collection answer: each member an (href, UID of its event)."""
+    found = "".join(
         f'<D:response><D:href>{href}</D:href><D:propstat><D:prop><D:getetag>"e"</D:getetag>'
-        "</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>"
-        for href in hrefs
+        f"<C:calendar-data>{escape(_event(uid))}</C:calendar-data></D:prop>"
+        "<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>"
+        for href, uid in members
     )
     return (
-        f'<D:multistatus xmlns:D="DAV:">{members}<D:sync-token>{token}</D:sync-token>'
-        "</D:multistatus>"
+        '<D:multistatus xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+        f"{found}<D:sync-token>{token}</D:sync-token></D:multistatus>"
     ).encode()
+
+
+def _event(uid: str) -> str:
+    return vcalendar(vevent(uid, "20260303T100000Z", "20260303T110000Z"))
 
 
 TOKEN_PROPFIND = (
@@ -61,17 +69,24 @@ class Calendar:
     """Answers the sync REPORT by `sync`, the token PROPFIND and the calendar-query as a
     sound server would; counts what it was asked."""
 
-    def __init__(self, sync: Script) -> None:
+    def __init__(
+        self, sync: Script, token: Script | None = None, multiget: Script | None = None
+    ) -> None:
         self.sync = sync
+        self.token = token or respond(207, TOKEN_PROPFIND, XML)
+        self.multiget = multiget or respond(404)
         self.asked: list[str] = []
 
     async def __call__(self, seen: Seen, writer: asyncio.StreamWriter) -> None:
         if seen.method == "PROPFIND":
             self.asked.append("token")
-            await respond(207, TOKEN_PROPFIND, XML)(seen, writer)
+            await self.token(seen, writer)
         elif b"sync-collection" in seen.body:
             self.asked.append("changes")
             await self.sync(seen, writer)
+        elif b"calendar-multiget" in seen.body:
+            self.asked.append("data")
+            await self.multiget(seen, writer)
         else:
             self.asked.append("events")
             await respond(207, EVENTS, XML)(seen, writer)
@@ -82,15 +97,18 @@ async def running(start_server: StartServer) -> Running:
     return await start_server(calendar_config())
 
 
-async def _read(running: Running, calendar: Calendar) -> pb.ReadCalendarBusyResponse:
+async def _read(
+    running: Running, calendar: Calendar, sync_token: str = OLD
+) -> pb.ReadCalendarBusyResponse:
     async with HostileServer(calendar) as server:
         request = busy_request(sealed_for(url_of(server)), START, END)
-        request.sync_token = OLD
+        request.sync_token = sync_token
         response: pb.ReadCalendarBusyResponse = await running.read_busy(request)
     return response
 
 
-OURS = href_for("http://h/cal/", "session-1@rooms.test").removeprefix("http://h")
+OUR_UID = "session-1@rooms.test"
+OURS = (href_for("http://h/cal/", OUR_UID).removeprefix("http://h"), OUR_UID)
 FULL_READS = {
     "expired-403": (respond(403, VALID_SYNC_TOKEN, XML), FROM_PROPFIND),
     "expired-409": (respond(409, VALID_SYNC_TOKEN, XML), FROM_PROPFIND),
@@ -101,7 +119,13 @@ FULL_READS = {
     "overlong-token": (respond(207, _sync_answer(token="t" * 1025), XML), FROM_PROPFIND),
     "xml-bomb": (respond(207, BILLION_LAUGHS, XML), FROM_PROPFIND),
     "oversized": (respond(207, b"<a/>", {"Content-Length": str(9 << 20)}), FROM_PROPFIND),
-    "a-persons-event": (respond(207, _sync_answer(OURS, "/cal/dentist.ics"), XML), NEW),
+    "a-persons-event": (
+        respond(207, _sync_answer(OURS, ("/cal/dentist.ics", "dentist@x")), XML),
+        NEW,
+    ),
+    "bad-gateway": (respond(502), FROM_PROPFIND),
+    "internal-error": (respond(500), FROM_PROPFIND),
+    "unavailable-without-retry-after": (respond(503), FROM_PROPFIND),
 }
 
 
@@ -136,12 +160,16 @@ FAILURES = {
         pb.CALENDAR_WRITE_OUTCOME_TEMPORARY_FAILURE,
         True,
     ),
-    "bad-gateway": (respond(502), pb.CALENDAR_WRITE_OUTCOME_TEMPORARY_FAILURE, False),
+    "too-many-requests": (
+        respond(429, b"", {"Retry-After": "120"}),
+        pb.CALENDAR_WRITE_OUTCOME_TEMPORARY_FAILURE,
+        True,
+    ),
 }
 
 
 @pytest.mark.parametrize(("sync", "outcome", "retry"), FAILURES.values(), ids=FAILURES.keys())
-async def test_a_failing_server_is_the_failure_without_a_full_read_after_it(
+async def test_a_refusal_or_a_come_back_later_is_the_failure_without_a_full_read(
     running: Running, sync: Script, outcome: int, retry: bool
 ) -> None:
     calendar = Calendar(sync)
@@ -153,3 +181,89 @@ async def test_a_failing_server_is_the_failure_without_a_full_read_after_it(
         waited = response.retry_time.ToDatetime() - START.replace(tzinfo=None)
         assert waited > timedelta(0)
     assert calendar.asked == ["changes"]
+
+
+async def _slowly(seen: Seen, writer: asyncio.StreamWriter) -> None:
+    await asyncio.sleep(TOKEN_TIMEOUT_S + 1)
+    await respond(207, TOKEN_PROPFIND, XML)(seen, writer)
+
+
+LARGE = b"<D:multistatus xmlns:D='DAV:'>" + b"<!-- x -->" * 7000 + b"</D:multistatus>"
+TOKEN_FAILURES = {
+    "internal-error": respond(500),
+    "unauthorized": respond(401),
+    "not-found": respond(404),
+    "malformed": respond(207, b"<D:multistatus xmlns:D='DAV:'><D:response>", XML),
+    "xml-bomb": respond(207, BILLION_LAUGHS, XML),
+    "over-64-kib": respond(207, LARGE, XML),
+    "slower-than-its-own-deadline": _slowly,
+}
+
+
+@pytest.mark.parametrize("token", TOKEN_FAILURES.values(), ids=TOKEN_FAILURES.keys())
+async def test_no_failure_of_the_token_fails_or_holds_up_the_full_read(
+    running: Running, token: Script
+) -> None:
+    """The token only spares later reads: whatever its PROPFIND meets, the read goes on
+    (within its own deadline, CALDAV_TIMEOUT_S) and hands back no token."""
+    calendar = Calendar(respond(501), token)
+    response = await _read(running, calendar, sync_token="")
+    assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_WRITTEN, response.detail
+    assert busy_of(response) == [(utc(3, 10), utc(3, 11))]
+    assert (response.sync_token, response.unchanged) == ("", False)
+    assert calendar.asked == ["token", "events"]
+
+
+def _without_data(*paths: str) -> bytes:
+    """A sync answer as Xandikos 0.4 gives it: ETags, and calendar-data not found."""
+    members = "".join(
+        f"<D:response><D:href>{path}</D:href>"
+        '<D:propstat><D:prop><D:getetag>"e"</D:getetag></D:prop>'
+        "<D:status>HTTP/1.1 200 OK</D:status></D:propstat>"
+        "<D:propstat><D:prop><C:calendar-data/></D:prop>"
+        "<D:status>HTTP/1.1 404 Not Found</D:status></D:propstat></D:response>"
+        for path in paths
+    )
+    return (
+        '<D:multistatus xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+        f"{members}<D:sync-token>{NEW}</D:sync-token></D:multistatus>"
+    ).encode()
+
+
+CONFIRMATIONS = {
+    "ours": (respond(207, _sync_answer(OURS), XML), True),
+    "a-persons-event-under-such-a-name": (
+        respond(207, _sync_answer((OURS[0], "evolution-made@x")), XML),
+        False,
+    ),
+    "not-sent": (respond(207, _sync_answer(), XML), False),
+    "refused": (respond(500), False),
+    "unreadable": (respond(207, BILLION_LAUGHS, XML), False),
+}
+
+
+@pytest.mark.parametrize(("multiget", "ours"), CONFIRMATIONS.values(), ids=CONFIRMATIONS.keys())
+async def test_members_sent_without_their_data_are_fetched_before_unchanged(
+    running: Running, multiget: Script, ours: bool
+) -> None:
+    calendar = Calendar(respond(207, _without_data(OURS[0]), XML), multiget=multiget)
+    response = await _read(running, calendar)
+    assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_WRITTEN, response.detail
+    assert response.unchanged == ours
+    assert response.sync_token == NEW
+    if ours:
+        assert calendar.asked == ["changes", "data"] and not response.busy
+    else:
+        assert calendar.asked == ["changes", "data", "events"]
+        assert busy_of(response) == [(utc(3, 10), utc(3, 11))]
+
+
+async def test_too_many_to_fetch_is_a_full_read_without_fetching(running: Running) -> None:
+    paths = [
+        href_for("http://h/cal/", f"s{n}@rooms.test").removeprefix("http://h")
+        for n in range(MAX_TO_CONFIRM + 1)
+    ]
+    calendar = Calendar(respond(207, _without_data(*paths), XML))
+    response = await _read(running, calendar)
+    assert not response.unchanged and response.sync_token == NEW
+    assert calendar.asked == ["changes", "events"]

@@ -182,7 +182,9 @@ async def read_busy(
     WORKERS.refuse_when_all_at_work()
     changes = None
     if sync_token:
-        changes = await sync.changes_since(connection, collection_url, sync_token, WORKERS.run)
+        changes = await sync.changes_since(
+            connection, collection_url, sync_token, own_uid_domain, WORKERS.run
+        )
         if changes is not None and not changes.others_changed:
             return CalendarBusy((), sync_token=changes.token, unchanged=True)
     if changes is not None:

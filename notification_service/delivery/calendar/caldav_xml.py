@@ -97,11 +97,25 @@ def busy_query_body(start: str, end: str, *, expand: bool) -> bytes:
 
 def sync_collection_body(sync_token: str) -> bytes:
     """A sync-collection REPORT (RFC 6578 section 3.2): what changed in the collection
-    since `sync_token`, its members only (level 1), each with its ETag alone."""
+    since `sync_token`, its members only (level 1), each with its ETag and data (whose
+    UID says whether it is a copy of ours)."""
     root = ET.Element(dav_tag("sync-collection"))
     ET.SubElement(root, dav_tag("sync-token")).text = sync_token
     ET.SubElement(root, dav_tag("sync-level")).text = "1"
-    ET.SubElement(ET.SubElement(root, dav_tag("prop")), dav_tag("getetag"))
+    prop = ET.SubElement(root, dav_tag("prop"))
+    ET.SubElement(prop, dav_tag("getetag"))
+    ET.SubElement(prop, caldav_tag("calendar-data"))
+    return _xml(root)
+
+
+def multiget_body(paths: list[str]) -> bytes:
+    """A calendar-multiget (RFC 4791 section 7.9): these members' ETags and data."""
+    root = ET.Element(caldav_tag("calendar-multiget"))
+    prop = ET.SubElement(root, dav_tag("prop"))
+    ET.SubElement(prop, dav_tag("getetag"))
+    ET.SubElement(prop, caldav_tag("calendar-data"))
+    for path in paths:
+        ET.SubElement(root, dav_tag("href")).text = path
     return _xml(root)
 
 

@@ -47,18 +47,16 @@ def href_for(collection_url: str, uid: str) -> str:
     return urljoin(collection_url, f"{digest}.ics")
 
 
-_OUR_NAME = re.compile(r"[0-9a-f]{40}\.ics")
-
-
-def named_as_ours(collection_url: str, url: str) -> bool:
-    """Whether `url` is a member of the collection named as href_for names the objects
-    this service writes (an event imported from an invite lives under another name)."""
-    member, collection = urlsplit(url), urlsplit(collection_url)
-    parent, _, name = unquote(member.path).rpartition("/")
-    return (
-        member.netloc.lower() == collection.netloc.lower()
-        and parent == unquote(collection.path).rstrip("/")
-        and _OUR_NAME.fullmatch(name) is not None
+def is_our_copy(collection_url: str, url: str, calendar_data: str, own_uid_domain: str) -> bool:
+    """Whether the object at `url` is a copy this service wrote: one UID, in its own
+    domain, at the href href_for gives that UID. By content, not by name: other clients
+    name objects by a hash of their UID too (Evolution's are 40 hex digits)."""
+    uids = _uids(calendar_data)
+    if len(uids) != 1:
+        return False
+    (uid,) = uids
+    return uid.lower().endswith("@" + own_uid_domain.lower()) and same_resource(
+        href_for(collection_url, uid), url
     )
 
 
@@ -79,7 +77,7 @@ async def put_event(
             return StoredEvent(href, await _etag_after_put(connection, href, response))
         if _is_uid_conflict(response):
             holder = await find_by_uid(connection, collection_url, uid)
-            if holder is None or _same_resource(holder.href, href):
+            if holder is None or same_resource(holder.href, href):
                 raise CalendarPermanentFailure(
                     f"no-uid-conflict for {uid!r}, but no other object holds it",
                     status=response.status,
@@ -168,7 +166,8 @@ def _is_uid_conflict(response: HttpResponse) -> bool:
     return response.status in (403, 409, 412) and names_no_uid_conflict(response.body, response.url)
 
 
-def _same_resource(a: str, b: str) -> bool:
+def same_resource(a: str, b: str) -> bool:
+    """The same resource: host in any case, path percent-decoded, a trailing slash aside."""
     sa, sb = urlsplit(a), urlsplit(b)
     return (sa.netloc.lower(), unquote(sa.path).rstrip("/")) == (
         sb.netloc.lower(),

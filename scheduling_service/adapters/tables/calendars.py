@@ -49,7 +49,8 @@ calendar_connections = Table(
     Column("update_time", TIME, nullable=False, server_default=func.now()),
     Column("last_write_time", TIME),
     # Busy time's own read (docs/design.md §17): due time, lease, attempts, last read;
-    # the sync token of the last full read, its connection generation, how far it read.
+    # the sync token of the last full read, its connection generation, when it was
+    # recorded, how far that read reached.
     Column("busy_due_at", TIME, nullable=False, server_default=func.now()),
     Column("busy_lease_token", Uuid),
     Column("busy_lease_until", TIME),
@@ -57,6 +58,7 @@ calendar_connections = Table(
     Column("busy_read_time", TIME),
     Column("busy_sync_token", Text),
     Column("busy_sync_generation", BigInteger),
+    Column("busy_sync_read_time", TIME),
     Column("busy_covered_until", TIME),
     CheckConstraint("provider IN ('caldav', 'google')", name="calendar_connections_provider_check"),
     CheckConstraint(

@@ -1,10 +1,11 @@
 """Busy reads that ask only what changed (docs/design.md §17): calendar_connections
 keeps the calendar's sync token as of the last full read (RFC 6578), the connection
-generation it was read with, and how far that read reached.
+generation it was read with, when it was recorded, and how far that read reached.
 
-The generation makes a token count only for the connection that read it: a replica of
-the release before, connecting a calendar anew, knows nothing of these columns and
-leaves them as they were.
+A replica of the release before knows nothing of these columns and leaves them as they
+were: the generation ends a token when it connects a calendar anew, and the recording
+time (equal to `busy_read_time` only while no other read was recorded since) ends it
+when it records a read of its own.
 
 Revision ID: 0009
 Revises: 0008
@@ -25,6 +26,7 @@ def upgrade() -> None:
         ALTER TABLE calendar_connections
             ADD COLUMN busy_sync_token       text,
             ADD COLUMN busy_sync_generation  bigint,
+            ADD COLUMN busy_sync_read_time   timestamptz,
             ADD COLUMN busy_covered_until    timestamptz;
         """
     )
@@ -35,6 +37,6 @@ def downgrade() -> None:
         """
         ALTER TABLE calendar_connections
             DROP COLUMN busy_sync_token, DROP COLUMN busy_sync_generation,
-            DROP COLUMN busy_covered_until;
+            DROP COLUMN busy_sync_read_time, DROP COLUMN busy_covered_until;
         """
     )

@@ -145,20 +145,41 @@ async def test_the_sync_token_and_coverage_come_back_with_the_next_claim(
     assert (third.sync_token, third.covered_until) == ("sync/2", covered)
     assert await _overlaps(database, user_no, T0, 1)
 
-    # A temporary failure keeps both; a refusal clears both with the intervals.
-    await _finish(database, BusyResult(third, token, None, soon, 1))
+    # After a failure the next read is a full one: no token handed out.
+    await _finish(database, BusyResult(third, token, None, soon, 1, b"", None, ""))
     fourth = await claim()
-    assert (fourth.sync_token, fourth.covered_until) == ("sync/2", covered)
-    await _finish(database, BusyResult(fourth, token, (), soon, 2, b"", None, ""))
+    assert (fourth.sync_token, fourth.covered_until) == ("", None)
+    assert await _overlaps(database, user_no, T0, 1)  # the intervals stay
+    await _finish(database, BusyResult(fourth, token, span, soon, 0, b"", covered, "sync/3"))
+    fifth = await claim()
+    assert (fifth.sync_token, fifth.covered_until) == ("sync/3", covered)
+    await _finish(database, BusyResult(fifth, token, (), soon, 1, b"", None, ""))
     last = await claim()
     assert (last.sync_token, last.covered_until) == ("", None)
+    assert not await _overlaps(database, user_no, T0, 1)
 
 
-async def test_a_token_counts_only_for_the_connection_that_read_it(
-    database: PostgresDatabase,
+# What a replica of the release before 0009 records, as its adapter wrote it: it knows
+# nothing of the token's columns.
+_OLD_RELEASE = {
+    "a-connect": """UPDATE calendar_connections SET busy_due_at = now(),
+                    generation = nextval('calendar_connection_generation')
+                    WHERE user_id = %(user_id)s""",
+    "a-read": """UPDATE calendar_connections SET busy_due_at = now(), busy_attempts = 0,
+                 busy_read_time = now() WHERE user_id = %(user_id)s""",
+    "a-failure": """UPDATE calendar_connections SET busy_due_at = now(), busy_attempts = 1
+                    WHERE user_id = %(user_id)s""",
+}
+
+
+@pytest.mark.parametrize("recorded", _OLD_RELEASE.values(), ids=_OLD_RELEASE.keys())
+async def test_what_the_release_before_records_ends_the_token(
+    database: PostgresDatabase, recorded: str
 ) -> None:
-    """A replica of the release before 0009 connecting anew leaves the token in place
-    (it knows nothing of it) but takes a new generation: the token is not handed out."""
+    """During a rolling update a replica of the release before may connect the calendar
+    anew, record a read of its own (perhaps cut, or over a shorter range) or a failure
+    (intervals cleared) after ours: the token no longer describes what is kept, and is
+    not handed out."""
     user = f"busy-{uuid.uuid4().hex[:8]}"
     _connect(database, user)
     token = uuid.uuid4()
@@ -168,10 +189,6 @@ async def test_a_token_counts_only_for_the_connection_that_read_it(
         database, BusyResult(read, token, (), datetime.now(UTC), 0, b"", covered, "sync/1")
     )
     with psycopg.connect(libpq_url(database.dsn)) as conn:
-        conn.execute(
-            "UPDATE calendar_connections SET generation = nextval("
-            "'calendar_connection_generation'), busy_due_at = now() WHERE user_id = %s",
-            (user,),
-        )
+        conn.execute(recorded, {"user_id": user})  # type: ignore[arg-type]
     (again,) = [r for r in await _claim(database, uuid.uuid4()) if r.user_id == user]
     assert (again.sync_token, again.covered_until) == ("", None)
