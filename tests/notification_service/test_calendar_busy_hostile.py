@@ -73,6 +73,7 @@ async def every_busy_reader_at_work() -> AsyncIterator[None]:
         await asyncio.gather(*holders)
 
 
+@pytest.mark.slow  # seconds of CPU
 async def test_10k_masters_and_their_edited_instances_are_read(
     start_server: StartServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -30,6 +30,7 @@ from tests.notification_service.delivery.calendar.busy_data import (
 )
 
 
+@pytest.mark.slow  # seconds of CPU
 def test_10k_masters_and_their_edited_instances_in_one_object_are_read() -> None:
     """Each master's overridden instances are found by its UID: looked for by going
     through every instance for every master, this object took 6 to 15 s of CPU."""
