@@ -114,14 +114,18 @@ def decide(
     backoff: timedelta,
 ) -> BusyResult:
     resealed = attempt.resealed_credentials
-    if attempt.outcome is WriteOutcome.WRITTEN:
+    outcome = attempt.outcome
+    if outcome is WriteOutcome.WRITTEN and attempt.unchanged and not plan.sync_token:
+        # "Unchanged" since a token never sent: nothing to trust, nothing to clear.
+        outcome = WriteOutcome.TEMPORARY_FAILURE
+    if outcome is WriteOutcome.WRITTEN:
         sync_token = attempt.sync_token if len(attempt.sync_token) <= MAX_SYNC_TOKEN else ""
-        if attempt.unchanged and plan.sync_token:  # intervals and coverage stay
+        if attempt.unchanged:  # the intervals and how far they reach stay
             return BusyResult(read, token, None, now + refresh, 0, resealed, None, sync_token)
         return BusyResult(
             read, token, attempt.intervals, now + refresh, 0, resealed, plan.ends, sync_token
         )
-    if attempt.outcome is WriteOutcome.TEMPORARY_FAILURE:
+    if outcome is WriteOutcome.TEMPORARY_FAILURE:
         later = now + backoff
         if attempt.retry_at is not None and attempt.retry_at > later:
             later = attempt.retry_at

@@ -267,3 +267,27 @@ async def test_too_many_to_fetch_is_a_full_read_without_fetching(running: Runnin
     response = await _read(running, calendar)
     assert not response.unchanged and response.sync_token == NEW
     assert calendar.asked == ["changes", "events"]
+
+
+SECOND_UID = "session-2@rooms.test"
+SECOND = (href_for("http://h/cal/", SECOND_UID).removeprefix("http://h"), SECOND_UID)
+BOTH = {
+    "both-ours": (_sync_answer(OURS, SECOND), True),
+    "one-left-out": (_sync_answer(OURS), False),
+    "the-data-swapped": (_sync_answer((OURS[0], SECOND_UID), (SECOND[0], OUR_UID)), False),
+    "one-twice-the-other-not": (_sync_answer(OURS, OURS), False),
+}
+
+
+@pytest.mark.parametrize(("answer", "ours"), BOTH.values(), ids=BOTH.keys())
+async def test_every_member_fetched_must_be_ours_at_its_own_href(
+    running: Running, answer: bytes, ours: bool
+) -> None:
+    calendar = Calendar(
+        respond(207, _without_data(OURS[0], SECOND[0]), XML),
+        multiget=respond(207, answer, XML),
+    )
+    response = await _read(running, calendar)
+    assert response.outcome == pb.CALENDAR_WRITE_OUTCOME_WRITTEN, response.detail
+    assert response.unchanged == ours
+    assert calendar.asked == (["changes", "data"] if ours else ["changes", "data", "events"])

@@ -48,13 +48,14 @@ def href_for(collection_url: str, uid: str) -> str:
 
 
 def is_our_copy(collection_url: str, url: str, calendar_data: str, own_uid_domain: str) -> bool:
-    """Whether the object at `url` is a copy this service wrote: one UID, in its own
-    domain, at the href href_for gives that UID. By content, not by name: other clients
-    name objects by a hash of their UID too (Evolution's are 40 hex digits)."""
-    uids = _uids(calendar_data)
-    if len(uids) != 1:
+    """Whether the object at `url` is a copy this service wrote: every VEVENT of it has
+    the one UID, in its own domain, that href_for names `url` after (a VEVENT without a
+    readable UID would count as busy in a full read). By content, not by name: other
+    clients name objects by a hash of their UID too (Evolution's are 40 hex digits)."""
+    uids = _event_uids(calendar_data)
+    if not uids or None in uids or len(set(uids)) != 1:
         return False
-    (uid,) = uids
+    uid = uids[0] or ""
     return uid.lower().endswith("@" + own_uid_domain.lower()) and same_resource(
         href_for(collection_url, uid), url
     )
@@ -166,23 +167,31 @@ def _is_uid_conflict(response: HttpResponse) -> bool:
     return response.status in (403, 409, 412) and names_no_uid_conflict(response.body, response.url)
 
 
+def resource_key(url: str) -> tuple[str, str]:
+    """What names a resource: host in any case, path percent-decoded, a trailing slash
+    aside."""
+    parts = urlsplit(url)
+    return parts.netloc.lower(), unquote(parts.path).rstrip("/")
+
+
 def same_resource(a: str, b: str) -> bool:
-    """The same resource: host in any case, path percent-decoded, a trailing slash aside."""
-    sa, sb = urlsplit(a), urlsplit(b)
-    return (sa.netloc.lower(), unquote(sa.path).rstrip("/")) == (
-        sb.netloc.lower(),
-        unquote(sb.path).rstrip("/"),
-    )
+    return resource_key(a) == resource_key(b)
 
 
 def _uids(calendar_data: str) -> set[str]:
+    return {uid for uid in _event_uids(calendar_data) if uid is not None}
+
+
+def _event_uids(calendar_data: str) -> list[str | None]:
+    """Each VEVENT's UID (None where it has none the line filter kept); [] when the
+    text cannot be read."""
     try:
         # Through the busy reader's line filter: no VTIMEZONE of the server's reaches
         # icalendar, which would cache a zone built from it for the whole process.
         calendar = Calendar.from_ical(vevents_only(calendar_data)[0])
     except ValueError:
-        return set()
-    return {str(component["UID"]) for component in calendar.walk() if "UID" in component}
+        return []
+    return [str(event["UID"]) if "UID" in event else None for event in calendar.walk("VEVENT")]
 
 
 # RFC 9110 §8.8.3: an entity-tag is an optional W/ and a quoted string of visible ASCII

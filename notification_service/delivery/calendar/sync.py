@@ -20,7 +20,8 @@ that a calendar nobody touched costs one small REPORT instead of months of event
 
 A token is the server's text, sent back to it in XML: kept only when usable
 (domain/busy.py's usable_sync_token). The REPORT's answer is parsed on a busy worker's
-thread, like a full read's (busy.py); any failure of the multiget is a change.
+thread, like a full read's (busy.py); any failure of the multiget is a change (but a
+pool of busy workers all at work is the temporary failure it is for a full read).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from notification_service.delivery.calendar.caldav_xml import (
 )
 from notification_service.delivery.calendar.connection import CalDAVConnection
 from notification_service.delivery.calendar.failures import failure
-from notification_service.delivery.calendar.objects import is_our_copy, same_resource
+from notification_service.delivery.calendar.objects import is_our_copy, resource_key
 from notification_service.delivery.calendar.safe_http import HttpResponse
 from notification_service.domain.busy import usable_sync_token
 from notification_service.domain.errors import (
@@ -166,12 +167,14 @@ async def _confirm_ours(
     def all_ours(checkpoint: Checkpoint) -> bool:
         checkpoint()
         data = {
-            resource.url: element_text(resource.props.get(caldav_tag("calendar-data")))
+            resource_key(resource.url): element_text(
+                resource.props.get(caldav_tag("calendar-data"))
+            )
             for resource in parse_multistatus(response.body, response.url)
         }
         for url in urls:
             checkpoint()
-            text = next((t for u, t in data.items() if same_resource(u, url)), None)
+            text = data.get(resource_key(url))
             if text is None or not is_our_copy(collection_url, url, text, own_uid_domain):
                 return False
         return True

@@ -104,3 +104,11 @@ def test_the_token_is_sent_only_while_the_last_full_read_covers_the_needed_range
     # Bookings reaching 400 days: the range cannot look further, so every read is full.
     far = replace(kept, covered_until=NOW + timedelta(days=400))
     assert busy.plan_read(far, NOW + timedelta(seconds=1), 999).sync_token == ""
+
+
+def test_unchanged_without_a_token_sent_is_trusted_with_nothing() -> None:
+    """Only a notification service at fault answers so: the intervals stay, and the
+    next read is a full one after the backoff."""
+    result = _decide(BusyAttempt(WriteOutcome.WRITTEN, sync_token="t9", unchanged=True))
+    assert (result.intervals, result.sync_token, result.attempts) == (None, "", 3)
+    assert result.next_read_at == NOW + timedelta(seconds=30)

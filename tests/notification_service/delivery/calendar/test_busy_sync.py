@@ -23,6 +23,10 @@ DOMAIN = "rooms.test"
 UID = "session-1@rooms.test"
 OURS = href_for(COLLECTION, UID)
 TOKEN = "http://cal.example/ns/sync/42"
+NO_UID = (
+    "BEGIN:VEVENT\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260304T100000Z\r\n"
+    "DTEND:20260304T110000Z\r\nEND:VEVENT\r\n"
+)
 
 
 def _data(uid: str) -> str:
@@ -101,6 +105,8 @@ def test_a_person_s_event_named_like_ours_is_a_change() -> None:
         _member(OURS.replace("/work/", "/other/"), _data(UID)),  # another collection
         _member("https://elsewhere.example/dav/alice/work/x.ics", _data(UID)),
         _member(OURS, _data("session-1@rooms.test.evil.example")),
+        # Ours, and beside it a VEVENT with no UID (a full read counts it as busy).
+        _member(OURS, _data(UID).replace("END:VCALENDAR\r\n", NO_UID + "END:VCALENDAR\r\n")),
         f"<D:response><D:href>{OURS}</D:href><D:href>/dav/alice/work/b.ics</D:href>"
         "<D:status>HTTP/1.1 200 OK</D:status></D:response>",  # several under one status
     ],
@@ -111,6 +117,7 @@ def test_a_person_s_event_named_like_ours_is_a_change() -> None:
         "other-collection",
         "other-host",
         "lookalike-domain",
+        "an-event-without-a-uid-beside-ours",
         "several-hrefs",
     ],
 )
