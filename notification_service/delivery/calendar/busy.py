@@ -158,12 +158,8 @@ async def _query(
     *,
     expand: bool,
 ) -> HttpResponse:
-    return await connection.send(
-        "REPORT",
-        collection_url,
-        body=busy_query_body(_stamp(start), _stamp(end), expand=expand),
-        headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
-    )
+    body = busy_query_body(_stamp(start), _stamp(end), expand=expand)
+    return await connection.send_xml("REPORT", collection_url, body, "1")
 
 
 async def read_busy(

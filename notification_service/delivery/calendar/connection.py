@@ -46,14 +46,19 @@ class CalDAVConnection:
             method, url, headers=headers, body=body, authorization=self._authorization
         )
 
+    async def send_xml(
+        self, method: str, url: str, body: bytes, depth: str | None = None
+    ) -> HttpResponse:
+        """A WebDAV request with an XML body (PROPFIND, REPORT), and its Depth when
+        given (a calendar-multiget takes none)."""
+        headers = {"Content-Type": "application/xml; charset=utf-8"}
+        if depth is not None:
+            headers["Depth"] = depth
+        return await self.send(method, url, body=body, headers=headers)
+
     async def propfind(self, url: str, depth: str, *props: str) -> list[Resource] | None:
         """The multistatus of a PROPFIND, or None for 404/405 (nothing there)."""
-        response = await self.send(
-            "PROPFIND",
-            url,
-            body=propfind_body(*props),
-            headers={"Depth": depth, "Content-Type": "application/xml; charset=utf-8"},
-        )
+        response = await self.send_xml("PROPFIND", url, propfind_body(*props), depth)
         if response.status in (404, 405, 410):
             return None
         if response.status != 207:

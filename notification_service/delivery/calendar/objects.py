@@ -134,12 +134,7 @@ async def find_by_uid(
 ) -> StoredEvent | None:
     """The object holding `uid` (a calendar-query REPORT; text-match is a substring
     match, so the UID of each answer is compared exactly)."""
-    response = await connection.send(
-        "REPORT",
-        collection_url,
-        body=uid_query_body(uid),
-        headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
-    )
+    response = await connection.send_xml("REPORT", collection_url, uid_query_body(uid), "1")
     if response.status != 207:
         raise failure(response, "REPORT calendar-query")
     for resource in parse_multistatus(response.body, response.url):

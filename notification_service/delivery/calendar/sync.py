@@ -90,11 +90,8 @@ async def current_token(connection: CalDAVConnection, collection_url: str) -> st
     """The collection's sync token now, or "" (see the module's docstring)."""
     try:
         async with asyncio.timeout(TOKEN_TIMEOUT_S):
-            response = await connection.send(
-                "PROPFIND",
-                collection_url,
-                body=propfind_body(dav_tag("sync-token")),
-                headers={"Depth": "0", "Content-Type": "application/xml; charset=utf-8"},
+            response = await connection.send_xml(
+                "PROPFIND", collection_url, propfind_body(dav_tag("sync-token")), "0"
             )
         if response.status != 207 or len(response.body) > MAX_TOKEN_ANSWER:
             return ""
@@ -118,11 +115,8 @@ async def changes_since(
     """What changed since `sync_token`, read by `run` (a busy worker), or None when the
     server will not say; raises as the module's docstring says."""
     try:
-        response = await connection.send(
-            "REPORT",
-            collection_url,
-            body=sync_collection_body(sync_token),
-            headers={"Depth": "0", "Content-Type": "application/xml; charset=utf-8"},
+        response = await connection.send_xml(
+            "REPORT", collection_url, sync_collection_body(sync_token), "0"
         )
         if response.status != 207:
             refused = failure(response, "REPORT sync-collection")
@@ -153,12 +147,8 @@ async def _confirm_ours(
     if len(urls) > MAX_TO_CONFIRM:
         return False
     try:
-        response = await connection.send(
-            "REPORT",
-            collection_url,
-            body=multiget_body([urlsplit(url).path for url in urls]),
-            headers={"Content-Type": "application/xml; charset=utf-8"},
-        )
+        paths = [urlsplit(url).path for url in urls]
+        response = await connection.send_xml("REPORT", collection_url, multiget_body(paths))
     except CalendarError:
         return False
     if response.status != 207:
